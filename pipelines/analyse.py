@@ -1,0 +1,245 @@
+"""Compose the text stages over batches of articles.
+
+clean_articles -> segment_articles -> detect_quotations -> attribute_quotations
+
+Each batch function takes the previous one's output list, so a flow can run each stage as one
+task per batch. Only articles that can mention one of the five (a cheap scan of names and
+offices) go through detection and attribution; every article gets its sentences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from pipelines.attribute import FieldContext, attribute
+from pipelines.clean import CleanText, clean_text
+from pipelines.furniture import find_furniture
+from pipelines.quotes import ArticleState, Candidate, detect_field
+from pipelines.records import Article, ArticleAnalysis, DroppedSpan, Quote, Sentence
+from pipelines.segment import Unit, pair_quotes, segment_field
+from pipelines.speakers import Mention, bound_offices, find_mentions, load_registry, may_mention_five
+
+
+@dataclass(frozen=True, slots=True)
+class CleanField:
+    name: str  # "title" | "text"
+    clean: CleanText
+    keep: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CleanArticle:
+    article: Article
+    fields: tuple[CleanField, ...]
+    dropped: tuple[DroppedSpan, ...]
+    candidate: bool  # may hold a quotation by the five
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentedArticle:
+    cleaned: CleanArticle
+    units: tuple[tuple[Unit, ...], ...]  # per field
+    sentences: tuple[Sentence, ...]
+    first_index: tuple[int, ...]  # global sentence index of each field's first unit
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedArticle:
+    segmented: SegmentedArticle
+    mentions: tuple[tuple[Mention, ...], ...]  # per field
+    candidates: tuple[Candidate, ...]
+
+
+# --- stage 2 + 3: clean, furniture -------------------------------------------------------------
+
+def clean_article(article: Article) -> CleanArticle:
+    fields: list[CleanField] = []
+    dropped: list[DroppedSpan] = []
+    if article.title and article.title.strip():
+        ct = clean_text(article.title)
+        fields.append(CleanField("title", ct, ((0, len(ct.text)),)))
+    ct = clean_text(article.text)
+    keep, drops = find_furniture(ct.text)
+    for a, b, reason in drops:
+        ra, rb = ct.to_raw(a, b)
+        dropped.append(DroppedSpan("text", ra, rb, reason))
+    fields.append(CleanField("text", ct, tuple(keep)))
+    candidate = may_mention_five(article.text) or bool(article.title and may_mention_five(article.title))
+    return CleanArticle(article, tuple(fields), tuple(dropped), candidate)
+
+
+def clean_articles(articles: Sequence[Article]) -> list[CleanArticle]:
+    return [clean_article(a) for a in articles]
+
+
+# --- stage 4: segment --------------------------------------------------------------------------
+
+def _title_units(text: str) -> list[Unit]:
+    """A title is one unit whatever its punctuation: headlines hold one statement."""
+    a, b = 0, len(text)
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return [Unit(a, b, 0, tuple(pair_quotes(text, a, b)))] if b > a else []
+
+
+def segment_article(cleaned: CleanArticle) -> SegmentedArticle:
+    art = cleaned.article
+    all_units: list[tuple[Unit, ...]] = []
+    sentences: list[Sentence] = []
+    first: list[int] = []
+    for f in cleaned.fields:
+        units = _title_units(f.clean.text) if f.name == "title" else segment_field(f.clean.text, list(f.keep))
+        first.append(len(sentences))
+        for u in units:
+            ra, rb, raw = f.clean.raw_span(u.start, u.end)
+            sentences.append(Sentence(art.article_id, f.name, len(sentences), u.paragraph_index, ra, rb, raw))
+        all_units.append(tuple(units))
+    return SegmentedArticle(cleaned, tuple(all_units), tuple(sentences), tuple(first))
+
+
+def segment_articles(cleaned: Sequence[CleanArticle]) -> list[SegmentedArticle]:
+    return [segment_article(c) for c in cleaned]
+
+
+# --- stage 5: quotations -----------------------------------------------------------------------
+
+def detect_article(seg: SegmentedArticle) -> DetectedArticle:
+    if not seg.cleaned.candidate:
+        return DetectedArticle(seg, tuple(() for _ in seg.units), ())
+    mentions: list[tuple[Mention, ...]] = []
+    candidates: list[Candidate] = []
+    for f, units in zip(seg.cleaned.fields, seg.units, strict=True):
+        ms = find_mentions(f.clean.text)
+        state = ArticleState()
+        detect_field(f.clean.text, f.name, list(units), ms, state)
+        mentions.append(tuple(ms))
+        candidates.extend(state.candidates)
+    return DetectedArticle(seg, tuple(mentions), tuple(candidates))
+
+
+def detect_quotations(segmented: Sequence[SegmentedArticle]) -> list[DetectedArticle]:
+    return [detect_article(s) for s in segmented]
+
+
+# --- stage 6: attribution ----------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def _tokens(s: str) -> list[str]:
+    return _WORD.findall(s)
+
+
+def _overlap(a: list[str], b: list[str]) -> float:
+    """Token F1 of two statements: the measure ANNOTATION.md scores with."""
+    if not a or not b:
+        return 0.0
+    from collections import Counter
+
+    common = sum((Counter(a) & Counter(b)).values())
+    if common == 0:
+        return 0.0
+    p, r = common / len(a), common / len(b)
+    return 2 * p * r / (p + r)
+
+
+def _quote_id(article_id: str, field: str, start: int, end: int, speaker: str | None) -> str:
+    key = f"{article_id}|{field}|{start}|{end}|{speaker or ''}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]:
+    """A statement repeated near-verbatim in one article (a repeated body, a lead repeating a
+    later sentence, a headline restating it) is one row: keep the body's fullest form."""
+    order = sorted(
+        range(len(quotes)),
+        key=lambda i: (quotes[i].quote_type == "headline", -quotes[i].confidence, -len(quotes[i].quote_text), i),
+    )
+    kept: list[int] = []
+    for i in order:
+        ti = _tokens(clean_texts[i])
+        dup = False
+        for j in kept:
+            if quotes[j].speaker_id != quotes[i].speaker_id:
+                continue
+            tj = _tokens(clean_texts[j])
+            if _overlap(ti, tj) >= 0.75:
+                dup = True
+                break
+        if not dup:
+            kept.append(i)
+    return [quotes[i] for i in sorted(kept, key=lambda i: (quotes[i].field != "title", quotes[i].char_start))]
+
+
+def attribute_article(det: DetectedArticle) -> ArticleAnalysis:
+    seg = det.segmented
+    art = seg.cleaned.article
+    base = ArticleAnalysis(article=art, sentences=seg.sentences, dropped=seg.cleaned.dropped)
+    if not det.candidates:
+        return base
+    registry = load_registry()
+    fields = {f.name: (f, ms, first) for f, ms, first in zip(seg.cleaned.fields, det.mentions, seg.first_index, strict=True)}
+    named = {m.speaker_id for ms in det.mentions for m in ms if m.kind == "name" and m.speaker_id}
+    bound: dict[tuple[str, str], str] = {}
+    for f, ms in zip(seg.cleaned.fields, det.mentions, strict=True):
+        for k, v in bound_offices(f.clean.text, list(ms)).items():
+            bound.setdefault(k, v)
+    contexts = {
+        name: FieldContext(f.clean.text, list(ms), art.published_date, registry, bound, named)
+        for name, (f, ms, _) in fields.items()
+    }
+    quotes: list[Quote] = []
+    clean_texts: dict[int, str] = {}
+    for cand in det.candidates:
+        f, _, first = fields[cand.field]
+        ct = f.clean
+        ctx = contexts[cand.field]
+        qa, qb, qtext = ct.raw_span(cand.content_start, cand.content_end)
+        ca, cb, cue_text = ct.raw_span(cand.cue_start, cand.cue_end)
+        for att in attribute(cand, ctx):
+            if att.mention is not None:
+                ma, mb, mtext = ct.raw_span(att.mention.start, att.mention.end)
+            elif att.other_span is not None:
+                ma, mb, mtext = ct.raw_span(*att.other_span)
+            else:
+                ma = mb = mtext = None
+            clean_texts[len(quotes)] = ct.text[cand.content_start:cand.content_end]
+            quotes.append(
+                Quote(
+                    quote_id=_quote_id(art.article_id, cand.field, qa, qb, att.speaker_id),
+                    article_id=art.article_id,
+                    source_name=art.source_name,
+                    field=cand.field,
+                    speaker_id=att.speaker_id,
+                    speaker_mention=mtext,
+                    mention_start=ma,
+                    mention_end=mb,
+                    quote_text=qtext,
+                    char_start=qa,
+                    char_end=qb,
+                    quote_type=cand.quote_type,
+                    cue=cue_text,
+                    cue_start=ca,
+                    cue_end=cb,
+                    attribution_method=att.method,
+                    rule=cand.rule,
+                    confidence=min(1.0, max(0.0, att.confidence)),
+                    sentence_index=first + cand.unit_index,
+                    published_date=art.published_date,
+                )
+            )
+    return replace(base, quotes=tuple(deduplicate(quotes, clean_texts)))
+
+
+def attribute_quotations(detected: Sequence[DetectedArticle]) -> list[ArticleAnalysis]:
+    return [attribute_article(d) for d in detected]
+
+
+def analyse_articles(articles: Sequence[Article]) -> list[ArticleAnalysis]:
+    """All four stages in one call (tests, notebooks)."""
+    return attribute_quotations(detect_quotations(segment_articles(clean_articles(articles))))

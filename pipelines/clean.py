@@ -1,0 +1,118 @@
+"""Clean stage: a normalised view of an article field, with an offset map back to the text as read.
+
+Every later stage matches on the clean view; every span it finds is mapped back through
+``CleanText.to_raw`` so that output offsets point into ``Article.text`` exactly.
+The clean view only deletes characters or replaces one character by one or more, so the map
+is a list of raw indices, one per clean character.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from camel_tools.utils.charsets import AR_DIAC_CHARSET
+from camel_tools.utils.normalize import normalize_unicode
+
+TATWEEL = "\u0640"
+# Invisible characters scrapers leave behind: zero-width, bidi marks, BOM, soft hyphen.
+INVISIBLES = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\u00ad\r"
+# Double quotation marks in the wild; Arabic scrapers use ” as an opener too, so all of these
+# become the undirected ASCII mark and pairing is decided in segment.pair_quotes.
+DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u301d\u301e\uff02"
+# Guillemets keep their direction: « opens, » closes. Single guillemets are folded onto them.
+ANGLE_QUOTES = {"\u2039": "\u00ab", "\u203a": "\u00bb"}
+SPACES = "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
+# Letter variants folded for matching (lexicons are folded the same way): hamza-carrying alefs
+# and alef wasla to bare alef, alef maqsura to ya. Teh marbuta is kept (it separates words).
+LETTER_FOLDS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك", "ھ": "ه"}
+# Arabic comma/semicolon/question mark stay as they are; Latin comma folds to the Arabic one.
+PUNCT_FOLDS = {",": "،", ";": "؛", "：": ":"}
+
+
+def _build_tables() -> tuple[dict[int, str], frozenset[str]]:
+    one_to_one: dict[int, str] = {}
+    for ch in DOUBLE_QUOTES:
+        one_to_one[ord(ch)] = '"'
+    for src, dst in {**ANGLE_QUOTES, **LETTER_FOLDS, **PUNCT_FOLDS}.items():
+        one_to_one[ord(src)] = dst
+    for ch in SPACES:
+        one_to_one[ord(ch)] = " "
+    deletions = frozenset(INVISIBLES + TATWEEL) | frozenset(AR_DIAC_CHARSET) | {"\u0670"}
+    return one_to_one, deletions
+
+
+ONE_TO_ONE, DELETIONS = _build_tables()
+_SPECIAL_RE = re.compile(
+    "[" + re.escape("".join(sorted(DELETIONS))) + "\ufb50-\ufdff\ufe70-\ufefe]"
+)
+
+
+@lru_cache(maxsize=4096)
+def _expand(ch: str) -> str:
+    """Presentation forms (ﻻ, ﷲ ...) to their letters, through camel-tools' Unicode normaliser."""
+    return normalize_unicode(ch).translate(ONE_TO_ONE)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanText:
+    """A clean view of one raw string; ``origin[i]`` is the raw index of clean char ``i``."""
+
+    raw: str
+    text: str
+    origin: tuple[int, ...] | None  # None: identity map (nothing deleted or expanded)
+
+    def raw_index(self, i: int) -> int:
+        return i if self.origin is None else self.origin[i]
+
+    def to_raw(self, start: int, end: int) -> tuple[int, int]:
+        """Map the clean span [start, end) to the smallest raw span holding the same characters."""
+        if self.origin is None:
+            return start, end
+        if end <= start:
+            pos = self.origin[start] if start < len(self.origin) else len(self.raw)
+            return pos, pos
+        return self.origin[start], self.origin[end - 1] + 1
+
+    def raw_span(self, start: int, end: int) -> tuple[int, int, str]:
+        a, b = self.to_raw(start, end)
+        return a, b, self.raw[a:b]
+
+
+def clean_text(raw: str) -> CleanText:
+    """Normalise quotation marks, spaces, letter variants; drop tatweel, diacritics, invisibles."""
+    folded = raw.translate(ONE_TO_ONE)
+    if not _SPECIAL_RE.search(folded):
+        return CleanText(raw=raw, text=folded, origin=None)
+    pieces: list[str] = []
+    origin: list[int] = []
+    pos = 0
+    for m in _SPECIAL_RE.finditer(folded):
+        i = m.start()
+        if i > pos:
+            pieces.append(folded[pos:i])
+            origin.extend(range(pos, i))
+        ch = folded[i]
+        if ch not in DELETIONS:
+            rep = _expand(ch)
+            rep = "".join(c for c in rep if c not in DELETIONS)
+            pieces.append(rep)
+            origin.extend([i] * len(rep))
+        pos = i + 1
+    pieces.append(folded[pos:])
+    origin.extend(range(pos, len(folded)))
+    return CleanText(raw=raw, text="".join(pieces), origin=tuple(origin))
+
+
+def fold(s: str) -> str:
+    """The clean view of a lexicon entry, so lexicons and texts are matched in one form."""
+    return clean_text(s).text
+
+
+_LETTER_TABLE = {ord(k): v for k, v in LETTER_FOLDS.items()}
+
+
+def fold_pattern(pattern: str) -> str:
+    """Fold the Arabic letters of a regex (punctuation untouched, so the syntax survives)."""
+    return "".join(c for c in pattern.translate(_LETTER_TABLE) if c not in DELETIONS)

@@ -1,0 +1,137 @@
+"""Furniture stage: find page chrome and repeated bodies in a clean field, and say why.
+
+Scraped pages carry comment sections, currency tables, link lists and share buttons around
+the article, and some repeat the whole body a second time. These regions hold no quotations
+(ANNOTATION.md) even when they have the shape ``Name : text``, so they are left out of
+segmentation; each is reported as a dropped span with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from pipelines.clean import fold_pattern
+
+_WORD = re.compile(r"\w+")
+_SENT_SPLIT = re.compile(r"(?<=[.!?؟])\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    comment_markers: tuple[re.Pattern[str], ...]
+    line_patterns: tuple[re.Pattern[str], ...]
+    list_markers: tuple[re.Pattern[str], ...]
+    currency_line: re.Pattern[str]
+
+
+@lru_cache(maxsize=1)
+def load_lexicon() -> Lexicon:
+    data = json.loads(resources.files("pipelines.lexicons").joinpath("furniture.json").read_text("utf-8"))
+
+    def compile_all(key: str) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(fold_pattern(p), re.IGNORECASE) for p in data[key])
+
+    return Lexicon(
+        comment_markers=compile_all("comment_markers"),
+        line_patterns=compile_all("line_patterns"),
+        list_markers=compile_all("list_markers"),
+        currency_line=re.compile(fold_pattern(data["currency_line"])),
+    )
+
+
+def _lines(text: str) -> list[tuple[int, int, str]]:
+    out = []
+    for m in re.finditer(r"[^\n]+", text):
+        line = m.group().strip()
+        if line:
+            a = m.start() + (len(m.group()) - len(m.group().lstrip()))
+            out.append((a, a + len(line), line))
+    return out
+
+
+def _is_short_list_line(line: str) -> bool:
+    """A link-list or table row: a few words, no sentence punctuation, no colon."""
+    return len(_WORD.findall(line)) <= 10 and not re.search(r"[.!?؟:،]", line)
+
+
+def find_chrome(text: str) -> list[tuple[int, int, str]]:
+    """Comment sections, furniture lines, link lists and currency tables, in clean offsets."""
+    lex = load_lexicon()
+    lines = _lines(text)
+    drops: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(lines):
+        a, b, line = lines[i]
+        if any(p.search(line) for p in lex.comment_markers):
+            # A comment section runs to the end of the page; near the top it is a menu entry.
+            if a >= 0.4 * len(text):
+                drops.append((a, len(text), "comments"))
+                break
+            drops.append((a, b, "furniture_line"))
+        elif any(p.search(line) for p in lex.list_markers):
+            j = i + 1
+            while j < len(lines) and _is_short_list_line(lines[j][2]):
+                j += 1
+            reason = "currency_table" if "عملات" in line else "link_list"
+            drops.append((a, lines[j - 1][1], reason))
+            i = j
+            continue
+        elif lex.currency_line.search(line):
+            j = i
+            while j < len(lines) and lex.currency_line.search(lines[j][2]):
+                j += 1
+            if j - i >= 3:
+                drops.append((a, lines[j - 1][1], "currency_table"))
+                i = j
+                continue
+        elif any(p.search(line) for p in lex.line_patterns):
+            drops.append((a, b, "furniture_line"))
+        i += 1
+    return drops
+
+
+def _sentence_key(s: str) -> str | None:
+    words = _WORD.findall(s)
+    return " ".join(words) if len(words) >= 5 else None
+
+
+def find_repeats(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """Lines whose sentences all appeared earlier on the page: a body the scraper saw twice."""
+    seen: set[str] = set()
+    drops: list[tuple[int, int, str]] = []
+    for ks, ke in keep:
+        for a, b, line in _lines(text[ks:ke]):
+            keys = [k for k in (_sentence_key(s) for s in _SENT_SPLIT.split(line)) if k]
+            if not keys:
+                continue
+            repeated = sum(len(k) for k in keys if k in seen)
+            if len(line) >= 40 and repeated >= 0.7 * sum(len(k) for k in keys):
+                drops.append((ks + a, ks + b, "repeat"))
+                continue
+            seen.update(keys)
+    return drops
+
+
+def complement(length: int, drops: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    """The regions of [0, length) not covered by any drop."""
+    keep: list[tuple[int, int]] = []
+    pos = 0
+    for a, b, _ in sorted(drops):
+        if a > pos:
+            keep.append((pos, a))
+        pos = max(pos, b)
+    if pos < length:
+        keep.append((pos, length))
+    return keep
+
+
+def find_furniture(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int, str]]]:
+    """Kept regions and dropped (start, end, reason) spans of one clean article body."""
+    chrome = find_chrome(text)
+    repeats = find_repeats(text, complement(len(text), chrome))
+    drops = sorted(chrome + repeats)
+    return complement(len(text), drops), drops

@@ -1,0 +1,97 @@
+"""Frozen records passed between isnad's stages.
+
+Every span is stored as ``(field, start, end, text)`` with end-exclusive character offsets
+into the article's field *as read* (``Article.text`` or ``Article.title``), so each span can
+check itself: ``getattr(article, field)[start:end] == text``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+SPEAKER_IDS: tuple[str, ...] = ("lavrov", "kerry", "shoigu", "hagel", "muallem")
+QUOTE_TYPES: tuple[str, ...] = ("direct", "indirect", "mixed", "nominal", "headline")
+ATTRIBUTION_METHODS: tuple[str, ...] = (
+    "name",  # the speaker's name (or a spelling variant) is the subject of the cue
+    "alias",  # a short or partial name form ("الوزير المعلم", "جون كير")
+    "role",  # a role resolved through the speaker registry and the article's date
+    "role_bound",  # a role the article itself bound to a name by apposition
+    "coreference",  # "الأخير", "نظيره ...": resolved to an earlier mention
+    "continuation",  # pro-drop: "وأضاف أن ..." continues the last speaker
+    "headline",  # "Name: statement" title or subheading
+    "other",  # a subject that is none of the five (speaker_id is null)
+)
+FIELDS: tuple[str, ...] = ("text", "title")
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One input article as read: the unit every table keys on."""
+
+    article_id: str  # stable hash of the content (title + text)
+    source_name: str  # file name for a .txt input, the record's id otherwise
+    text: str
+    title: str | None = None
+    published_date: dt.date | None = None
+    date_origin: str | None = None  # "record", "text" or None
+    source: str | None = None  # the newspaper, when the record names it
+    url: str | None = None
+    input_path: str | None = None
+    encoding: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedSpan:
+    """A region left out of analysis (site furniture, a repeated body) and why."""
+
+    field: str
+    start: int
+    end: int
+    reason: str  # "comments", "furniture_line", "currency_table", "link_list", "repeat", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    article_id: str
+    field: str
+    sentence_index: int  # running index over the article (title first)
+    paragraph_index: int
+    char_start: int
+    char_end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    quote_id: str
+    article_id: str
+    source_name: str
+    field: str
+    speaker_id: str | None  # one of SPEAKER_IDS, or None for anyone else
+    speaker_mention: str | None
+    mention_start: int | None
+    mention_end: int | None
+    quote_text: str
+    char_start: int
+    char_end: int
+    quote_type: str
+    cue: str
+    cue_start: int | None
+    cue_end: int | None
+    attribution_method: str
+    rule: str  # the detection rule that fired
+    confidence: float
+    sentence_index: int
+    published_date: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleAnalysis:
+    """Everything the text stages learn about one article."""
+
+    article: Article
+    sentences: tuple[Sentence, ...] = ()
+    quotes: tuple[Quote, ...] = ()
+    dropped: tuple[DroppedSpan, ...] = ()
+    notes: tuple[str, ...] = field(default=())

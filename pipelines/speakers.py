@@ -1,0 +1,263 @@
+"""The speaker registry (names, variants, offices with tenure dates) and mention finding.
+
+Data lives in ``lexicons/speakers.json`` and ``lexicons/mentions.json``; this module only
+compiles it into patterns over the clean (folded) text and answers "who held this office on
+this date".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from pipelines.clean import fold
+
+
+def _load(name: str) -> dict:
+    return json.loads(resources.files("pipelines.lexicons").joinpath(name).read_text("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class Office:
+    holder: str  # a speaker_id, or "other:<name>"
+    role: str  # "fm" | "dm"
+    country: str
+    start: dt.date
+    end: dt.date | None
+
+    def held_on(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or day < self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A reference to a person in the clean text. ``start`` excludes a clitic و/ف/ب/ل."""
+
+    start: int
+    end: int
+    outer_start: int  # with the clitic
+    kind: str  # name | weak_name | role | generic | counterpart | latter | person
+    speaker_id: str | None = None  # for name / weak_name
+    role: str | None = None  # fm | dm
+    country: str | None = None
+    former: bool = False
+
+
+@dataclass(frozen=True)
+class Registry:
+    speakers: dict[str, dict]
+    offices: tuple[Office, ...]
+
+    def office_holder(self, role: str, country: str, day: dt.date) -> str | None:
+        """Who held (role, country) on ``day``: a speaker_id, "other", or None if unknown."""
+        for office in self.offices:
+            if office.role == role and office.country == country and office.held_on(day):
+                return office.holder if not office.holder.startswith("other:") else "other"
+        return None
+
+    def five_holders(self, role: str | None, country: str) -> list[str]:
+        return [
+            o.holder
+            for o in self.offices
+            if o.country == country and (role is None or o.role == role) and not o.holder.startswith("other:")
+        ]
+
+    def speaker_roles(self, speaker_id: str) -> list[Office]:
+        return [o for o in self.offices if o.holder == speaker_id]
+
+    def in_tenure(self, speaker_id: str, day: dt.date | None) -> bool:
+        if day is None:
+            return True
+        return any(o.held_on(day) for o in self.speaker_roles(speaker_id))
+
+
+def _date(s: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(s) if s else None
+
+
+@lru_cache(maxsize=1)
+def load_registry() -> Registry:
+    data = _load("speakers.json")
+    offices: list[Office] = []
+    speakers = {}
+    for sp in data["speakers"]:
+        speakers[sp["speaker_id"]] = sp
+        for r in sp["roles"]:
+            offices.append(Office(sp["speaker_id"], r["role"], r["country"], _date(r["start"]), _date(r["end"])))
+    for o in data["other_holders"]:
+        offices.append(Office("other:" + o["name_en"], o["role"], o["country"], _date(o["start"]), _date(o["end"])))
+    return Registry(speakers=speakers, offices=tuple(offices))
+
+
+def _alt(words) -> str:
+    return "|".join(sorted({re.escape(fold(w)) for w in words}, key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class MentionPatterns:
+    name: re.Pattern[str]
+    role: re.Pattern[str]
+    dual_bind: re.Pattern[str]
+    generic: re.Pattern[str]
+    counterpart: re.Pattern[str]
+    latter: re.Pattern[str]
+    person: re.Pattern[str]
+    surname_to_speaker: dict[str, str]
+    weak_surnames: frozenset[str]
+    first_names: frozenset[str]
+    nisba_country: dict[str, str]
+    implied_country: dict[str, str]
+    role_of_word: dict[str, str]
+    cheap_scan: re.Pattern[str]
+
+
+_B = r"(?<!\w)"  # word start
+_E = r"(?!\w)"  # word end
+_PRE = r"(?P<pre>[وفبل]?)"
+
+
+@lru_cache(maxsize=1)
+def patterns() -> MentionPatterns:
+    reg = load_registry()
+    lex = _load("mentions.json")
+    surname_to_speaker: dict[str, str] = {}
+    weak: set[str] = set()
+    firsts: set[str] = set()
+    for sid, sp in reg.speakers.items():
+        for s in sp["surnames"] + sp.get("weak_surnames", []):
+            surname_to_speaker[fold(s)] = sid
+        weak.update(fold(s) for s in sp.get("weak_surnames", []))
+        firsts.update(fold(f) for f in sp["first_names"])
+    nisba_country = {fold(k): v for k, v in lex["nisbas"].items()}
+    nisba = r"(?:" + _alt(lex["nisbas"]) + r"|ال\w+ي(?:ة)?)"
+    role_of_word = {fold(w): role for role, ws in lex["role_words"].items() for w in ws}
+    role_of_word.update({fold(w): role for role, ws in lex["dual_role_words"].items() for w in ws})
+    former = r"(?:\s+(?P<former>" + _alt(lex["former"]) + "))?"
+    name = re.compile(
+        _B + _PRE + r"(?P<m>(?:(?P<first>" + _alt(firsts) + r")\s+)?(?P<sur>" + _alt(surname_to_speaker) + r"))" + _E
+    )
+    role = re.compile(
+        _B + _PRE + r"(?P<m>(?P<rw>" + _alt(role_of_word) + r")(?:\s+(?P<nisba>" + nisba + r"))?" + former + r")" + _E
+    )
+    dual_bind = re.compile(r"و(?P<nisba>" + nisba + r")")
+    generic = re.compile(_B + _PRE + r"(?P<m>" + _alt(lex["generic_minister"]) + r"\s+(?P<nisba>" + nisba + r"))" + _E)
+    counterpart = re.compile(_B + _PRE + r"(?P<m>" + _alt(lex["counterpart"]) + r"\s+(?P<nisba>" + nisba + r"))" + _E)
+    latter = re.compile(_B + _PRE + r"(?P<m>" + _alt(lex["latter"]) + r")" + _E)
+    person = re.compile(_B + _PRE + r"(?P<m>(?:" + _alt(lex["person_titles"]) + r")(?:\s+" + nisba + r")?)" + _E)
+    scan_words = list(surname_to_speaker) + [fold(w) for ws in lex["role_words"].values() for w in ws]
+    cheap = re.compile(_alt(scan_words))
+    return MentionPatterns(
+        name=name,
+        role=role,
+        dual_bind=dual_bind,
+        generic=generic,
+        counterpart=counterpart,
+        latter=latter,
+        person=person,
+        surname_to_speaker=surname_to_speaker,
+        weak_surnames=frozenset(weak),
+        first_names=frozenset(firsts),
+        nisba_country=nisba_country,
+        implied_country={fold(k): v for k, v in lex["implied_country"].items()},
+        role_of_word=role_of_word,
+        cheap_scan=cheap,
+    )
+
+
+def may_mention_five(raw_text: str) -> bool:
+    """Cheap cascade test: can this text hold a quotation by one of the five at all?"""
+    return patterns().cheap_scan.search(fold(raw_text) if not raw_text.isascii() else raw_text) is not None
+
+
+def _country(p: MentionPatterns, nisba: str | None) -> str | None:
+    if not nisba:
+        return None
+    return p.nisba_country.get(nisba, "xx")
+
+
+def find_mentions(text: str) -> list[Mention]:
+    """All person mentions in a clean text, longest first where they overlap, in text order.
+
+    An office immediately followed by a name ("وزير الخارجية الروسي سيرغي لافروف") is one
+    name mention that also carries the office, so the article binds that office to the name.
+    """
+    p = patterns()
+    found: list[Mention] = []
+    for m in p.name.finditer(text):
+        sur = m.group("sur")
+        sid = p.surname_to_speaker[sur]
+        weak = sur in p.weak_surnames and not m.group("first")
+        found.append(Mention(m.start("m"), m.end("m"), m.start(), "weak_name" if weak else "name", speaker_id=sid))
+    for m in p.role.finditer(text):
+        rw = m.group("rw")
+        country = p.implied_country.get(rw) or _country(p, m.group("nisba"))
+        found.append(
+            Mention(m.start("m"), m.end("m"), m.start(), "role", role=p.role_of_word[rw], country=country,
+                    former=bool(m.group("former")))
+        )
+    for kind, pat in (("generic", p.generic), ("counterpart", p.counterpart)):
+        for m in pat.finditer(text):
+            found.append(Mention(m.start("m"), m.end("m"), m.start(), kind, country=_country(p, m.group("nisba"))))
+    for m in p.latter.finditer(text):
+        found.append(Mention(m.start("m"), m.end("m"), m.start(), "latter"))
+    for m in p.person.finditer(text):
+        found.append(Mention(m.start("m"), m.end("m"), m.start(), "person"))
+    # Keep the longest of overlapping mentions, preferring names, then offices.
+    rank = {"name": 0, "weak_name": 1, "role": 2, "counterpart": 3, "generic": 4, "latter": 5, "person": 6}
+    found.sort(key=lambda x: (x.start, -(x.end - x.start), rank[x.kind]))
+    kept: list[Mention] = []
+    for mention in found:
+        if kept and mention.start < kept[-1].end:
+            prev = kept[-1]
+            # A name inside a longer person/office match ("الرئيس ... "): the name wins.
+            if mention.kind in ("name", "weak_name") and prev.kind in ("person", "generic"):
+                kept[-1] = mention
+            continue
+        kept.append(mention)
+    return _merge_appositions(text, kept)
+
+
+_APPOS_GAP = re.compile(r"\s*،?\s*")
+
+
+def _merge_appositions(text: str, ms: list[Mention]) -> list[Mention]:
+    """Office + name (or name + office) written side by side become one name mention."""
+    out: list[Mention] = []
+    i = 0
+    while i < len(ms):
+        cur = ms[i]
+        nxt = ms[i + 1] if i + 1 < len(ms) else None
+        if nxt is not None and _APPOS_GAP.fullmatch(text[cur.end:nxt.outer_start]) and nxt.outer_start == nxt.start:
+            office, name = (cur, nxt) if nxt.kind in ("name", "weak_name") else (nxt, cur)
+            if office.kind in ("role", "generic", "counterpart", "person") and name.kind in ("name", "weak_name"):
+                out.append(
+                    Mention(cur.start, nxt.end, cur.outer_start, "name", speaker_id=name.speaker_id,
+                            role=office.role, country=office.country, former=office.former)
+                )
+                i += 2
+                continue
+        out.append(cur)
+        i += 1
+    return out
+
+
+def bound_offices(text: str, mentions: list[Mention]) -> dict[tuple[str, str], str]:
+    """Offices the article binds to one of the five by apposition, incl. the dual
+    "وزيري الدفاع الروسي سيرغي شويغو والأمريكي تشاك هاغل"."""
+    p = patterns()
+    bound: dict[tuple[str, str], str] = {}
+    for i, m in enumerate(mentions):
+        if m.kind == "name" and m.role and m.country and not m.former:
+            bound.setdefault((m.role, m.country), m.speaker_id)
+            # The second half of a dual office: "والأمريكي تشاك هاغل" right after the first name.
+            nxt = mentions[i + 1] if i + 1 < len(mentions) else None
+            if nxt is not None and nxt.kind == "name" and not nxt.role:
+                gap = text[m.end:nxt.start]
+                dm = p.dual_bind.fullmatch(gap.strip())
+                if dm and len(gap) < 30:
+                    bound.setdefault((m.role, _country(p, dm.group("nisba"))), nxt.speaker_id)
+    return bound
