@@ -168,7 +168,10 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
             if quotes[j].speaker_id != quotes[i].speaker_id:
                 continue
             tj = _tokens(clean_texts[j])
-            if _overlap(ti, tj) >= 0.75:
+            # A headline restating the body in other words is a record of its own.
+            headline = "headline" in (quotes[i].quote_type, quotes[j].quote_type) or "title" in (
+                quotes[i].field, quotes[j].field)
+            if _overlap(ti, tj) >= (0.9 if headline else 0.8):
                 dup = True
                 break
         if not dup:

@@ -91,8 +91,9 @@ def load_cues() -> CueLexicon:
                 fold(e["form"]), kind, frozenset(e["frames"]), tuple(fold(p) for p in e.get("preps", [])),
                 e.get("nominal_any", False), e.get("ambiguous", False),
             )
-    for f in data["imperfects"]:
-        specs[fold(f)] = CueSpec(fold(f), "imperfect", frozenset({"indirect", "direct"}))
+    for f, perfect in data["imperfects"].items():
+        base = specs[fold(perfect)]
+        specs[fold(f)] = CueSpec(fold(f), "imperfect", base.frames, base.preps, base.nominal_any)
     for f in data["according_to"]:
         specs[fold(f)] = CueSpec(fold(f), "according", frozenset({"indirect"}))
     for f in data["said_of"]:
@@ -241,6 +242,15 @@ class Detector:
         stripped = re.sub(r"[\s\"»]*(?:قد[\s]*)?$", "", before)
         end = unit.start + len(stripped)
         m = self.mention_ending.get(end)
+        if m is None:
+            # "وزير الخارجية السعودي عادل الجبير أكد": an office, then up to three name words.
+            toks = tokens(self.text, max(unit.start, end - 40), end)
+            for k in range(1, min(3, len(toks)) + 1):
+                cand = self.mention_ending.get(toks[-k].start - 1)
+                if cand is not None and cand.kind in ("role", "person", "generic") and all(
+                        t.text.isalpha() and t.text not in self.lex.adverbials for t in toks[-k:]):
+                    m = cand
+                    break
         if m is not None and m.kind in _SPEAKER_KINDS + ("person",):
             lead = self.text[unit.start:m.outer_start].strip(" \"«،")
             if m.outer_start < m.start:
@@ -476,6 +486,8 @@ class Detector:
         if not toks:
             return None, hit.end
         t0 = toks[0]
+        if "direct" in spec.frames and self.first_person_at(toks, 0):
+            return Subject("prodrop", antecedent=self.state.last_subject), hit.end
         if self.opens_frame(toks, 0, spec) or t0.text in self.lex.adverbials or t0.text in self.lex.joiners \
                 or t0.text.startswith("لل") or p > hit.end:
             if spec.ambiguous and not self.opens_frame(toks, 0, spec):
@@ -483,10 +495,19 @@ class Detector:
             return Subject("prodrop", antecedent=self.state.last_subject), hit.end
         if spec.ambiguous:
             return None, hit.end
+        if spec.nominal_any and not spec.preps:
+            # "وأدان اغتيال ...": with a dropped subject the noun phrase is the object.
+            return Subject("prodrop", antecedent=self.state.last_subject), hit.end
         # Someone else is the subject ("وقال الرئيس الأمريكي باراك أوباما إن"): keep the phrase.
         span = self.other_np(toks, spec)
         if span is None:
             return None, hit.end
+        for m in self.mentions:
+            if span[0] < m.outer_start < span[1] and self.text[m.outer_start] == "و" and m.outer_start < m.start:
+                chain, end = self.mention_chain(m.outer_start, unit.end, allow_clitic=True)
+                if chain:
+                    other = (span[0], m.outer_start - 1)
+                    return Subject("other", mentions=chain, other_span=other), end
         return Subject("other", other_span=span), span[1]
 
     def in_candidate(self, pos: int) -> bool:
@@ -498,9 +519,17 @@ class Detector:
             return True
         if t in spec.preps:
             return True
-        if "nominal" in spec.frames and (t in self.lex.nominal_heads or t.removeprefix("ال") in self.lex.nominal_heads):
+        if "nominal" in spec.frames and self.is_head(t):
             return True
         return False
+
+    def first_person_at(self, toks: list[Tok], i: int) -> bool:
+        """First-person speech starts here: "هدفنا ..."، "لقد ناقشنا ..."، "نحن ..."."""
+        if i >= len(toks):
+            return False
+        if toks[i].text == "لقد" and i + 1 < len(toks):
+            return bool(_FIRST_PERSON.match(toks[i + 1].text))
+        return bool(_FIRST_PERSON.match(toks[i].text))
 
     def speech_quote(self, q: QuoteSpan, immediate: bool, unit: Unit, hits: list[CueHit],
                      quotes: list[QuoteSpan]) -> bool:
@@ -534,7 +563,9 @@ class Detector:
                 if q is not None and "direct" in spec.frames and self.speech_quote(q, immediate, unit, hits, quotes):
                     a, b = self.strip_span(*q.inner)
                     return cue_end, a, b, "direct", "cue_quote", q.end
-                if q is None and "direct" in spec.frames and immediate and i > 0 and toks[i - 1].text == ":":
+                unclosed = q is None and not any(x.start < t.start < x.end for x in quotes) \
+                    and '"' not in text[t.end:unit.end] and "»" not in text[t.end:unit.end]
+                if unclosed and "direct" in spec.frames and (immediate or _words(text, t.end, unit.end) >= 5):
                     # An opening mark never closed: the quotation runs to the sentence's end.
                     e = self.trim_end(t.end, unit.end, quotes)
                     if _words(text, t.end, e) >= 3:
@@ -559,7 +590,7 @@ class Detector:
                 if qtype != "direct" and "indirect" not in spec.frames:
                     return None
                 return cue_end, a, b, qtype, rule, max(e, b)
-            if "nominal" in spec.frames and i <= 2:
+            if "nominal" in spec.frames and (i <= 5 or toks[i - 1].text == "،"):
                 c = self.nominal(toks, i, spec)
                 if c is not None:
                     e = self.content_end(c, unit, hits, quotes)
@@ -568,8 +599,13 @@ class Detector:
                         qtype, a, b = "mixed", c, e
                     qtype = "nominal" if qtype == "indirect" else qtype
                     return cue_end, a, b, qtype, "cue_nominal", e
+            if i == 0 and "direct" in spec.frames and spec.kind == "verb" and self.first_person_at(toks, 0):
+                # "وقال هدفنا هو ..."، "وقال لقد ناقشنا ...": speech without marks or colon.
+                e = self.content_end(t.start, unit, hits, quotes)
+                if _words(text, t.start, e) >= 3:
+                    return cue_end, t.start, e, "direct", "cue_first_person", e
             if t.text == "،" and "direct" in spec.frames and i + 1 < len(toks) \
-                    and _FIRST_PERSON.match(toks[i + 1].text) and spec.kind == "verb":
+                    and self.first_person_at(toks, i + 1) and spec.kind == "verb":
                 c = toks[i + 1].start
                 e = self.content_end(c, unit, hits, quotes)
                 if _words(text, c, e) >= 3:
@@ -585,24 +621,34 @@ class Detector:
             immediate = t.text in ("،",)
         return None
 
+    def is_head(self, word: str) -> bool:
+        """A position noun, with or without its article or a possessive ("انتقاده"، "قلقها")."""
+        heads = self.lex.nominal_heads
+        bare = word.removeprefix("ال")
+        return word in heads or bare in heads or re.sub("(?:ه|ها|هم|هما)$", "", bare) in heads
+
     def nominal(self, toks: list[Tok], i: int, spec: CueSpec) -> int | None:
         """Noun-phrase objects stating a position: "شدد على ضرورة ..."، "أكد نية ..."، "أعرب عن ..."."""
         t = toks[i]
         if t.text in spec.preps:
             if i + 1 < len(toks) and not self.is_complementizer(toks, i + 1) and toks[i + 1].text.isalpha():
                 nxt = toks[i + 1]
-                heads = self.lex.nominal_heads
-                if spec.nominal_any or nxt.text in heads or nxt.text.removeprefix("ال") in heads:
+                if spec.nominal_any or self.is_head(nxt.text):
                     return nxt.start
             return None
         for p in spec.preps:
             # A one-letter preposition written on its noun: "طالب بوقف"، "أشاد بالاتفاق".
             if len(p) == 1 and t.text.startswith(p) and len(t.text) > 3 and spec.nominal_any and t.text[1:].isalpha():
                 return t.start + 1
-        if t.text in self.lex.nominal_heads or t.text.removeprefix("ال") in self.lex.nominal_heads:
+        if i > 2 and toks[i - 1].text != "،":
+            return None  # a bare object noun comes right after the cue and its subject
+        if self.is_head(t.text):
             if t.text == "ان":
                 return None
             return t.start
+        if spec.nominal_any and not spec.preps and t.text.isalpha() and t.text not in self.lex.adverbials \
+                and t.text not in self.lex.complementizers:
+            return t.start  # "أدان اغتيال ..."، "مدعيا التزام دمشق ..."
         return None
 
 

@@ -58,6 +58,16 @@ def _mark_role(text: str, i: int) -> str:
 _MARKS = re.compile('[«»"]')
 
 
+def _spaced_scare_quote(text: str, i: int, end: int) -> bool:
+    """A free-standing mark that a second one closes within three words, with the sentence
+    going on after it, opens a nested scare quote rather than closing the outer quotation."""
+    j = text.find('"', i + 1, min(end, i + 40))
+    if j < 0 or len(re.findall(r"\w+", text[i + 1:j])) > 3:
+        return False
+    rest = text[j + 1:j + 4]
+    return bool(rest.strip()) and rest.lstrip()[:1].isalnum()
+
+
 def pair_quotes(text: str, start: int, end: int) -> list[QuoteSpan]:
     """Pair quotation marks inside one paragraph; unbalanced marks are left unpaired."""
     spans: list[QuoteSpan] = []
@@ -76,6 +86,8 @@ def pair_quotes(text: str, start: int, end: int) -> list[QuoteSpan]:
         else:
             role = _mark_role(text, i)
             top_is_dq = bool(stack) and stack[-1][0] == '"'
+            if role == "either" and top_is_dq and _spaced_scare_quote(text, i, end):
+                role = "open"  # '" ... على " داعش " والقضاء ...': a nested scare quote, spaced
             if role == "open" or (role == "either" and not top_is_dq):
                 stack.append(('"', i))
             elif top_is_dq:
@@ -110,7 +122,7 @@ def paragraphs(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 # A sentence ends at one full stop, question or exclamation mark followed by a space; a run of
 # two or more dots ("في واشنطن.. "إن ...") is an ellipsis that introduces speech, not an end.
-_SENT_END = re.compile(r"(?<!\.)[.!?؟]+(?!\.)(?=\s)|(?<![.])[.!?؟](?=$)")
+_SENT_END = re.compile(r"(?<!\.)[.!?؟]+(?!\.)(?=\s)|(?<![.])[.!?؟](?=$)|(?<=[\u0621-\u064a])\.(?=[\u0621-\u064a])")
 
 
 def split_sentences(text: str, para: tuple[int, int], quotes: list[QuoteSpan]) -> list[tuple[int, int]]:
