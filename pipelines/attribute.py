@@ -9,9 +9,10 @@ gets ``speaker_id = None`` with the mention text kept.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
-from pipelines.quotes import Candidate, Subject
+from pipelines.quotes import Candidate, Subject, load_cues
 from pipelines.speakers import Mention, Registry
 
 METHOD_CONFIDENCE = {
@@ -104,8 +105,15 @@ class FieldContext:
         return None, "other", METHOD_CONFIDENCE["other"]
 
     def resolve_generic(self, m: Mention) -> tuple[str | None, str, float]:
-        """"الوزير الروسي": the Russian minister last mentioned, else the one the article names."""
+        """"الوزير الروسي": the Russian minister last mentioned, else the one the article names;
+        a bare "الوزير" is the last minister mentioned, whoever that is."""
         if m.country is None:
+            if self.names_someone_else(m):
+                return None, "other", METHOD_CONFIDENCE["other"]
+            for prior in reversed([x for x in self.mentions if x.end <= m.start and x.kind in ("name", "role")]):
+                if prior.kind == "role" or prior.role or prior.speaker_id:
+                    sid, _, conf = self.resolve(prior, 1)
+                    return sid, ("coreference" if sid else "other"), min(conf, 0.7)
             return None, "other", METHOD_CONFIDENCE["other"]
         five = set(self.registry.five_holders(None, m.country))
         for prior in reversed([x for x in self.mentions if x.end <= m.start and x.kind in ("name", "role")]):
@@ -116,6 +124,16 @@ class FieldContext:
             if later.speaker_id in five:
                 return later.speaker_id, "coreference", 0.7
         return None, "other", METHOD_CONFIDENCE["other"]
+
+    def names_someone_else(self, m: Mention) -> bool:
+        """"الوزير خالد العطية": a bare title followed by a name that is none of the five."""
+        nxt = re.match(r"\s+(\w+)", self.text[m.end:m.end + 40])
+        if not nxt:
+            return False
+        word = nxt.group(1)
+        function_words = {"في", "الي", "علي", "عن", "من", "مع", "ان", "انه", "خلال", "امس", "اليوم", "ايضا", "قد"}
+        return (word.isalpha() and not word.startswith("ال") and word not in function_words
+                and word not in load_cues().specs and not any(x.start == m.end + nxt.start(1) for x in self.mentions))
 
     def counterpart_role(self, pos: int) -> str:
         """"نظيره" takes the office of the person it is counterpart to (the last one mentioned)."""

@@ -8,6 +8,7 @@ is a list of raw indices, one per clean character.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,8 +45,11 @@ def _build_tables() -> tuple[dict[int, str], frozenset[str]]:
 
 
 ONE_TO_ONE, DELETIONS = _build_tables()
+# Scraped text keeps HTML character references ("&quot;" for a quotation mark); the clean view
+# reads them as the character they stand for, mapped to the reference's first raw character.
+_ENTITY = r"&(?:#[0-9]{2,6}|#[xX][0-9a-fA-F]{2,5}|[a-zA-Z]{2,8})[;؛]"  # ";" is folded by then
 _SPECIAL_RE = re.compile(
-    "[" + re.escape("".join(sorted(DELETIONS))) + "\ufb50-\ufdff\ufe70-\ufefe]"
+    _ENTITY + "|[" + re.escape("".join(sorted(DELETIONS))) + "\ufb50-\ufdff\ufe70-\ufefe]"
 )
 
 
@@ -73,7 +77,12 @@ class CleanText:
         if end <= start:
             pos = self.origin[start] if start < len(self.origin) else len(self.raw)
             return pos, pos
-        return self.origin[start], self.origin[end - 1] + 1
+        # The raw span runs up to the next kept character, so a deleted mark that belongs to the
+        # last letter (a tanween, the tail of "&quot;") stays inside it.
+        stop = self.origin[end] if end < len(self.origin) else len(self.raw)
+        if stop > self.origin[end - 1] + 1 and self.raw[self.origin[end - 1] + 1:stop].isspace():
+            stop = self.origin[end - 1] + 1
+        return self.origin[start], stop
 
     def raw_span(self, start: int, end: int) -> tuple[int, int, str]:
         a, b = self.to_raw(start, end)
@@ -93,13 +102,23 @@ def clean_text(raw: str) -> CleanText:
         if i > pos:
             pieces.append(folded[pos:i])
             origin.extend(range(pos, i))
-        ch = folded[i]
-        if ch not in DELETIONS:
+        ch = m.group()
+        if len(ch) > 1:
+            ref = ch[:-1] + ";"
+            decoded = html.unescape(ref)
+            rep = "" if decoded == ref else "".join(c for c in decoded.translate(ONE_TO_ONE) if c not in DELETIONS)
+            if decoded != ref:
+                pieces.append(rep)
+                origin.extend([i] * len(rep))
+            else:  # not a reference after all ("&copy" without meaning): keep it as it is
+                pieces.append(ch)
+                origin.extend(range(i, m.end()))
+        elif ch not in DELETIONS:
             rep = _expand(ch)
             rep = "".join(c for c in rep if c not in DELETIONS)
             pieces.append(rep)
             origin.extend([i] * len(rep))
-        pos = i + 1
+        pos = m.end()
     pieces.append(folded[pos:])
     origin.extend(range(pos, len(folded)))
     return CleanText(raw=raw, text="".join(pieces), origin=tuple(origin))

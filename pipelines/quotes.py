@@ -76,6 +76,7 @@ class CueLexicon:
     adverbials: frozenset[str]
     light_adverbials: frozenset[str]
     joiners: frozenset[str]
+    ambiguous_heads: frozenset[str]
     clause_openers: tuple[str, ...]
     svo_leads: frozenset[str]
     particles: frozenset[str]
@@ -115,6 +116,7 @@ def load_cues() -> CueLexicon:
         adverbials=folded("adverbials"),
         light_adverbials=folded("light_adverbials"),
         joiners=folded("joiners"),
+        ambiguous_heads=folded("ambiguous_heads"),
         clause_openers=tuple(sorted((fold(c) for c in data["clause_openers"]), key=len, reverse=True)),
         svo_leads=folded("svo_leads"),
         particles=folded("particles"),
@@ -563,8 +565,9 @@ class Detector:
                 if q is not None and "direct" in spec.frames and self.speech_quote(q, immediate, unit, hits, quotes):
                     a, b = self.strip_span(*q.inner)
                     return cue_end, a, b, "direct", "cue_quote", q.end
-                unclosed = q is None and not any(x.start < t.start < x.end for x in quotes) \
-                    and '"' not in text[t.end:unit.end] and "»" not in text[t.end:unit.end]
+                # An opening mark never closed (a nested pair inside it may be): "أجاب: «... «...»."
+                unclosed = q is None and not any(x.start < t.start < x.end for x in quotes) and (
+                    t.text == "«" or '"' not in text[t.end:unit.end])
                 if unclosed and "direct" in spec.frames and (immediate or _words(text, t.end, unit.end) >= 5):
                     # An opening mark never closed: the quotation runs to the sentence's end.
                     e = self.trim_end(t.end, unit.end, quotes)
@@ -590,7 +593,9 @@ class Detector:
                 if qtype != "direct" and "indirect" not in spec.frames:
                     return None
                 return cue_end, a, b, qtype, rule, max(e, b)
-            if "nominal" in spec.frames and (i <= 5 or toks[i - 1].text == "،"):
+            if "nominal" in spec.frames and (i <= 5 or toks[i - 1].text == "،" or (
+                    i <= 14 and self.is_head(t.text) and t.text not in self.lex.ambiguous_heads
+                    and toks[0].text in self.lex.adverbials)):
                 c = self.nominal(toks, i, spec)
                 if c is not None:
                     e = self.content_end(c, unit, hits, quotes)
@@ -640,7 +645,7 @@ class Detector:
             # A one-letter preposition written on its noun: "طالب بوقف"، "أشاد بالاتفاق".
             if len(p) == 1 and t.text.startswith(p) and len(t.text) > 3 and spec.nominal_any and t.text[1:].isalpha():
                 return t.start + 1
-        if i > 2 and toks[i - 1].text != "،":
+        if i > 2 and toks[i - 1].text != "،" and (t.text in self.lex.ambiguous_heads or not self.is_head(t.text)):
             return None  # a bare object noun comes right after the cue and its subject
         if self.is_head(t.text):
             if t.text == "ان":

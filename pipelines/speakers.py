@@ -137,14 +137,17 @@ def patterns() -> MentionPatterns:
     role_of_word = {fold(w): role for role, ws in lex["role_words"].items() for w in ws}
     role_of_word.update({fold(w): role for role, ws in lex["dual_role_words"].items() for w in ws})
     former = r"(?:\s+(?P<former>" + _alt(lex["former"]) + "))?"
+    honor = r"(?:(?:" + _alt(lex["honorifics"]) + r")\s+)?"
     name = re.compile(
-        _B + _PRE + r"(?P<m>(?:(?P<first>" + _alt(firsts) + r")\s+)?(?P<sur>" + _alt(surname_to_speaker) + r"))" + _E
+        _B + _PRE + r"(?P<m>" + honor + r"(?:(?P<first>" + _alt(firsts) + r")\s+)?(?P<sur>" + _alt(surname_to_speaker) + r"))" + _E
     )
     role = re.compile(
-        _B + _PRE + r"(?P<m>(?P<rw>" + _alt(role_of_word) + r")(?:\s+(?P<nisba>" + nisba + r"))?" + former + r")" + _E
+        _B + _PRE + r"(?P<m>" + honor + r"(?P<rw>" + _alt(role_of_word) + r")(?:\s+(?P<nisba>" + nisba + r"))?" + former + r")" + _E
     )
     dual_bind = re.compile(r"و(?P<nisba>" + nisba + r")")
-    generic = re.compile(_B + _PRE + r"(?P<m>" + _alt(lex["generic_minister"]) + r"\s+(?P<nisba>" + nisba + r"))" + _E)
+    generic = re.compile(
+        _B + _PRE + r"(?P<m>" + honor + r"(?:" + _alt(lex["generic_minister"]) + r")(?:\s+(?P<nisba>" + nisba + r"))?)" + _E
+    )
     counterpart = re.compile(_B + _PRE + r"(?P<m>" + _alt(lex["counterpart"]) + r"\s+(?P<nisba>" + nisba + r"))" + _E)
     latter = re.compile(_B + _PRE + r"(?P<m>" + _alt(lex["latter"]) + r")" + _E)
     person = re.compile(_B + _PRE + r"(?P<m>(?:" + _alt(lex["person_titles"]) + r")(?:\s+" + nisba + r")?)" + _E)
