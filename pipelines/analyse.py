@@ -67,7 +67,7 @@ def clean_article(article: Article) -> CleanArticle:
         ra, rb = ct.to_raw(a, b)
         dropped.append(DroppedSpan("text", ra, rb, reason))
     fields.append(CleanField("text", ct, tuple(keep)))
-    candidate = may_mention_five(article.text) or bool(article.title and may_mention_five(article.title))
+    candidate = any(may_mention_five(f.clean.text) for f in fields)
     return CleanArticle(article, tuple(fields), tuple(dropped), candidate)
 
 

@@ -168,7 +168,14 @@ def resolve_subject(subject: Subject | None, ctx: FieldContext, depth: int) -> l
     if subject is None or depth > 4:
         return [Attribution(None, None, None, "continuation", 0.3)]
     if subject.mode == "other":
-        return [Attribution(None, None, subject.other_span, "other", METHOD_CONFIDENCE["other"])]
+        out = [Attribution(None, None, subject.other_span, "other", METHOD_CONFIDENCE["other"])]
+        if subject.other_span is None and len(subject.mentions) == 1:
+            out = [Attribution(None, subject.mentions[0], None, "other", METHOD_CONFIDENCE["other"])]
+            return out
+        for m in subject.mentions:  # "وقال الجبير ولافروف إنهما": somebody else and one of the five
+            sid, method, conf = ctx.resolve(m)
+            out.append(Attribution(sid, m, None, method, conf))
+        return out
     if subject.mode in ("prodrop", "participle"):
         inner = resolve_subject(subject.antecedent, ctx, depth + 1)
         if subject.mode == "prodrop":

@@ -163,6 +163,7 @@ def _words(text: str, a: int, b: int) -> int:
 # a verb with the first-person plural suffix, or a first-person pronoun.
 _FIRST_PERSON = re.compile(r"^(?:\w{2,}نا|نحن|انا|اننا|انني)$")
 _QUOTE_CHARS = '"«'
+_RELATIVE = re.compile(r"(?<!\w)و?(?:الذي|التي|الذين|اللذين|اللتين|اللواتي|اللاتي)\s+$")
 _TRIM = " \n\t.،؛:!-—"
 _SPEAKER_KINDS = ("name", "role", "weak_name", "generic", "counterpart", "latter")
 
@@ -259,6 +260,9 @@ class Detector:
                 lead = (lead + " " + self.text[m.outer_start:m.start]).strip()
             if lead in self.lex.svo_leads:
                 return Subject("svo", (m,))
+            if m.former or m.kind == "person":
+                # "كولن باول وزير الخارجية الأمريكي الأسبق قال:" - somebody else, right before the verb.
+                return Subject("other", mentions=(m,))
         # "وكان الأمير بندر بن سلطان ذكر أن": كان + subject + (قد) + verb.
         lead = re.match(r"\s*و?كان\s+", before)
         if lead:
@@ -479,6 +483,9 @@ class Detector:
         chain, q = self.mention_chain(p, unit.end)
         if chain:
             return Subject("explicit", chain), q
+        if _RELATIVE.search(text[max(unit.start, hit.outer_start - 12):hit.outer_start]):
+            # "تصريحات خامنئي التي أكد فيها أن ...": the relative clause's subject is its antecedent.
+            return Subject("other", other_span=None), hit.end
         svo = self.svo_subject(hit, unit)
         if svo is not None:
             return svo, hit.end
