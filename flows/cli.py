@@ -1,0 +1,307 @@
+"""The ``isnad`` command: run the pipeline, score its output, manage the local Prefect server.
+
+    isnad run INPUT... --out DIR [--batch-size N] [-v]
+    isnad evaluate --gold FILE --quotes DIR
+    isnad server {start,stop,status}
+
+Where the flow's runs are recorded, in order:
+
+1. a Prefect API the user configured (``PREFECT_API_URL`` in the environment or the active
+   Prefect profile) is used as it is;
+2. otherwise a local Prefect server on 127.0.0.1 (port ``ISNAD_PREFECT_PORT``, default 4210;
+   its SQLite database, pid file and log under ``ISNAD_PREFECT_HOME``, default
+   ``~/.cache/isnad/prefect``) is started in the background on first use and reused by later
+   runs: the first run waits ~10 s for it, later ones not at all;
+3. if that server cannot be had, or ``ISNAD_PREFECT_SERVER=ephemeral``, Prefect's ephemeral
+   mode: a temporary server in this process (~9 s on every run).
+
+Prefect is imported only after telemetry is switched off, and only by the commands that
+need it (``evaluate`` does not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PORT = 4210
+START_TIMEOUT_SECONDS = 90.0  # a first start creates and migrates the SQLite database
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        missing = [p for p in args.inputs if not Path(p).exists()]
+        if missing:
+            parser.error(f"input path does not exist: {', '.join(missing)}")
+    return args.handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isnad",
+        description="Quotations by Lavrov, Kerry, Shoigu, Hagel and Muallem in Arabic news.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="read articles, publish Parquet tables")
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="files or directories")
+    run.add_argument("--out", required=True, help="directory for the Parquet tables")
+    run.add_argument("--batch-size", type=_positive_int, default=500, help="articles per batch")
+    run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's run logs")
+    run.set_defaults(handler=run_command)
+
+    evaluate = commands.add_parser("evaluate", help="score quotes.parquet against a gold set")
+    evaluate.add_argument("--gold", required=True, help="gold quotations (JSON Lines)")
+    evaluate.add_argument("--quotes", required=True, help="quotes.parquet or its directory")
+    evaluate.add_argument(
+        "--only-gold-docs",
+        action="store_true",
+        help="ignore predictions in articles that have no gold record",
+    )
+    evaluate.set_defaults(handler=evaluate_command)
+
+    server = commands.add_parser("server", help="the local Prefect server isnad runs use")
+    server.add_argument("action", choices=("start", "stop", "status"))
+    server.set_defaults(handler=server_command)
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    _quiet_prefect(verbose=args.verbose)
+    from flows.pipeline import ValidationFailed, isnad_flow
+
+    with prefect_api():
+        try:
+            summary = isnad_flow(inputs=args.inputs, out=args.out, batch_size=args.batch_size)
+        except ValidationFailed as exc:
+            print(f"isnad: {exc}", file=sys.stderr)
+            return 2
+    print(format_summary(summary))
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from pipelines.evaluate import format_report, load_gold, load_predictions, score
+
+    try:
+        gold, predictions = load_gold(args.gold), load_predictions(args.quotes)
+    except (OSError, ValueError) as exc:
+        print(f"isnad: {exc}", file=sys.stderr)
+        return 1
+    report = score(gold, predictions, only_gold_docs=args.only_gold_docs)
+    print(format_report(report))
+    return 0
+
+
+def server_command(args: argparse.Namespace) -> int:
+    url = local_api_url()
+    if args.action == "start":
+        started = ensure_local_server()
+        print(f"Prefect server: {started}" if started else "Prefect server did not start")
+        return 0 if started else 1
+    if args.action == "stop":
+        result = subprocess.run(
+            [sys.executable, "-m", "prefect", "server", "stop"],
+            env=_server_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print(result.stdout.strip() or result.stderr.strip())
+        return result.returncode
+    up = _server_version(url) is not None
+    print(f"Prefect server at {url}: {'up' if up else 'down'} (home {server_home()})")
+    return 0
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    speakers = ", ".join(f"{k} {v}" for k, v in summary["quotes_by_speaker"].items()) or "none"
+    out_dir = Path(summary["paths"]["quotes"]).parent if summary.get("paths") else "?"
+    return "\n".join(
+        [
+            f"articles     {summary['articles']} ({summary['quarantined']} inputs quarantined)",
+            f"sentences    {summary['sentences']}",
+            f"quotes       {summary['quotes']}: {speakers}",
+            f"validation   {'passed' if summary['validation_success'] else 'FAILED'}",
+            f"tables       {out_dir}",
+            f"data docs    {summary['docs_path']}",
+            f"time         {summary['seconds']:.1f} s",
+        ]
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+# --- Prefect: quiet, offline, and a server that outlives a run -----------------------------
+
+
+def _quiet_prefect(*, verbose: bool) -> None:
+    """Telemetry off and run logs at WARNING (INFO with -v); must run before prefect loads."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    if not verbose:
+        # A failed validation is reported by the CLI in a few lines; the flow run's logger
+        # would print the same exception again with Prefect's traceback.
+        os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "CRITICAL")
+
+
+@contextlib.contextmanager
+def prefect_api() -> Iterator[str | None]:
+    """Settings under which flows run: the configured API, else the local server, else none."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    configured = get_current_settings().api.url
+    if configured or os.environ.get("ISNAD_PREFECT_SERVER", "local") == "ephemeral":
+        yield configured
+        return
+    url = ensure_local_server()
+    if url is None:
+        print(
+            "isnad: no local Prefect server (see `isnad server status`); "
+            "running with a temporary one",
+            file=sys.stderr,
+        )
+        yield None
+        return
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield url
+
+
+def server_home() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("ISNAD_PREFECT_HOME") or Path(cache) / "isnad" / "prefect")
+
+
+def local_api_url() -> str:
+    port = int(os.environ.get("ISNAD_PREFECT_PORT", DEFAULT_PORT))
+    return f"http://127.0.0.1:{port}/api"
+
+
+def ensure_local_server(timeout: float = START_TIMEOUT_SECONDS) -> str | None:
+    """The local server's API URL, starting the server first if it is not up; None if it
+    cannot be had (port taken by something else, another Prefect version, start failed)."""
+    import prefect
+
+    url = local_api_url()
+    home = server_home()
+    home.mkdir(parents=True, exist_ok=True)
+    # One starter at a time: two first runs at once would both try to bind the port.
+    with open(home / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        version = _server_version(url)
+        if version is None:
+            _clear_stale_pid_file(home)
+            if not _server_running(home):
+                _start_server(home, url)
+            version = _wait_for_server(url, timeout)
+    if version != prefect.__version__:
+        if version is not None:
+            print(
+                f"isnad: the Prefect server at {url} runs version {version}, this is "
+                f"{prefect.__version__}; stop it with `isnad server stop`",
+                file=sys.stderr,
+            )
+        return None
+    return url
+
+
+def _server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PREFECT_API_URL", None)
+    env.update(
+        PREFECT_HOME=str(server_home()),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_UI_ENABLED="false",
+    )
+    return env
+
+
+def _start_server(home: Path, url: str) -> None:
+    port = url.rsplit(":", 1)[1].split("/", 1)[0]
+    command = [sys.executable, "-m", "prefect", "server", "start", "--background"]
+    command += ["--host", "127.0.0.1", "--port", port, "--no-ui", "--analytics-off"]
+    with open(home / "server.log", "a") as log:
+        subprocess.run(
+            command,
+            env=_server_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            check=False,
+            timeout=60,
+        )
+
+
+def _server_version(api_url: str) -> str | None:
+    """The version a healthy Prefect server reports, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            if json.loads(response.read()) is not True:
+                return None
+        with urllib.request.urlopen(f"{api_url}/admin/version", timeout=2) as response:
+            return str(json.loads(response.read()))
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+def _wait_for_server(api_url: str, timeout: float) -> str | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        version = _server_version(api_url)
+        if version is not None:
+            return version
+        time.sleep(0.25)
+    return None
+
+
+def _server_pid(home: Path) -> int | None:
+    try:
+        return int((home / "server.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _server_running(home: Path) -> bool:
+    pid = _server_pid(home)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:  # after a reboot the pid may belong to some other program
+        return b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc: trust the pid
+
+
+def _clear_stale_pid_file(home: Path) -> None:
+    """A pid file left by a server that died (a reboot) would stop Prefect from starting one."""
+    if (home / "server.pid").exists() and not _server_running(home):
+        (home / "server.pid").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

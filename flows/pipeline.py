@@ -1,0 +1,179 @@
+"""The isnad flow: inputs in batches -> four text stages -> tables -> validation -> Parquet.
+
+Wiring only: every task wraps one ``pipelines`` function. Design notes:
+
+- Tasks get whole batches, so Prefect's per-task cost (~5 ms) is paid four times per batch,
+  not per article. Batches are passed wrapped in ``quote()``: otherwise Prefect walks every
+  Article and Sentence of a batch to track dependencies, which measured ~0.4 s per task for
+  a batch of 500 articles. ``NO_CACHE`` keeps Prefect from hashing the batches for a cache
+  key (results are not persisted, so a key would be useless anyway).
+- Tasks are called, not submitted: the stages of a batch depend on each other, and the
+  work is pure Python, so threads would not run two batches at once; resolving futures
+  would walk the batches again. The flow's task runner is therefore the default one.
+- Each batch is turned into Arrow tables as soon as it is analysed (``write.build_tables``)
+  and the Python records are dropped, so memory follows the Arrow size of the output, not
+  the much larger size of the records; the batch tables are concatenated at the end.
+- Only the tasks that touch the disk (finding inputs, publishing) retry, with backoff.
+  Reading is streamed by ``ingest.iter_inputs`` in the flow itself: a generator cannot be
+  retried halfway, and bad input is quarantined rather than raised.
+- Validation gates publishing: when an expectation fails nothing is written to ``out``
+  except the Data Docs under ``<out>/validation/``, and the flow raises
+  ``ValidationFailed`` naming the failed expectations and the Data Docs. Either way the
+  validation summary is kept on the flow run as the Markdown artifact ``isnad-validation``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+from prefect.utilities.annotations import quote
+
+from pipelines import analyse, ingest, validate, write
+from pipelines.records import Article, ArticleAnalysis
+
+# Disk I/O can fail for passing reasons (NFS, a full disk being cleaned): 3 tries more,
+# ~1 s, 2 s, 4 s apart, jittered.
+_IO_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=1),
+    "retry_jitter_factor": 0.5,
+}
+
+
+class ValidationFailed(RuntimeError):
+    """The tables broke expectations: nothing was published."""
+
+    def __init__(self, failed: Sequence[str], docs_path: str | None) -> None:
+        self.failed = list(failed)
+        self.docs_path = docs_path
+        lines = [f"validation failed, nothing published; {len(self.failed)} expectation(s):"]
+        lines += [f"  - {item}" for item in self.failed]
+        lines.append(f"Data Docs: {docs_path or '(not built)'}")
+        super().__init__("\n".join(lines))
+
+
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def find_inputs(inputs: list[str]) -> list[str]:
+    return [str(path) for path in ingest.find_input_files(inputs)]
+
+
+@task(cache_policy=NO_CACHE)
+def clean(articles: list[Article]) -> list[Any]:
+    return analyse.clean_articles(articles)
+
+
+@task(cache_policy=NO_CACHE)
+def segment(cleaned: list[Any]) -> list[Any]:
+    return analyse.segment_articles(cleaned)
+
+
+@task(cache_policy=NO_CACHE)
+def detect(segmented: list[Any]) -> list[Any]:
+    return analyse.detect_quotations(segmented)
+
+
+@task(cache_policy=NO_CACHE)
+def attribute(detected: list[Any]) -> list[ArticleAnalysis]:
+    return analyse.attribute_quotations(detected)
+
+
+@task(cache_policy=NO_CACHE)
+def tabulate(analyses: list[ArticleAnalysis], quarantine: list[dict]) -> dict[str, pa.Table]:
+    return write.build_tables(analyses, quarantine)
+
+
+@task(cache_policy=NO_CACHE)
+def merge(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    return merge_batch_tables(parts)
+
+
+@task(cache_policy=NO_CACHE)
+def check(tables: dict[str, pa.Table], docs_dir: str) -> validate.ValidationReport:
+    return validate.validate_tables(tables, docs_dir)
+
+
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def publish(tables: dict[str, pa.Table], out: str) -> dict[str, str]:
+    return write.publish_tables(tables, out)
+
+
+def merge_batch_tables(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """One set of tables from per-batch sets: rows concatenated, speaker counts summed.
+
+    ``speakers`` is the registry with a per-run ``n_quotes``: every batch holds the same
+    rows in the same order, so the first batch's rows are kept with the counts added up.
+    """
+    if not parts:
+        return write.build_tables([], [])
+    merged = {
+        name: pa.concat_tables([part[name] for part in parts])
+        for name in parts[0]
+        if name != "speakers"
+    }
+    speakers = parts[0]["speakers"]
+    n_quotes = speakers.column("n_quotes")
+    for part in parts[1:]:
+        n_quotes = pc.add(n_quotes, part["speakers"].column("n_quotes"))
+    column = speakers.schema.get_field_index("n_quotes")
+    merged["speakers"] = speakers.set_column(column, speakers.schema.field(column), n_quotes)
+    return {name: merged[name] for name in parts[0]}
+
+
+@flow(name="isnad")
+def isnad_flow(inputs: list[str], out: str, batch_size: int = 500) -> dict[str, Any]:
+    """Read ``inputs``, find the five speakers' quotations, publish the tables under ``out``."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    files = find_inputs(inputs)
+    logger.info("%d input file(s) under %s", len(files), ", ".join(inputs))
+
+    parts: list[dict[str, pa.Table]] = []
+    for number, (articles, quarantine) in enumerate(ingest.iter_inputs(files, batch_size), 1):
+        cleaned = clean(quote(articles))
+        segmented = segment(quote(cleaned))
+        detected = detect(quote(segmented))
+        analyses = attribute(quote(detected))
+        parts.append(tabulate(quote(analyses), quarantine))
+        logger.info(
+            "batch %d: %d articles, %d quarantined, %d quotes",
+            number,
+            len(articles),
+            len(quarantine),
+            parts[-1]["quotes"].num_rows,
+        )
+    tables = merge(quote(parts))
+    del parts
+
+    docs_dir = str(Path(out) / "validation")
+    report = check(quote(tables), docs_dir)
+    create_markdown_artifact(report.summary(), key="isnad-validation")
+    if not report.success:
+        logger.error("validation failed: %s", "; ".join(report.failed))
+        raise ValidationFailed(report.failed, report.docs_path)
+    paths = publish(quote(tables), out)
+
+    speakers = tables["speakers"].select(["speaker_id", "n_quotes"]).to_pydict()
+    quotes_by_speaker = dict(zip(speakers["speaker_id"], speakers["n_quotes"], strict=True))
+    quotes_by_speaker["other"] = tables["quotes"].column("speaker_id").null_count
+    summary = {
+        "articles": tables["articles"].num_rows,
+        "sentences": tables["sentences"].num_rows,
+        "quotes": tables["quotes"].num_rows,
+        "quotes_by_speaker": {k: v for k, v in quotes_by_speaker.items() if v},
+        "quarantined": tables["quarantine"].num_rows,
+        "validation_success": report.success,
+        "docs_path": report.docs_path,
+        "paths": paths,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    logger.info("published %s", summary)
+    return summary
