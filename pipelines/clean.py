@@ -80,8 +80,9 @@ class CleanText:
         # The raw span runs up to the next kept character, so a deleted mark that belongs to the
         # last letter (a tanween, the tail of "&quot;") stays inside it.
         stop = self.origin[end] if end < len(self.origin) else len(self.raw)
-        if stop > self.origin[end - 1] + 1 and self.raw[self.origin[end - 1] + 1:stop].isspace():
-            stop = self.origin[end - 1] + 1
+        last = self.origin[end - 1] + 1
+        if stop < last or (stop > last and self.raw[last:stop].isspace()):
+            stop = last  # inside one expanded character (ﻻ -> لا), or before white space
         return self.origin[start], stop
 
     def raw_span(self, start: int, end: int) -> tuple[int, int, str]:

@@ -54,8 +54,9 @@ def _lines(text: str) -> list[tuple[int, int, str]]:
 
 
 def _is_short_list_line(line: str) -> bool:
-    """A link-list or table row: a few words, no sentence punctuation, no colon."""
-    return len(_WORD.findall(line)) <= 10 and not re.search(r"[.!?؟:،]", line)
+    """A link-list or table row: a few words and no sentence punctuation (a headline-shaped
+    "Name: text" item is still a link)."""
+    return len(_WORD.findall(line)) <= 12 and not re.search(r"[.!?؟]\s|[.!?؟]$", line)
 
 
 def find_chrome(text: str) -> list[tuple[int, int, str]]:

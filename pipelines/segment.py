@@ -122,7 +122,7 @@ def paragraphs(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 # A sentence ends at one full stop, question or exclamation mark followed by a space; a run of
 # two or more dots ("في واشنطن.. "إن ...") is an ellipsis that introduces speech, not an end.
-_SENT_END = re.compile(r"(?<!\.)[.!?؟]+(?!\.)(?=\s)|(?<![.])[.!?؟](?=$)|(?<=[\u0621-\u064a])\.(?=[\u0621-\u064a])")
+_SENT_END = re.compile(r"(?<!\.)[.!?؟]+(?!\.)(?=\s)|(?<![.])[.!?؟](?=$)|(?<=[\u0621-\u064a]{2})\.(?=[\u0621-\u064a]{2})")
 
 
 def split_sentences(text: str, para: tuple[int, int], quotes: list[QuoteSpan]) -> list[tuple[int, int]]:
