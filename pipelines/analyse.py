@@ -20,7 +20,13 @@ from pipelines.furniture import find_furniture
 from pipelines.quotes import ArticleState, Candidate, detect_field
 from pipelines.records import Article, ArticleAnalysis, DroppedSpan, Quote, Sentence
 from pipelines.segment import Unit, pair_quotes, segment_field
-from pipelines.speakers import Mention, bound_offices, find_mentions, load_registry, may_mention_five
+from pipelines.speakers import (
+    Mention,
+    bound_offices,
+    find_mentions,
+    load_registry,
+    may_mention_five,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,7 @@ class DetectedArticle:
 
 # --- stage 2 + 3: clean, furniture -------------------------------------------------------------
 
+
 def clean_article(article: Article) -> CleanArticle:
     fields: list[CleanField] = []
     dropped: list[DroppedSpan] = []
@@ -77,6 +84,7 @@ def clean_articles(articles: Sequence[Article]) -> list[CleanArticle]:
 
 # --- stage 4: segment --------------------------------------------------------------------------
 
+
 def _title_units(text: str) -> list[Unit]:
     """A title is one unit whatever its punctuation: headlines hold one statement."""
     a, b = 0, len(text)
@@ -93,11 +101,17 @@ def segment_article(cleaned: CleanArticle) -> SegmentedArticle:
     sentences: list[Sentence] = []
     first: list[int] = []
     for f in cleaned.fields:
-        units = _title_units(f.clean.text) if f.name == "title" else segment_field(f.clean.text, list(f.keep))
+        units = (
+            _title_units(f.clean.text)
+            if f.name == "title"
+            else segment_field(f.clean.text, list(f.keep))
+        )
         first.append(len(sentences))
         for u in units:
             ra, rb, raw = f.clean.raw_span(u.start, u.end)
-            sentences.append(Sentence(art.article_id, f.name, len(sentences), u.paragraph_index, ra, rb, raw))
+            sentences.append(
+                Sentence(art.article_id, f.name, len(sentences), u.paragraph_index, ra, rb, raw)
+            )
         all_units.append(tuple(units))
     return SegmentedArticle(cleaned, tuple(all_units), tuple(sentences), tuple(first))
 
@@ -107,6 +121,7 @@ def segment_articles(cleaned: Sequence[CleanArticle]) -> list[SegmentedArticle]:
 
 
 # --- stage 5: quotations -----------------------------------------------------------------------
+
 
 def detect_article(seg: SegmentedArticle) -> DetectedArticle:
     if not seg.cleaned.candidate:
@@ -158,7 +173,12 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
     later sentence, a headline restating it) is one row: keep the body's fullest form."""
     order = sorted(
         range(len(quotes)),
-        key=lambda i: (quotes[i].quote_type == "headline", -quotes[i].confidence, -len(quotes[i].quote_text), i),
+        key=lambda i: (
+            quotes[i].quote_type == "headline",
+            -quotes[i].confidence,
+            -len(quotes[i].quote_text),
+            i,
+        ),
     )
     kept: list[int] = []
     for i in order:
@@ -170,13 +190,18 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
             tj = _tokens(clean_texts[j])
             # A headline restating the body in other words is a record of its own.
             headline = "headline" in (quotes[i].quote_type, quotes[j].quote_type) or "title" in (
-                quotes[i].field, quotes[j].field)
+                quotes[i].field,
+                quotes[j].field,
+            )
             if _overlap(ti, tj) >= (0.9 if headline else 0.8):
                 dup = True
                 break
         if not dup:
             kept.append(i)
-    return [quotes[i] for i in sorted(kept, key=lambda i: (quotes[i].field != "title", quotes[i].char_start))]
+    return [
+        quotes[i]
+        for i in sorted(kept, key=lambda i: (quotes[i].field != "title", quotes[i].char_start))
+    ]
 
 
 def attribute_article(det: DetectedArticle) -> ArticleAnalysis:
@@ -186,7 +211,10 @@ def attribute_article(det: DetectedArticle) -> ArticleAnalysis:
     if not det.candidates:
         return base
     registry = load_registry()
-    fields = {f.name: (f, ms, first) for f, ms, first in zip(seg.cleaned.fields, det.mentions, seg.first_index, strict=True)}
+    fields = {
+        f.name: (f, ms, first)
+        for f, ms, first in zip(seg.cleaned.fields, det.mentions, seg.first_index, strict=True)
+    }
     named = {m.speaker_id for ms in det.mentions for m in ms if m.kind == "name" and m.speaker_id}
     bound: dict[tuple[str, str], str] = {}
     for f, ms in zip(seg.cleaned.fields, det.mentions, strict=True):
@@ -211,7 +239,7 @@ def attribute_article(det: DetectedArticle) -> ArticleAnalysis:
                 ma, mb, mtext = ct.raw_span(*att.other_span)
             else:
                 ma = mb = mtext = None
-            clean_texts[len(quotes)] = ct.text[cand.content_start:cand.content_end]
+            clean_texts[len(quotes)] = ct.text[cand.content_start : cand.content_end]
             quotes.append(
                 Quote(
                     quote_id=_quote_id(art.article_id, cand.field, qa, qb, att.speaker_id),

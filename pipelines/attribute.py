@@ -58,7 +58,7 @@ class FieldContext:
         if m.kind == "name":
             return m.speaker_id, "name", METHOD_CONFIDENCE["name"]
         if m.kind == "weak_name":
-            # Bare "المعلم" is also "the teacher": Walid al-Muallem only where the article names him.
+            # Bare "المعلم" is also "the teacher": al-Muallem only where the article names him.
             if m.speaker_id in self.named and self.registry.in_tenure(m.speaker_id, self.date):
                 return m.speaker_id, "alias", METHOD_CONFIDENCE["alias"]
             return None, "other", METHOD_CONFIDENCE["other"]
@@ -69,19 +69,29 @@ class FieldContext:
         if m.kind == "counterpart":
             role = self.counterpart_role(m.start)
             sid, method, conf = self.resolve_office(role, m.country, False, m.start)
-            return sid, ("coreference" if sid else method), min(conf, METHOD_CONFIDENCE["coreference"])
+            return (
+                sid,
+                ("coreference" if sid else method),
+                min(conf, METHOD_CONFIDENCE["coreference"]),
+            )
         if m.kind == "latter" and depth == 0:
             prior = [x for x in self.mentions if x.end <= m.start and x.kind != "latter"]
             if prior:
                 sid, _, conf = self.resolve(prior[-1], depth + 1)
-                return sid, "coreference" if sid else "other", min(conf, METHOD_CONFIDENCE["coreference"])
+                return (
+                    sid,
+                    "coreference" if sid else "other",
+                    min(conf, METHOD_CONFIDENCE["coreference"]),
+                )
         return None, "other", METHOD_CONFIDENCE["other"]
 
-    def resolve_office(self, role: str | None, country: str | None, former: bool, pos: int) -> tuple[str | None, str, float]:
+    def resolve_office(
+        self, role: str | None, country: str | None, former: bool, pos: int
+    ) -> tuple[str | None, str, float]:
         if role is None:
             return None, "other", METHOD_CONFIDENCE["other"]
         if country is None:
-            # "وزير الخارجية" with no nationality: only an office the article bound to one of the five.
+            # "وزير الخارجية" with no nationality: only an office the article bound to a name.
             cands = {sid for (r, _), sid in self.bound.items() if r == role}
             if len(cands) == 1:
                 return cands.pop(), "role_bound", 0.6
@@ -105,18 +115,22 @@ class FieldContext:
         return None, "other", METHOD_CONFIDENCE["other"]
 
     def resolve_generic(self, m: Mention) -> tuple[str | None, str, float]:
-        """"الوزير الروسي": the Russian minister last mentioned, else the one the article names;
+        """ "الوزير الروسي": the Russian minister last mentioned, else the one the article names;
         a bare "الوزير" is the last minister mentioned, whoever that is."""
         if m.country is None:
             if self.names_someone_else(m):
                 return None, "other", METHOD_CONFIDENCE["other"]
-            for prior in reversed([x for x in self.mentions if x.end <= m.start and x.kind in ("name", "role")]):
+            for prior in reversed(
+                [x for x in self.mentions if x.end <= m.start and x.kind in ("name", "role")]
+            ):
                 if prior.kind == "role" or prior.role or prior.speaker_id:
                     sid, _, conf = self.resolve(prior, 1)
                     return sid, ("coreference" if sid else "other"), min(conf, 0.7)
             return None, "other", METHOD_CONFIDENCE["other"]
         five = set(self.registry.five_holders(None, m.country))
-        for prior in reversed([x for x in self.mentions if x.end <= m.start and x.kind in ("name", "role")]):
+        for prior in reversed(
+            [x for x in self.mentions if x.end <= m.start and x.kind in ("name", "role")]
+        ):
             sid, _, _ = self.resolve(prior, 1)
             if sid in five:
                 return sid, "coreference", METHOD_CONFIDENCE["coreference"]
@@ -126,17 +140,36 @@ class FieldContext:
         return None, "other", METHOD_CONFIDENCE["other"]
 
     def names_someone_else(self, m: Mention) -> bool:
-        """"الوزير خالد العطية": a bare title followed by a name that is none of the five."""
-        nxt = re.match(r"\s+(\w+)", self.text[m.end:m.end + 40])
+        """ "الوزير خالد العطية": a bare title followed by a name that is none of the five."""
+        nxt = re.match(r"\s+(\w+)", self.text[m.end : m.end + 40])
         if not nxt:
             return False
         word = nxt.group(1)
-        function_words = {"في", "الي", "علي", "عن", "من", "مع", "ان", "انه", "خلال", "امس", "اليوم", "ايضا", "قد"}
-        return (word.isalpha() and not word.startswith("ال") and word not in function_words
-                and word not in load_cues().specs and not any(x.start == m.end + nxt.start(1) for x in self.mentions))
+        function_words = {
+            "في",
+            "الي",
+            "علي",
+            "عن",
+            "من",
+            "مع",
+            "ان",
+            "انه",
+            "خلال",
+            "امس",
+            "اليوم",
+            "ايضا",
+            "قد",
+        }
+        return (
+            word.isalpha()
+            and not word.startswith("ال")
+            and word not in function_words
+            and word not in load_cues().specs
+            and not any(x.start == m.end + nxt.start(1) for x in self.mentions)
+        )
 
     def counterpart_role(self, pos: int) -> str:
-        """"نظيره" takes the office of the person it is counterpart to (the last one mentioned)."""
+        """ "نظيره" takes the office of the person it is counterpart to (the last one mentioned)."""
         for prior in reversed([x for x in self.mentions if x.end <= pos]):
             if prior.role:
                 return prior.role
@@ -152,11 +185,19 @@ def attribute(cand: Candidate, ctx: FieldContext) -> list[Attribution]:
     rule_conf = RULE_CONFIDENCE.get(cand.rule, 1.0)
     out = []
     for a in resolve_subject(cand.subject, ctx, 0):
-        out.append(Attribution(a.speaker_id, a.mention, a.other_span, a.method, round(a.confidence * rule_conf, 3)))
+        out.append(
+            Attribution(
+                a.speaker_id, a.mention, a.other_span, a.method, round(a.confidence * rule_conf, 3)
+            )
+        )
     seen: set[str | None] = set()
     unique = []
     for a in out:
-        key = a.speaker_id if a.speaker_id else f"other:{a.other_span or (a.mention.start if a.mention else None)}"
+        key = (
+            a.speaker_id
+            if a.speaker_id
+            else f"other:{a.other_span or (a.mention.start if a.mention else None)}"
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -170,7 +211,9 @@ def resolve_subject(subject: Subject | None, ctx: FieldContext, depth: int) -> l
     if subject.mode == "other":
         out = [Attribution(None, None, subject.other_span, "other", METHOD_CONFIDENCE["other"])]
         if subject.other_span is None and len(subject.mentions) == 1:
-            out = [Attribution(None, subject.mentions[0], None, "other", METHOD_CONFIDENCE["other"])]
+            out = [
+                Attribution(None, subject.mentions[0], None, "other", METHOD_CONFIDENCE["other"])
+            ]
             return out
         for m in subject.mentions:  # "وقال الجبير ولافروف إنهما": somebody else and one of the five
             sid, method, conf = ctx.resolve(m)
@@ -179,9 +222,20 @@ def resolve_subject(subject: Subject | None, ctx: FieldContext, depth: int) -> l
     if subject.mode in ("prodrop", "participle"):
         inner = resolve_subject(subject.antecedent, ctx, depth + 1)
         if subject.mode == "prodrop":
-            return [Attribution(a.speaker_id, a.mention, a.other_span, "continuation" if a.speaker_id else "other",
-                                a.confidence * 0.85 if a.speaker_id else a.confidence) for a in inner]
-        return [Attribution(a.speaker_id, a.mention, a.other_span, a.method, a.confidence * 0.97) for a in inner]
+            return [
+                Attribution(
+                    a.speaker_id,
+                    a.mention,
+                    a.other_span,
+                    "continuation" if a.speaker_id else "other",
+                    a.confidence * 0.85 if a.speaker_id else a.confidence,
+                )
+                for a in inner
+            ]
+        return [
+            Attribution(a.speaker_id, a.mention, a.other_span, a.method, a.confidence * 0.97)
+            for a in inner
+        ]
     out = []
     for m in subject.mentions:
         sid, method, conf = ctx.resolve(m)

@@ -18,13 +18,18 @@ from camel_tools.utils.normalize import normalize_unicode
 
 TATWEEL = "\u0640"
 # Invisible characters scrapers leave behind: zero-width, bidi marks, BOM, soft hyphen.
-INVISIBLES = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff\u00ad\r"
+INVISIBLES = (
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2066\u2067\u2068\u2069\ufeff\u00ad\r"
+)
 # Double quotation marks in the wild; Arabic scrapers use ” as an opener too, so all of these
 # become the undirected ASCII mark and pairing is decided in segment.pair_quotes.
 DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u301d\u301e\uff02"
 # Guillemets keep their direction: « opens, » closes. Single guillemets are folded onto them.
 ANGLE_QUOTES = {"\u2039": "\u00ab", "\u203a": "\u00bb"}
-SPACES = "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
+SPACES = (
+    "\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t"
+)
 # Letter variants folded for matching (lexicons are folded the same way): hamza-carrying alefs
 # and alef wasla to bare alef, alef maqsura to ya. Teh marbuta is kept (it separates words).
 LETTER_FOLDS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی": "ي", "ک": "ك", "ھ": "ه"}
@@ -107,7 +112,11 @@ def clean_text(raw: str) -> CleanText:
         if len(ch) > 1:
             ref = ch[:-1] + ";"
             decoded = html.unescape(ref)
-            rep = "" if decoded == ref else "".join(c for c in decoded.translate(ONE_TO_ONE) if c not in DELETIONS)
+            rep = (
+                ""
+                if decoded == ref
+                else "".join(c for c in decoded.translate(ONE_TO_ONE) if c not in DELETIONS)
+            )
             if decoded != ref:
                 pieces.append(rep)
                 origin.extend([i] * len(rep))

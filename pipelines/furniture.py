@@ -30,7 +30,9 @@ class Lexicon:
 
 @lru_cache(maxsize=1)
 def load_lexicon() -> Lexicon:
-    data = json.loads(resources.files("pipelines.lexicons").joinpath("furniture.json").read_text("utf-8"))
+    data = json.loads(
+        resources.files("pipelines.lexicons").joinpath("furniture.json").read_text("utf-8")
+    )
 
     def compile_all(key: str) -> tuple[re.Pattern[str], ...]:
         return tuple(re.compile(fold_pattern(p), re.IGNORECASE) for p in data[key])

@@ -84,13 +84,19 @@ class CueLexicon:
 
 @lru_cache(maxsize=1)
 def load_cues() -> CueLexicon:
-    data = json.loads(resources.files("pipelines.lexicons").joinpath("cues.json").read_text("utf-8"))
+    data = json.loads(
+        resources.files("pipelines.lexicons").joinpath("cues.json").read_text("utf-8")
+    )
     specs: dict[str, CueSpec] = {}
     for kind, key in (("verb", "verbs"), ("participle", "participles")):
         for e in data[key]:
             specs[fold(e["form"])] = CueSpec(
-                fold(e["form"]), kind, frozenset(e["frames"]), tuple(fold(p) for p in e.get("preps", [])),
-                e.get("nominal_any", False), e.get("ambiguous", False),
+                fold(e["form"]),
+                kind,
+                frozenset(e["frames"]),
+                tuple(fold(p) for p in e.get("preps", [])),
+                e.get("nominal_any", False),
+                e.get("ambiguous", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
@@ -117,7 +123,9 @@ def load_cues() -> CueLexicon:
         light_adverbials=folded("light_adverbials"),
         joiners=folded("joiners"),
         ambiguous_heads=folded("ambiguous_heads"),
-        clause_openers=tuple(sorted((fold(c) for c in data["clause_openers"]), key=len, reverse=True)),
+        clause_openers=tuple(
+            sorted((fold(c) for c in data["clause_openers"]), key=len, reverse=True)
+        ),
         svo_leads=folded("svo_leads"),
         particles=folded("particles"),
     )
@@ -133,6 +141,7 @@ def find_cues(text: str, start: int, end: int) -> list[CueHit]:
 
 # --- small token helpers over the clean text ---------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Tok:
     start: int
@@ -145,7 +154,7 @@ def tokens(text: str, start: int, end: int) -> list[Tok]:
 
 
 def _inside(pos: int, spans: list[QuoteSpan]) -> bool:
-    return any(q.start < pos < q.end - 1 or q.start == pos and False for q in spans)
+    return any(q.start < pos < q.end - 1 or (q.start == pos and False) for q in spans)
 
 
 def _quote_at(pos: int, spans: list[QuoteSpan]) -> QuoteSpan | None:
@@ -179,8 +188,14 @@ class ArticleState:
 class Detector:
     """Runs the rules over the units of one clean field."""
 
-    def __init__(self, text: str, field_name: str, units: list[Unit], mentions: list[Mention],
-                 state: ArticleState) -> None:
+    def __init__(
+        self,
+        text: str,
+        field_name: str,
+        units: list[Unit],
+        mentions: list[Mention],
+        state: ArticleState,
+    ) -> None:
         self.text = text
         self.field = field_name
         self.units = units
@@ -191,7 +206,9 @@ class Detector:
         self.lex = load_cues()
 
     # -- subjects -------------------------------------------------------------------------------
-    def mention_chain(self, pos: int, limit: int, allow_clitic: bool = False) -> tuple[tuple[Mention, ...], int]:
+    def mention_chain(
+        self, pos: int, limit: int, allow_clitic: bool = False
+    ) -> tuple[tuple[Mention, ...], int]:
         """Mentions joined by و starting at pos: "لافروف ونظيره الأمريكي جون كيري".
 
         A name between quotation marks ("وذكر "كيري" أنه") is still the subject."""
@@ -216,7 +233,7 @@ class Detector:
         return tuple(chain), p
 
     def skip_light(self, pos: int, limit: int) -> int:
-        """Skip up to two light adverbials between a verb and its subject ("وقال له رئيس اللجنة")."""
+        """Skip up to two light adverbials between verb and subject ("وقال له رئيس اللجنة")."""
         for _ in range(2):
             toks = tokens(self.text, pos, min(limit, pos + 40))
             if toks and toks[0].text in self.lex.light_adverbials:
@@ -230,7 +247,12 @@ class Detector:
         j = 0
         while j < len(toks) and j < 8:
             t = toks[j].text
-            if t in self.lex.adverbials or t in "،,.:؛()" or t[0] in _QUOTE_CHARS or t in self.lex.complementizers:
+            if (
+                t in self.lex.adverbials
+                or t in "،,.:؛()"
+                or t[0] in _QUOTE_CHARS
+                or t in self.lex.complementizers
+            ):
                 break
             if spec is not None and self.opens_frame(toks, j, spec):
                 break
@@ -241,7 +263,7 @@ class Detector:
 
     def svo_subject(self, hit: CueHit, unit: Unit) -> Subject | None:
         """Subject before the verb: "غير أن كيري أكد"، "وكان لافروف قد أكد"، "كيري يؤكد"."""
-        before = self.text[unit.start:hit.outer_start]
+        before = self.text[unit.start : hit.outer_start]
         stripped = re.sub(r"[\s\"»]*(?:قد[\s]*)?$", "", before)
         end = unit.start + len(stripped)
         m = self.mention_ending.get(end)
@@ -250,25 +272,32 @@ class Detector:
             toks = tokens(self.text, max(unit.start, end - 40), end)
             for k in range(1, min(3, len(toks)) + 1):
                 cand = self.mention_ending.get(toks[-k].start - 1)
-                if cand is not None and cand.kind in ("role", "person", "generic") and all(
-                        t.text.isalpha() and t.text not in self.lex.adverbials for t in toks[-k:]):
+                if (
+                    cand is not None
+                    and cand.kind in ("role", "person", "generic")
+                    and all(
+                        t.text.isalpha() and t.text not in self.lex.adverbials for t in toks[-k:]
+                    )
+                ):
                     m = cand
                     break
-        if m is not None and m.kind in _SPEAKER_KINDS + ("person",):
-            lead = self.text[unit.start:m.outer_start].strip(" \"«،")
+        if m is not None and m.kind in (*_SPEAKER_KINDS, "person"):
+            lead = self.text[unit.start : m.outer_start].strip(' "«،')
             if m.outer_start < m.start:
-                lead = (lead + " " + self.text[m.outer_start:m.start]).strip()
+                lead = (lead + " " + self.text[m.outer_start : m.start]).strip()
             if lead in self.lex.svo_leads:
                 return Subject("svo", (m,))
             if m.former or m.kind == "person":
-                # "كولن باول وزير الخارجية الأمريكي الأسبق قال:" - somebody else, right before the verb.
+                # "كولن باول وزير الخارجية الأمريكي الأسبق قال:": someone else before the verb.
                 return Subject("other", mentions=(m,))
         # "وكان الأمير بندر بن سلطان ذكر أن": كان + subject + (قد) + verb.
         lead = re.match(r"\s*و?كان\s+", before)
         if lead:
             span_start = unit.start + lead.end()
             toks = tokens(self.text, span_start, end)
-            if 0 < len(toks) <= 7 and not any(t.text in self.lex.complementizers or t.text in "،." for t in toks):
+            if 0 < len(toks) <= 7 and not any(
+                t.text in self.lex.complementizers or t.text in "،." for t in toks
+            ):
                 chain, _ = self.mention_chain(span_start, end)
                 if chain:
                     return Subject("svo", chain)
@@ -279,7 +308,7 @@ class Detector:
         """The subject of a sentence that opens with a verb ("ومثل كيري أمام اللجنة"), which
         participles and dropped subjects may continue; None when the sentence opens otherwise."""
         pos = unit.start
-        head = self.text[pos:pos + 20]
+        head = self.text[pos : pos + 20]
         for opener in self.lex.clause_openers:
             if head.startswith(opener):
                 pos += len(opener)
@@ -293,8 +322,12 @@ class Detector:
         chain, _ = self.mention_chain(t0.start, unit.end)
         if chain and len(toks) > 1:
             return Subject("explicit", chain)
-        verb_like = (t0.text[0] in "وف" and len(t0.text) >= 4 and t0.text not in self.lex.particles
-                     and not t0.text[1:].startswith("ال"))
+        verb_like = (
+            t0.text[0] in "وف"
+            and len(t0.text) >= 4
+            and t0.text not in self.lex.particles
+            and not t0.text[1:].startswith("ال")
+        )
         if not verb_like:
             return None
         p = self.skip_light(t0.end, unit.end)
@@ -302,11 +335,16 @@ class Detector:
         if chain:
             return Subject("explicit", chain)
         rest = tokens(self.text, p, min(unit.end, p + 200))
-        if not rest or rest[0].text in self.lex.adverbials or rest[0].text in self.lex.complementizers \
-                or not rest[0].text.isalpha() or len(rest[0].text) < 3:
+        if (
+            not rest
+            or rest[0].text in self.lex.adverbials
+            or rest[0].text in self.lex.complementizers
+            or not rest[0].text.isalpha()
+            or len(rest[0].text) < 3
+        ):
             return None
         span = self.other_np(rest, None)
-        if span is None or not self.text[span[0]:span[0] + 2] == "ال":
+        if span is None or self.text[span[0] : span[0] + 2] != "ال":
             return None  # only a definite noun phrase is taken as somebody else
         return Subject("other", other_span=span)
 
@@ -322,7 +360,7 @@ class Detector:
         a verb with its conjunction ("وقال"), a verb after a comma, or one with a named subject."""
         if h.spec.kind in ("participle", "according") or h.prefixed:
             return True
-        prev = self.text[max(unit.start, h.outer_start - 3):h.outer_start].strip()
+        prev = self.text[max(unit.start, h.outer_start - 3) : h.outer_start].strip()
         if prev.endswith("،"):
             return True
         if h.spec.kind in ("verb", "imperfect"):
@@ -331,7 +369,9 @@ class Detector:
                 return True
         return False
 
-    def content_end(self, start: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]) -> int:
+    def content_end(
+        self, start: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
+    ) -> int:
         """Content runs to the unit's end or to the next cue that opens a new record
         ("، مضيفا أن"، "فيما أوضح"، "وقال"), whichever is first; quotation marks are never cut."""
         end = unit.end
@@ -340,7 +380,7 @@ class Detector:
                 continue
             if any(q.start < h.start < q.end for q in quotes):
                 continue
-            prev = self.text[max(unit.start, h.outer_start - 8):h.outer_start].split()
+            prev = self.text[max(unit.start, h.outer_start - 8) : h.outer_start].split()
             if prev and prev[-1] in ("فيما", "بينما", "كما", "لكنه", "ولكنه", "ثم"):
                 end = h.outer_start - len(prev[-1]) - 1
                 break
@@ -353,11 +393,14 @@ class Detector:
         while end > start and self.text[end - 1] in _TRIM:
             end -= 1
         # A closing mark stays only if its opening mark is inside the content too.
-        if end > start and self.text[end - 1] in '"»':
-            if not any(start <= q.start and q.end == end for q in quotes):
+        if (
+            end > start
+            and self.text[end - 1] in '"»'
+            and not any(start <= q.start and q.end == end for q in quotes)
+        ):
+            end -= 1
+            while end > start and self.text[end - 1] in _TRIM:
                 end -= 1
-                while end > start and self.text[end - 1] in _TRIM:
-                    end -= 1
         return end
 
     def classify(self, c: int, e: int, quotes: list[QuoteSpan]) -> tuple[str, int, int]:
@@ -367,7 +410,12 @@ class Detector:
         while q0 < e and self.text[q0] in " :":
             q0 += 1
         q = _quote_at(q0, quotes)
-        if q is not None and q.end >= e and _words(self.text, q.end, e) == 0 and _words(self.text, *q.inner) >= 2:
+        if (
+            q is not None
+            and q.end >= e
+            and _words(self.text, q.end, e) == 0
+            and _words(self.text, *q.inner) >= 2
+        ):
             a, b = q.inner
             return "direct", *self.strip_span(a, b)
         inner = [x for x in outer_quotes(quotes) if x.start >= c and x.start < e]
@@ -387,35 +435,51 @@ class Detector:
         for ui, unit in enumerate(self.units):
             self.run_unit(ui, unit)
 
-    def emit(self, ui: int, hit_start: int, hit_end: int, c: int, e: int, qtype: str, rule: str,
-             subject: Subject) -> None:
+    def emit(
+        self,
+        ui: int,
+        hit_start: int,
+        hit_end: int,
+        c: int,
+        e: int,
+        qtype: str,
+        rule: str,
+        subject: Subject,
+    ) -> None:
         c, e = self.strip_span(c, e)
         if _words(self.text, c, e) < 2:
             return
-        self.state.candidates.append(Candidate(self.field, ui, hit_start, hit_end, c, e, qtype, rule, subject))
+        self.state.candidates.append(
+            Candidate(self.field, ui, hit_start, hit_end, c, e, qtype, rule, subject)
+        )
 
     def headline(self, ui: int, unit: Unit) -> bool:
-        """"Name: statement" as a title or a one-line subheading: "كيري: كان لقاؤنا مثمرا";
+        """ "Name: statement" as a title or a one-line subheading: "كيري: كان لقاؤنا مثمرا";
         a short qualifier may stand before the colon ("لافروف بعد لقائه نظيره الأمريكي: ...")."""
         if self.field != "title":
             if not (unit.start == 0 or self.text[unit.start - 1] == "\n"):
                 return False
-            if not (unit.end == len(self.text) or self.text[unit.end] == "\n") or self.text[unit.end - 1] == ".":
+            if (
+                not (unit.end == len(self.text) or self.text[unit.end] == "\n")
+                or self.text[unit.end - 1] == "."
+            ):
                 return False
         if _words(self.text, unit.start, unit.end) > 40:
             return False
         chain, p = self.mention_chain(unit.start, unit.end)
         if not chain or any(m.kind not in ("name", "role", "weak_name") for m in chain):
             return False
-        m = re.match(r"\s*:\s*", self.text[p:unit.end])
+        m = re.match(r"\s*:\s*", self.text[p : unit.end])
         if not m and self.field == "title":
             colon = self.text.find(":", p, unit.end)
             qualifier = tokens(self.text, p, colon) if colon > 0 else []
-            if 0 < colon and len([t for t in qualifier if t.text.isalpha()]) <= 6 and not any(
-                t.text in self.lex.complementizers for t in qualifier
+            if (
+                colon > 0
+                and len([t for t in qualifier if t.text.isalpha()]) <= 6
+                and not any(t.text in self.lex.complementizers for t in qualifier)
             ):
                 p = colon
-                m = re.match(r"\s*:\s*", self.text[p:unit.end])
+                m = re.match(r"\s*:\s*", self.text[p : unit.end])
         if not m:
             return False
         c = p + m.end()
@@ -423,7 +487,16 @@ class Detector:
         q = _quote_at(c, unit.quotes)
         if q is not None and _words(self.text, q.end, unit.end) == 0:
             a, b = q.inner
-        self.emit(ui, p + m.start(), p + m.end(), a, b, "headline", "headline_colon", Subject("headline", chain))
+        self.emit(
+            ui,
+            p + m.start(),
+            p + m.end(),
+            a,
+            b,
+            "headline",
+            "headline_colon",
+            Subject("headline", chain),
+        )
         return True
 
     def run_unit(self, ui: int, unit: Unit) -> None:
@@ -431,7 +504,11 @@ class Detector:
             return
         text = self.text
         quotes = list(unit.quotes)
-        hits = [h for h in find_cues(text, unit.start, unit.end) if not any(q.start < h.start < q.end for q in quotes)]
+        hits = [
+            h
+            for h in find_cues(text, unit.start, unit.end)
+            if not any(q.start < h.start < q.end for q in quotes)
+        ]
         opening = self.unit_subject(unit, hits)
         if opening is not None:
             self.state.last_subject = opening
@@ -453,7 +530,9 @@ class Detector:
             self.emit(ui, hit.start, cue_end, c, e, qtype, rule, subject)
             consumed = resume
 
-    def subject_of(self, hit: CueHit, unit: Unit, unit_subjects: list[Subject]) -> tuple[Subject | None, int]:
+    def subject_of(
+        self, hit: CueHit, unit: Unit, unit_subjects: list[Subject]
+    ) -> tuple[Subject | None, int]:
         """The cue's subject and the position where its complement may start."""
         spec = hit.spec
         text = self.text
@@ -461,8 +540,14 @@ class Detector:
             # A participle ("مضيفا"، "مشيرا إلى") shares the subject of its governing clause.
             if unit_subjects:
                 return Subject("participle", antecedent=unit_subjects[-1]), hit.end
-            prior = [m for m in self.mentions if unit.start <= m.start and m.end <= hit.outer_start
-                     and m.kind in _SPEAKER_KINDS and not self.in_candidate(m.start)]
+            prior = [
+                m
+                for m in self.mentions
+                if unit.start <= m.start
+                and m.end <= hit.outer_start
+                and m.kind in _SPEAKER_KINDS
+                and not self.in_candidate(m.start)
+            ]
             if prior:
                 return Subject("participle", antecedent=Subject("explicit", (prior[-1],))), hit.end
             return Subject("prodrop", antecedent=self.state.last_subject), hit.end
@@ -474,17 +559,19 @@ class Detector:
             return Subject("according", chain), p
         if spec.kind == "said_of":
             # "نقلت الوكالة عن لافروف قوله إن": the speaker is the object of عن right before.
-            before = text[unit.start:hit.outer_start].rstrip()
+            before = text[unit.start : hit.outer_start].rstrip()
             m = self.mention_ending.get(unit.start + len(before))
-            if m is not None and text[max(0, m.outer_start - 4):m.outer_start].strip().endswith("عن"):
+            if m is not None and text[max(0, m.outer_start - 4) : m.outer_start].strip().endswith(
+                "عن"
+            ):
                 return Subject("explicit", (m,)), hit.end
             return None, hit.end
         p = self.skip_light(hit.end, unit.end)
         chain, q = self.mention_chain(p, unit.end)
         if chain:
             return Subject("explicit", chain), q
-        if _RELATIVE.search(text[max(unit.start, hit.outer_start - 12):hit.outer_start]):
-            # "تصريحات خامنئي التي أكد فيها أن ...": the relative clause's subject is its antecedent.
+        if _RELATIVE.search(text[max(unit.start, hit.outer_start - 12) : hit.outer_start]):
+            # "تصريحات خامنئي التي أكد فيها أن ...": the subject is the antecedent.
             return Subject("other", other_span=None), hit.end
         svo = self.svo_subject(hit, unit)
         if svo is not None:
@@ -497,8 +584,13 @@ class Detector:
         t0 = toks[0]
         if "direct" in spec.frames and self.first_person_at(toks, 0):
             return Subject("prodrop", antecedent=self.state.last_subject), hit.end
-        if self.opens_frame(toks, 0, spec) or t0.text in self.lex.adverbials or t0.text in self.lex.joiners \
-                or t0.text.startswith("لل") or p > hit.end:
+        if (
+            self.opens_frame(toks, 0, spec)
+            or t0.text in self.lex.adverbials
+            or t0.text in self.lex.joiners
+            or t0.text.startswith("لل")
+            or p > hit.end
+        ):
             if spec.ambiguous and not self.opens_frame(toks, 0, spec):
                 return None, hit.end
             return Subject("prodrop", antecedent=self.state.last_subject), hit.end
@@ -512,7 +604,11 @@ class Detector:
         if span is None:
             return None, hit.end
         for m in self.mentions:
-            if span[0] < m.outer_start < span[1] and self.text[m.outer_start] == "و" and m.outer_start < m.start:
+            if (
+                span[0] < m.outer_start < span[1]
+                and self.text[m.outer_start] == "و"
+                and m.outer_start < m.start
+            ):
                 chain, end = self.mention_chain(m.outer_start, unit.end, allow_clitic=True)
                 if chain:
                     other = (span[0], m.outer_start - 1)
@@ -520,7 +616,10 @@ class Detector:
         return Subject("other", other_span=span), span[1]
 
     def in_candidate(self, pos: int) -> bool:
-        return any(c.field == self.field and c.content_start <= pos < c.content_end for c in self.state.candidates)
+        return any(
+            c.field == self.field and c.content_start <= pos < c.content_end
+            for c in self.state.candidates
+        )
 
     def opens_frame(self, toks: list[Tok], i: int, spec: CueSpec) -> bool:
         t = toks[i].text
@@ -528,9 +627,7 @@ class Detector:
             return True
         if t in spec.preps:
             return True
-        if "nominal" in spec.frames and self.is_head(t):
-            return True
-        return False
+        return bool("nominal" in spec.frames and self.is_head(t))
 
     def first_person_at(self, toks: list[Tok], i: int) -> bool:
         """First-person speech starts here: "هدفنا ..."، "لقد ناقشنا ..."، "نحن ..."."""
@@ -540,8 +637,9 @@ class Detector:
             return bool(_FIRST_PERSON.match(toks[i + 1].text))
         return bool(_FIRST_PERSON.match(toks[i].text))
 
-    def speech_quote(self, q: QuoteSpan, immediate: bool, unit: Unit, hits: list[CueHit],
-                     quotes: list[QuoteSpan]) -> bool:
+    def speech_quote(
+        self, q: QuoteSpan, immediate: bool, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
+    ) -> bool:
         """A quotation the cue governs, not a scare-quoted name on the way ("سي ان ان"): it
         follows the cue directly, or the sentence (or record) ends right after it."""
         words = _words(self.text, *q.inner)
@@ -551,7 +649,9 @@ class Detector:
         post = _words(self.text, q.end, max(q.end, after))
         return post <= 3 or (immediate and words >= 4)
 
-    def frame(self, hit: CueHit, after: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]):
+    def frame(
+        self, hit: CueHit, after: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
+    ):
         """Find what the cue governs: (cue_end, content_start, content_end, type, rule, resume)."""
         spec = hit.spec
         text = self.text
@@ -561,7 +661,11 @@ class Detector:
         immediate = True
         for i, t in enumerate(toks[:45]):
             later = later_cues.get(t.start)
-            if later is not None and t.text not in self.lex.joiners and later.spec.kind != "said_of":
+            if (
+                later is not None
+                and t.text not in self.lex.joiners
+                and later.spec.kind != "said_of"
+            ):
                 return None
             if t.text in self.lex.joiners and i <= 2:
                 cue_end = t.end  # "وأكد قائلا:" / "مضيفا بالقول:" is one cue
@@ -569,13 +673,24 @@ class Detector:
                 continue
             if t.text in _QUOTE_CHARS:
                 q = _quote_at(t.start, quotes)
-                if q is not None and "direct" in spec.frames and self.speech_quote(q, immediate, unit, hits, quotes):
+                if (
+                    q is not None
+                    and "direct" in spec.frames
+                    and self.speech_quote(q, immediate, unit, hits, quotes)
+                ):
                     a, b = self.strip_span(*q.inner)
                     return cue_end, a, b, "direct", "cue_quote", q.end
                 # An opening mark never closed (a nested pair inside it may be): "أجاب: «... «...»."
-                unclosed = q is None and not any(x.start < t.start < x.end for x in quotes) and (
-                    t.text == "«" or '"' not in text[t.end:unit.end])
-                if unclosed and "direct" in spec.frames and (immediate or _words(text, t.end, unit.end) >= 5):
+                unclosed = (
+                    q is None
+                    and not any(x.start < t.start < x.end for x in quotes)
+                    and (t.text == "«" or '"' not in text[t.end : unit.end])
+                )
+                if (
+                    unclosed
+                    and "direct" in spec.frames
+                    and (immediate or _words(text, t.end, unit.end) >= 5)
+                ):
                     # An opening mark never closed: the quotation runs to the sentence's end.
                     e = self.trim_end(t.end, unit.end, quotes)
                     if _words(text, t.end, e) >= 3:
@@ -593,16 +708,29 @@ class Detector:
                 if _words(text, t.end, e) >= 3:
                     return cue_end, t.end, e, "direct", "cue_colon_unmarked", e
                 return None
-            if self.is_complementizer(toks, i) and ("indirect" in spec.frames or "direct" in spec.frames):
+            if self.is_complementizer(toks, i) and (
+                "indirect" in spec.frames or "direct" in spec.frames
+            ):
                 e = self.content_end(t.end, unit, hits, quotes)
                 qtype, a, b = self.classify(t.end, e, quotes)
-                rule = {"direct": "cue_comp_quote", "mixed": "cue_comp_mixed", "indirect": "cue_comp"}[qtype]
+                rule = {
+                    "direct": "cue_comp_quote",
+                    "mixed": "cue_comp_mixed",
+                    "indirect": "cue_comp",
+                }[qtype]
                 if qtype != "direct" and "indirect" not in spec.frames:
                     return None
                 return cue_end, a, b, qtype, rule, max(e, b)
-            if "nominal" in spec.frames and (i <= 5 or toks[i - 1].text == "،" or (
-                    i <= 14 and self.is_head(t.text) and t.text not in self.lex.ambiguous_heads
-                    and toks[0].text in self.lex.adverbials)):
+            if "nominal" in spec.frames and (
+                i <= 5
+                or toks[i - 1].text == "،"
+                or (
+                    i <= 14
+                    and self.is_head(t.text)
+                    and t.text not in self.lex.ambiguous_heads
+                    and toks[0].text in self.lex.adverbials
+                )
+            ):
                 c = self.nominal(toks, i, spec)
                 if c is not None:
                     e = self.content_end(c, unit, hits, quotes)
@@ -611,21 +739,34 @@ class Detector:
                         qtype, a, b = "mixed", c, e
                     qtype = "nominal" if qtype == "indirect" else qtype
                     return cue_end, a, b, qtype, "cue_nominal", e
-            if i == 0 and "direct" in spec.frames and spec.kind == "verb" and self.first_person_at(toks, 0):
+            if (
+                i == 0
+                and "direct" in spec.frames
+                and spec.kind == "verb"
+                and self.first_person_at(toks, 0)
+            ):
                 # "وقال هدفنا هو ..."، "وقال لقد ناقشنا ...": speech without marks or colon.
                 e = self.content_end(t.start, unit, hits, quotes)
                 if _words(text, t.start, e) >= 3:
                     return cue_end, t.start, e, "direct", "cue_first_person", e
-            if t.text == "،" and "direct" in spec.frames and i + 1 < len(toks) \
-                    and self.first_person_at(toks, i + 1) and spec.kind == "verb":
+            if (
+                t.text == "،"
+                and "direct" in spec.frames
+                and i + 1 < len(toks)
+                and self.first_person_at(toks, i + 1)
+                and spec.kind == "verb"
+            ):
                 c = toks[i + 1].start
                 e = self.content_end(c, unit, hits, quotes)
                 if _words(text, c, e) >= 3:
                     return cue_end, c, e, "direct", "cue_comma_first_person", e
             if t.text in (".", "؟", "!", "…"):
-                # An ellipsis ("في واشنطن.. "إن ...") introduces speech; a single stop ends the search.
-                dots = (i + 1 < len(toks) and toks[i + 1].text == "." and toks[i + 1].start == t.end) or \
-                    (i > 0 and toks[i - 1].text == "." and toks[i - 1].end == t.start) or t.text == "…"
+                # An ellipsis ("في واشنطن.. "إن") introduces speech; a full stop ends the search.
+                dots = (
+                    (i + 1 < len(toks) and toks[i + 1].text == "." and toks[i + 1].start == t.end)
+                    or (i > 0 and toks[i - 1].text == "." and toks[i - 1].end == t.start)
+                    or t.text == "…"
+                )
                 if not dots:
                     return None
                 immediate = True
@@ -640,30 +781,50 @@ class Detector:
         return word in heads or bare in heads or re.sub("(?:ه|ها|هم|هما)$", "", bare) in heads
 
     def nominal(self, toks: list[Tok], i: int, spec: CueSpec) -> int | None:
-        """Noun-phrase objects stating a position: "شدد على ضرورة ..."، "أكد نية ..."، "أعرب عن ..."."""
+        """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن"."""
         t = toks[i]
         if t.text in spec.preps:
-            if i + 1 < len(toks) and not self.is_complementizer(toks, i + 1) and toks[i + 1].text.isalpha():
+            if (
+                i + 1 < len(toks)
+                and not self.is_complementizer(toks, i + 1)
+                and toks[i + 1].text.isalpha()
+            ):
                 nxt = toks[i + 1]
                 if spec.nominal_any or self.is_head(nxt.text):
                     return nxt.start
             return None
         for p in spec.preps:
             # A one-letter preposition written on its noun: "طالب بوقف"، "أشاد بالاتفاق".
-            if len(p) == 1 and t.text.startswith(p) and len(t.text) > 3 and spec.nominal_any and t.text[1:].isalpha():
+            if (
+                len(p) == 1
+                and t.text.startswith(p)
+                and len(t.text) > 3
+                and spec.nominal_any
+                and t.text[1:].isalpha()
+            ):
                 return t.start + 1
-        if i > 2 and toks[i - 1].text != "،" and (t.text in self.lex.ambiguous_heads or not self.is_head(t.text)):
+        if (
+            i > 2
+            and toks[i - 1].text != "،"
+            and (t.text in self.lex.ambiguous_heads or not self.is_head(t.text))
+        ):
             return None  # a bare object noun comes right after the cue and its subject
         if self.is_head(t.text):
             if t.text == "ان":
                 return None
             return t.start
-        if spec.nominal_any and not spec.preps and t.text.isalpha() and t.text not in self.lex.adverbials \
-                and t.text not in self.lex.complementizers:
+        if (
+            spec.nominal_any
+            and not spec.preps
+            and t.text.isalpha()
+            and t.text not in self.lex.adverbials
+            and t.text not in self.lex.complementizers
+        ):
             return t.start  # "أدان اغتيال ..."، "مدعيا التزام دمشق ..."
         return None
 
 
-def detect_field(text: str, field_name: str, units: list[Unit], mentions: list[Mention],
-                 state: ArticleState) -> None:
+def detect_field(
+    text: str, field_name: str, units: list[Unit], mentions: list[Mention], state: ArticleState
+) -> None:
     Detector(text, field_name, units, mentions, state).run()

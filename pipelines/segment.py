@@ -62,9 +62,9 @@ def _spaced_scare_quote(text: str, i: int, end: int) -> bool:
     """A free-standing mark that a second one closes within three words, with the sentence
     going on after it, opens a nested scare quote rather than closing the outer quotation."""
     j = text.find('"', i + 1, min(end, i + 40))
-    if j < 0 or len(re.findall(r"\w+", text[i + 1:j])) > 3:
+    if j < 0 or len(re.findall(r"\w+", text[i + 1 : j])) > 3:
         return False
-    rest = text[j + 1:j + 4]
+    rest = text[j + 1 : j + 4]
     return bool(rest.strip()) and rest.lstrip()[:1].isalnum()
 
 
@@ -122,16 +122,20 @@ def paragraphs(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 # A sentence ends at one full stop, question or exclamation mark followed by a space; a run of
 # two or more dots ("في واشنطن.. "إن ...") is an ellipsis that introduces speech, not an end.
-_SENT_END = re.compile(r"(?<!\.)[.!?؟]+(?!\.)(?=\s)|(?<![.])[.!?؟](?=$)|(?<=[\u0621-\u064a]{2})\.(?=[\u0621-\u064a]{2})")
+_SENT_END = re.compile(
+    r"(?<!\.)[.!?؟]+(?!\.)(?=\s)|(?<![.])[.!?؟](?=$)|(?<=[\u0621-\u064a]{2})\.(?=[\u0621-\u064a]{2})"
+)
 
 
-def split_sentences(text: str, para: tuple[int, int], quotes: list[QuoteSpan]) -> list[tuple[int, int]]:
+def split_sentences(
+    text: str, para: tuple[int, int], quotes: list[QuoteSpan]
+) -> list[tuple[int, int]]:
     """Sentences of one paragraph; never split inside a paired quotation."""
     a, b = para
     inside = outer_quotes(quotes)
     cuts: list[int] = []
     for m in _SENT_END.finditer(text, a, b):
-        if m.group().startswith("..") or text[m.start():m.end()].count(".") >= 2:
+        if m.group().startswith("..") or text[m.start() : m.end()].count(".") >= 2:
             continue
         pos = m.end()
         if any(q.start < pos < q.end for q in inside):
@@ -139,7 +143,7 @@ def split_sentences(text: str, para: tuple[int, int], quotes: list[QuoteSpan]) -
         cuts.append(pos)
     out: list[tuple[int, int]] = []
     s = a
-    for c in cuts + [b]:
+    for c in [*cuts, b]:
         e = c
         while s < e and text[s].isspace():
             s += 1

@@ -63,7 +63,9 @@ class Registry:
         return [
             o.holder
             for o in self.offices
-            if o.country == country and (role is None or o.role == role) and not o.holder.startswith("other:")
+            if o.country == country
+            and (role is None or o.role == role)
+            and not o.holder.startswith("other:")
         ]
 
     def speaker_roles(self, speaker_id: str) -> list[Office]:
@@ -87,9 +89,17 @@ def load_registry() -> Registry:
     for sp in data["speakers"]:
         speakers[sp["speaker_id"]] = sp
         for r in sp["roles"]:
-            offices.append(Office(sp["speaker_id"], r["role"], r["country"], _date(r["start"]), _date(r["end"])))
+            offices.append(
+                Office(
+                    sp["speaker_id"], r["role"], r["country"], _date(r["start"]), _date(r["end"])
+                )
+            )
     for o in data["other_holders"]:
-        offices.append(Office("other:" + o["name_en"], o["role"], o["country"], _date(o["start"]), _date(o["end"])))
+        offices.append(
+            Office(
+                "other:" + o["name_en"], o["role"], o["country"], _date(o["start"]), _date(o["end"])
+            )
+        )
     return Registry(speakers=speakers, offices=tuple(offices))
 
 
@@ -139,19 +149,54 @@ def patterns() -> MentionPatterns:
     former = r"(?:\s+(?P<former>" + _alt(lex["former"]) + "))?"
     honor = r"(?:(?:" + _alt(lex["honorifics"]) + r")\s+)?"
     name = re.compile(
-        _B + _PRE + r"(?P<m>" + honor + r"(?:(?P<first>" + _alt(firsts) + r")\s+)?(?P<sur>" + _alt(surname_to_speaker) + r"))" + _E
+        _B
+        + _PRE
+        + r"(?P<m>"
+        + honor
+        + r"(?:(?P<first>"
+        + _alt(firsts)
+        + r")\s+)?(?P<sur>"
+        + _alt(surname_to_speaker)
+        + r"))"
+        + _E
     )
     role = re.compile(
-        _B + _PRE + r"(?P<m>" + honor + r"(?P<rw>" + _alt(role_of_word) + r")(?:\s+(?P<nisba>" + nisba + r"))?" + former + r")" + _E
+        _B
+        + _PRE
+        + r"(?P<m>"
+        + honor
+        + r"(?P<rw>"
+        + _alt(role_of_word)
+        + r")(?:\s+(?P<nisba>"
+        + nisba
+        + r"))?"
+        + former
+        + r")"
+        + _E
     )
     dual_bind = re.compile(r"و(?P<nisba>" + nisba + r")")
     generic = re.compile(
-        _B + _PRE + r"(?P<m>" + honor + r"(?:" + _alt(lex["generic_minister"]) + r")(?:\s+(?P<nisba>" + nisba + r"))?)" + _E
+        _B
+        + _PRE
+        + r"(?P<m>"
+        + honor
+        + r"(?:"
+        + _alt(lex["generic_minister"])
+        + r")(?:\s+(?P<nisba>"
+        + nisba
+        + r"))?)"
+        + _E
     )
-    counterpart = re.compile(_B + _PRE + r"(?P<m>" + _alt(lex["counterpart"]) + r"\s+(?P<nisba>" + nisba + r"))" + _E)
+    counterpart = re.compile(
+        _B + _PRE + r"(?P<m>" + _alt(lex["counterpart"]) + r"\s+(?P<nisba>" + nisba + r"))" + _E
+    )
     latter = re.compile(_B + _PRE + r"(?P<m>" + _alt(lex["latter"]) + r")" + _E)
-    person = re.compile(_B + _PRE + r"(?P<m>(?:" + _alt(lex["person_titles"]) + r")(?:\s+" + nisba + r")?)" + _E)
-    scan_words = list(surname_to_speaker) + [fold(w) for ws in lex["role_words"].values() for w in ws]
+    person = re.compile(
+        _B + _PRE + r"(?P<m>(?:" + _alt(lex["person_titles"]) + r")(?:\s+" + nisba + r")?)" + _E
+    )
+    scan_words = list(surname_to_speaker) + [
+        fold(w) for ws in lex["role_words"].values() for w in ws
+    ]
     cheap = re.compile(_alt(scan_words))
     return MentionPatterns(
         name=name,
@@ -194,7 +239,11 @@ def find_mentions(text: str) -> list[Mention]:
         sur = m.group("sur")
         sid = p.surname_to_speaker[sur]
         weak = sur in p.weak_surnames and not m.group("first")
-        found.append(Mention(m.start("m"), m.end("m"), m.start(), "weak_name" if weak else "name", speaker_id=sid))
+        found.append(
+            Mention(
+                m.start("m"), m.end("m"), m.start(), "weak_name" if weak else "name", speaker_id=sid
+            )
+        )
     for m in p.role.finditer(text):
         rw = m.group("rw")
         country = p.implied_country.get(rw) or _country(p, m.group("nisba"))
@@ -202,18 +251,37 @@ def find_mentions(text: str) -> list[Mention]:
             # "وزير خارجية الفاتيكان": the construct state always names a country; unknown here.
             country = "xx"
         found.append(
-            Mention(m.start("m"), m.end("m"), m.start(), "role", role=p.role_of_word[rw], country=country,
-                    former=bool(m.group("former")))
+            Mention(
+                m.start("m"),
+                m.end("m"),
+                m.start(),
+                "role",
+                role=p.role_of_word[rw],
+                country=country,
+                former=bool(m.group("former")),
+            )
         )
     for kind, pat in (("generic", p.generic), ("counterpart", p.counterpart)):
         for m in pat.finditer(text):
-            found.append(Mention(m.start("m"), m.end("m"), m.start(), kind, country=_country(p, m.group("nisba"))))
+            found.append(
+                Mention(
+                    m.start("m"), m.end("m"), m.start(), kind, country=_country(p, m.group("nisba"))
+                )
+            )
     for m in p.latter.finditer(text):
         found.append(Mention(m.start("m"), m.end("m"), m.start(), "latter"))
     for m in p.person.finditer(text):
         found.append(Mention(m.start("m"), m.end("m"), m.start(), "person"))
     # Keep the longest of overlapping mentions, preferring names, then offices.
-    rank = {"name": 0, "weak_name": 1, "role": 2, "counterpart": 3, "generic": 4, "latter": 5, "person": 6}
+    rank = {
+        "name": 0,
+        "weak_name": 1,
+        "role": 2,
+        "counterpart": 3,
+        "generic": 4,
+        "latter": 5,
+        "person": 6,
+    }
     found.sort(key=lambda x: (x.start, -(x.end - x.start), rank[x.kind]))
     kept: list[Mention] = []
     for mention in found:
@@ -237,12 +305,27 @@ def _merge_appositions(text: str, ms: list[Mention]) -> list[Mention]:
     while i < len(ms):
         cur = ms[i]
         nxt = ms[i + 1] if i + 1 < len(ms) else None
-        if nxt is not None and _APPOS_GAP.fullmatch(text[cur.end:nxt.outer_start]) and nxt.outer_start == nxt.start:
+        if (
+            nxt is not None
+            and _APPOS_GAP.fullmatch(text[cur.end : nxt.outer_start])
+            and nxt.outer_start == nxt.start
+        ):
             office, name = (cur, nxt) if nxt.kind in ("name", "weak_name") else (nxt, cur)
-            if office.kind in ("role", "generic", "counterpart", "person") and name.kind in ("name", "weak_name"):
+            if office.kind in ("role", "generic", "counterpart", "person") and name.kind in (
+                "name",
+                "weak_name",
+            ):
                 out.append(
-                    Mention(cur.start, nxt.end, cur.outer_start, "name", speaker_id=name.speaker_id,
-                            role=office.role, country=office.country, former=office.former)
+                    Mention(
+                        cur.start,
+                        nxt.end,
+                        cur.outer_start,
+                        "name",
+                        speaker_id=name.speaker_id,
+                        role=office.role,
+                        country=office.country,
+                        former=office.former,
+                    )
                 )
                 i += 2
                 continue
@@ -262,7 +345,7 @@ def bound_offices(text: str, mentions: list[Mention]) -> dict[tuple[str, str], s
             # The second half of a dual office: "والأمريكي تشاك هاغل" right after the first name.
             nxt = mentions[i + 1] if i + 1 < len(mentions) else None
             if nxt is not None and nxt.kind == "name" and not nxt.role:
-                gap = text[m.end:nxt.start]
+                gap = text[m.end : nxt.start]
                 dm = p.dual_bind.fullmatch(gap.strip())
                 if dm and len(gap) < 30:
                     bound.setdefault((m.role, _country(p, dm.group("nisba"))), nxt.speaker_id)

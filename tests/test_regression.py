@@ -72,24 +72,32 @@ class TestEvaluation:
             art = analysis.article
             for q in analysis.quotes:
                 text = getattr(art, q.field)
-                assert text[q.char_start:q.char_end] == q.quote_text
+                assert text[q.char_start : q.char_end] == q.quote_text
                 assert q.cue_start is not None and q.cue_end is not None
-                assert text[q.cue_start:q.cue_end] == q.cue
+                assert text[q.cue_start : q.cue_end] == q.cue
                 if q.mention_start is not None:
-                    assert text[q.mention_start:q.mention_end] == q.speaker_mention
+                    assert text[q.mention_start : q.mention_end] == q.speaker_mention
 
 
 def _golden_rows(analyses) -> list[dict]:
     rows = []
     for a in sorted(analyses, key=lambda a: a.article.source_name):
         for q in a.quotes:
-            rows.append({
-                "source_name": q.source_name, "field": q.field, "speaker_id": q.speaker_id,
-                "quote_type": q.quote_type, "cue": q.cue, "char_start": q.char_start,
-                "char_end": q.char_end, "quote_text": q.quote_text,
-                "attribution_method": q.attribution_method, "rule": q.rule,
-                "speaker_mention": q.speaker_mention,
-            })
+            rows.append(
+                {
+                    "source_name": q.source_name,
+                    "field": q.field,
+                    "speaker_id": q.speaker_id,
+                    "quote_type": q.quote_type,
+                    "cue": q.cue,
+                    "char_start": q.char_start,
+                    "char_end": q.char_end,
+                    "quote_text": q.quote_text,
+                    "attribution_method": q.attribution_method,
+                    "rule": q.rule,
+                    "speaker_mention": q.speaker_mention,
+                }
+            )
     return rows
 
 
@@ -99,7 +107,8 @@ class TestGolden:
         rows = _golden_rows(seeds)
         if os.environ.get("ISNAD_REGEN_GOLDEN") == "1":
             GOLDEN.write_text(
-                json.dumps(rows, ensure_ascii=False, sort_keys=True, indent=2) + "\n", encoding="utf-8"
+                json.dumps(rows, ensure_ascii=False, sort_keys=True, indent=2) + "\n",
+                encoding="utf-8",
             )
         expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
         assert rows == expected
