@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 
@@ -226,11 +226,40 @@ class Detector:
                 break
             if not chain and m.outer_start < m.start and not allow_clitic:
                 break  # "ولافروف" right after a verb is not its subject
-            chain.append(m)
             p = m.end
             if quoted and p < limit and self.text[p] in '"»':
                 p += 1
+            if m.kind in ("role", "person", "generic"):
+                # "وزير الخارجية السعودي عادل الجبير": an office followed by a name nobody
+                # registered is that person, not the office's holder among the five.
+                named_end = self.unregistered_name_end(p, limit)
+                if named_end > p:
+                    m = replace(m, end=named_end, kind="person")
+                    p = named_end
+            chain.append(m)
         return tuple(chain), p
+
+    def unregistered_name_end(self, pos: int, limit: int) -> int:
+        """End of up to three name-like words at pos (no function word, cue or position noun)."""
+        toks = tokens(self.text, pos, min(limit, pos + 60))[:3]
+        end = pos
+        for i, t in enumerate(toks):
+            w = t.text
+            if (
+                not w.isalpha()
+                or (i == 0 and w.startswith("ال"))  # a given name has no article: "عادل الجبير"
+                or len(w) < 2
+                or w in self.lex.adverbials
+                or w in self.lex.complementizers
+                or w in self.lex.specs
+                or (w[0] in "وف" and w[1:] in self.lex.specs)
+                or self.is_head(w)
+                or w.startswith("ال") and w.endswith(("ي", "ية"))
+                or any(m.outer_start == t.start for m in self.mentions)
+            ):
+                break
+            end = t.end
+        return end
 
     def skip_light(self, pos: int, limit: int) -> int:
         """Skip up to two light adverbials between verb and subject ("وقال له رئيس اللجنة")."""
@@ -358,7 +387,11 @@ class Detector:
     def is_boundary(self, h: CueHit, unit: Unit) -> bool:
         """A cue that opens a new record inside running content: a participle ("، مضيفا"),
         a verb with its conjunction ("وقال"), a verb after a comma, or one with a named subject."""
-        if h.spec.kind in ("participle", "according") or h.prefixed:
+        if h.spec.kind == "according":
+            # "وفق خطة محددة" inside content is no attribution; "وبحسب كيري" is.
+            chain, _ = self.mention_chain(h.end, unit.end, allow_clitic=True)
+            return bool(chain)
+        if h.spec.kind == "participle" or h.prefixed:
             return True
         prev = self.text[max(unit.start, h.outer_start - 3) : h.outer_start].strip()
         if prev.endswith("،"):
@@ -570,8 +603,14 @@ class Detector:
         chain, q = self.mention_chain(p, unit.end)
         if chain:
             return Subject("explicit", chain), q
-        if _RELATIVE.search(text[max(unit.start, hit.outer_start - 12) : hit.outer_start]):
-            # "تصريحات خامنئي التي أكد فيها أن ...": the subject is the antecedent.
+        rel = _RELATIVE.search(text[max(unit.start, hit.outer_start - 12) : hit.outer_start])
+        if rel:
+            # "تصريحات خامنئي التي أكد فيها أن ...": the subject is the antecedent, named
+            # right before the relative pronoun ("بتصريحات لافروف التي"), else someone else.
+            before = text[unit.start : max(unit.start, hit.outer_start - 12) + rel.start()].rstrip()
+            m = self.mention_ending.get(unit.start + len(before))
+            if m is not None and m.kind in _SPEAKER_KINDS:
+                return Subject("explicit", (m,)), hit.end
             return Subject("other", other_span=None), hit.end
         svo = self.svo_subject(hit, unit)
         if svo is not None:
@@ -659,6 +698,17 @@ class Detector:
         cue_end = hit.end
         later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
         immediate = True
+        if spec.kind == "according":
+            # "وبحسب كيري، فإن الجانبين ..."، "وفقا لكيري فقد ...": the clause after the name.
+            k = 1 if toks and toks[0].text == "،" else 0
+            if k < len(toks) and toks[k].text in ("فان", "فانه", "فانها", "فقد"):
+                k += 1
+            if k < len(toks):
+                c = toks[k].start
+                e = self.content_end(c, unit, hits, quotes)
+                qtype, a, b = self.classify(c, e, quotes)
+                return cue_end, a, b, qtype, "according_to", e
+            return None
         for i, t in enumerate(toks[:45]):
             later = later_cues.get(t.start)
             if (
@@ -760,6 +810,8 @@ class Detector:
                 e = self.content_end(c, unit, hits, quotes)
                 if _words(text, c, e) >= 3:
                     return cue_end, c, e, "direct", "cue_comma_first_person", e
+            if t.text == "." and t.end < unit.end and not text[t.end].isspace():
+                continue  # inside an abbreviation: "(أ.ف.ب)"
             if t.text in (".", "؟", "!", "…"):
                 # An ellipsis ("في واشنطن.. "إن") introduces speech; a full stop ends the search.
                 dots = (
