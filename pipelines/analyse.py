@@ -65,16 +65,24 @@ class DetectedArticle:
 def clean_article(article: Article) -> CleanArticle:
     fields: list[CleanField] = []
     dropped: list[DroppedSpan] = []
+    # The light view (no letter folding) is enough to segment; only articles the cascade
+    # keeps pay for folding, which matching needs.
+    views: list[tuple[str, CleanText]] = []
     if article.title and article.title.strip():
-        ct = clean_text(article.title)
-        fields.append(CleanField("title", ct, ((0, len(ct.text)),)))
-    ct = clean_text(article.text)
-    keep, drops = find_furniture(ct.text)
-    for a, b, reason in drops:
-        ra, rb = ct.to_raw(a, b)
-        dropped.append(DroppedSpan("text", ra, rb, reason))
-    fields.append(CleanField("text", ct, tuple(keep)))
-    candidate = any(may_mention_five(f.clean.text) for f in fields)
+        views.append(("title", clean_text(article.title, fold_letters=False)))
+    views.append(("text", clean_text(article.text, fold_letters=False)))
+    candidate = any(may_mention_five(ct.text) for _, ct in views)
+    for name, ct in views:
+        if candidate:
+            ct = ct.folded()
+        if name == "title":
+            fields.append(CleanField("title", ct, ((0, len(ct.text)),)))
+            continue
+        keep, drops = find_furniture(ct.text)
+        for a, b, reason in drops:
+            ra, rb = ct.to_raw(a, b)
+            dropped.append(DroppedSpan("text", ra, rb, reason))
+        fields.append(CleanField("text", ct, tuple(keep)))
     return CleanArticle(article, tuple(fields), tuple(dropped), candidate)
 
 

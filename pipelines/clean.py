@@ -37,19 +37,20 @@ LETTER_FOLDS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ی"
 PUNCT_FOLDS = {",": "،", ";": "؛", "：": ":"}
 
 
-def _build_tables() -> tuple[dict[int, str], frozenset[str]]:
-    one_to_one: dict[int, str] = {}
-    for ch in DOUBLE_QUOTES:
-        one_to_one[ord(ch)] = '"'
-    for src, dst in {**ANGLE_QUOTES, **LETTER_FOLDS, **PUNCT_FOLDS}.items():
-        one_to_one[ord(src)] = dst
-    for ch in SPACES:
-        one_to_one[ord(ch)] = " "
+def _build_tables() -> tuple[dict[str, str], dict[int, str], frozenset[str]]:
+    light: dict[str, str] = {ch: '"' for ch in DOUBLE_QUOTES}
+    light.update(ANGLE_QUOTES)
+    light.update({ch: " " for ch in SPACES})
+    folds = {ord(src): dst for src, dst in {**LETTER_FOLDS, **PUNCT_FOLDS}.items()}
     deletions = frozenset(INVISIBLES + TATWEEL) | frozenset(AR_DIAC_CHARSET) | {"\u0670"}
-    return one_to_one, deletions
+    return light, folds, deletions
 
 
-ONE_TO_ONE, DELETIONS = _build_tables()
+# LIGHT: the rare characters every view maps (quotation marks, spaces); FOLDS: the frequent
+# letter variants only the matching view folds. Both map one character to one.
+LIGHT, FOLDS, DELETIONS = _build_tables()
+ONE_TO_ONE = {ord(k): v for k, v in LIGHT.items()} | FOLDS
+_LIGHT_RE = re.compile("[" + re.escape("".join(LIGHT)) + "]")
 # Scraped text keeps HTML character references ("&quot;" for a quotation mark); the clean view
 # reads them as the character they stand for, mapped to the reference's first raw character.
 _ENTITY = r"&(?:#[0-9]{2,6}|#[xX][0-9a-fA-F]{2,5}|[a-zA-Z]{2,8})[;؛]"  # ";" is folded by then
@@ -61,7 +62,11 @@ _SPECIAL_RE = re.compile(
 @lru_cache(maxsize=4096)
 def _expand(ch: str) -> str:
     """Presentation forms (ﻻ, ﷲ ...) to their letters, through camel-tools' Unicode normaliser."""
-    return normalize_unicode(ch).translate(ONE_TO_ONE)
+    return _light(normalize_unicode(ch))
+
+
+def _light(s: str) -> str:
+    return _LIGHT_RE.sub(lambda m: LIGHT[m.group()], s) if _LIGHT_RE.search(s) else s
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,10 @@ class CleanText:
     raw: str
     text: str
     origin: tuple[int, ...] | None  # None: identity map (nothing deleted or expanded)
+
+    def folded(self) -> CleanText:
+        """The matching view: letter variants and Latin punctuation folded (one to one)."""
+        return CleanText(raw=self.raw, text=self.text.translate(FOLDS), origin=self.origin)
 
     def raw_index(self, i: int) -> int:
         return i if self.origin is None else self.origin[i]
@@ -95,43 +104,44 @@ class CleanText:
         return a, b, self.raw[a:b]
 
 
-def clean_text(raw: str) -> CleanText:
-    """Normalise quotation marks, spaces, letter variants; drop tatweel, diacritics, invisibles."""
-    folded = raw.translate(ONE_TO_ONE)
-    if not _SPECIAL_RE.search(folded):
-        return CleanText(raw=raw, text=folded, origin=None)
+def clean_text(raw: str, fold_letters: bool = True) -> CleanText:
+    """Normalise quotation marks, spaces, letter variants; drop tatweel, diacritics, invisibles.
+
+    ``fold_letters=False`` gives the light view (no letter folding), enough to segment an
+    article that the cascade will not analyse; ``CleanText.folded`` completes it later.
+    """
+    light = _light(raw)
+    if not _SPECIAL_RE.search(light):
+        view = CleanText(raw=raw, text=light, origin=None)
+        return view.folded() if fold_letters else view
     pieces: list[str] = []
     origin: list[int] = []
     pos = 0
-    for m in _SPECIAL_RE.finditer(folded):
+    for m in _SPECIAL_RE.finditer(light):
         i = m.start()
         if i > pos:
-            pieces.append(folded[pos:i])
+            pieces.append(light[pos:i])
             origin.extend(range(pos, i))
         ch = m.group()
         if len(ch) > 1:
             ref = ch[:-1] + ";"
             decoded = html.unescape(ref)
-            rep = (
-                ""
-                if decoded == ref
-                else "".join(c for c in decoded.translate(ONE_TO_ONE) if c not in DELETIONS)
-            )
             if decoded != ref:
+                rep = "".join(c for c in _light(decoded) if c not in DELETIONS)
                 pieces.append(rep)
                 origin.extend([i] * len(rep))
             else:  # not a reference after all ("&copy" without meaning): keep it as it is
                 pieces.append(ch)
                 origin.extend(range(i, m.end()))
         elif ch not in DELETIONS:
-            rep = _expand(ch)
-            rep = "".join(c for c in rep if c not in DELETIONS)
+            rep = "".join(c for c in _expand(ch) if c not in DELETIONS)
             pieces.append(rep)
             origin.extend([i] * len(rep))
         pos = m.end()
-    pieces.append(folded[pos:])
-    origin.extend(range(pos, len(folded)))
-    return CleanText(raw=raw, text="".join(pieces), origin=tuple(origin))
+    pieces.append(light[pos:])
+    origin.extend(range(pos, len(light)))
+    view = CleanText(raw=raw, text="".join(pieces), origin=tuple(origin))
+    return view.folded() if fold_letters else view
 
 
 def fold(s: str) -> str:
@@ -140,6 +150,33 @@ def fold(s: str) -> str:
 
 
 _LETTER_TABLE = {ord(k): v for k, v in LETTER_FOLDS.items()}
+# The forms each folded character stands for, to match a folded pattern on an unfolded text.
+_VARIANTS: dict[str, str] = {}
+for _src, _dst in {**LETTER_FOLDS, **PUNCT_FOLDS}.items():
+    _VARIANTS[_dst] = _VARIANTS.get(_dst, _dst) + _src
+
+
+def fold_insensitive(pattern: str) -> str:
+    """A folded regex that also matches unfolded text: "اضف" -> "[اأإآٱ]ضف" (classes included)."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        if c in _VARIANTS:
+            out.append(_VARIANTS[c] if in_class else "[" + _VARIANTS[c] + "]")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def fold_pattern(pattern: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from pipelines.clean import fold_pattern
+from pipelines.clean import fold_insensitive, fold_pattern
 
 _WORD = re.compile(r"\w+")
 _SENT_SPLIT = re.compile(r"(?<=[.!?؟])\s+")
@@ -22,10 +22,16 @@ _SENT_SPLIT = re.compile(r"(?<=[.!?؟])\s+")
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
-    comment_markers: tuple[re.Pattern[str], ...]
-    line_patterns: tuple[re.Pattern[str], ...]
-    list_markers: tuple[re.Pattern[str], ...]
+    comment_markers: re.Pattern[str]  # each category is one alternation: one search a line
+    line_patterns: re.Pattern[str]
+    list_markers: re.Pattern[str]
     currency_line: re.Pattern[str]
+
+
+def _pattern(p: str) -> str:
+    """Patterns run on the light view of non-candidate articles and on the folded view of
+    candidates alike, so they match every spelling variant of their letters."""
+    return fold_insensitive(fold_pattern(p))
 
 
 @lru_cache(maxsize=1)
@@ -34,14 +40,14 @@ def load_lexicon() -> Lexicon:
         resources.files("pipelines.lexicons").joinpath("furniture.json").read_text("utf-8")
     )
 
-    def compile_all(key: str) -> tuple[re.Pattern[str], ...]:
-        return tuple(re.compile(fold_pattern(p), re.IGNORECASE) for p in data[key])
+    def compile_all(key: str) -> re.Pattern[str]:
+        return re.compile("|".join(f"(?:{_pattern(p)})" for p in data[key]), re.IGNORECASE)
 
     return Lexicon(
         comment_markers=compile_all("comment_markers"),
         line_patterns=compile_all("line_patterns"),
         list_markers=compile_all("list_markers"),
-        currency_line=re.compile(fold_pattern(data["currency_line"])),
+        currency_line=re.compile(_pattern(data["currency_line"])),
     )
 
 
@@ -69,13 +75,13 @@ def find_chrome(text: str) -> list[tuple[int, int, str]]:
     i = 0
     while i < len(lines):
         a, b, line = lines[i]
-        if any(p.search(line) for p in lex.comment_markers):
+        if lex.comment_markers.search(line):
             # A comment section runs to the end of the page; near the top it is a menu entry.
             if a >= 0.4 * len(text):
                 drops.append((a, len(text), "comments"))
                 break
             drops.append((a, b, "furniture_line"))
-        elif any(p.search(line) for p in lex.list_markers):
+        elif lex.list_markers.search(line):
             j = i + 1
             while j < len(lines) and _is_short_list_line(lines[j][2]):
                 j += 1
@@ -91,7 +97,7 @@ def find_chrome(text: str) -> list[tuple[int, int, str]]:
                 drops.append((a, lines[j - 1][1], "currency_table"))
                 i = j
                 continue
-        elif any(p.search(line) for p in lex.line_patterns):
+        elif lex.line_patterns.search(line):
             drops.append((a, b, "furniture_line"))
         i += 1
     return drops

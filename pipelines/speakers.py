@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from pipelines.clean import fold
+from pipelines.clean import fold, fold_insensitive
 
 
 def _load(name: str) -> dict:
@@ -123,6 +123,7 @@ class MentionPatterns:
     implied_country: dict[str, str]
     role_of_word: dict[str, str]
     cheap_scan: re.Pattern[str]
+    prefilter: re.Pattern[str]
 
 
 _B = r"(?<!\w)"  # word start
@@ -197,7 +198,8 @@ def patterns() -> MentionPatterns:
     scan_words = list(surname_to_speaker) + [
         fold(w) for ws in lex["role_words"].values() for w in ws
     ]
-    cheap = re.compile(_alt(scan_words))
+    cheap = re.compile(fold_insensitive(_alt(scan_words)))
+    prefilter = re.compile(_prefilter(scan_words))
     return MentionPatterns(
         name=name,
         role=role,
@@ -213,12 +215,25 @@ def patterns() -> MentionPatterns:
         implied_country={fold(k): v for k, v in lex["implied_country"].items()},
         role_of_word=role_of_word,
         cheap_scan=cheap,
+        prefilter=prefilter,
     )
 
 
+def _prefilter(words: list[str]) -> str:
+    """Literal pieces of each word that no spelling variant changes (no alef, no ya), so a
+    plain literal search rules out most texts before the variant-aware pattern runs."""
+    pieces = set()
+    for w in words:
+        parts = [p for p in re.split("[اي]", w) if len(p) >= 3]
+        pieces.add(re.escape(max(parts, key=len)) if parts else fold_insensitive(re.escape(w)))
+    return "|".join(sorted(pieces, key=len, reverse=True))
+
+
 def may_mention_five(clean: str) -> bool:
-    """Cheap cascade test over a clean text: can it hold a quotation by one of the five at all?"""
-    return patterns().cheap_scan.search(clean) is not None
+    """Cheap cascade test over a clean (light or folded) text: can it hold a quotation by one
+    of the five at all? Names and offices in any spelling variant."""
+    p = patterns()
+    return p.prefilter.search(clean) is not None and p.cheap_scan.search(clean) is not None
 
 
 def _country(p: MentionPatterns, nisba: str | None) -> str | None:
