@@ -1,6 +1,6 @@
 """The ``isnad`` command: run the pipeline, score its output, manage the local Prefect server.
 
-    isnad run INPUT... --out DIR [--batch-size N] [-v]
+    isnad run INPUT... --out DIR [--batch-size N] [--max-bytes N] [-v]
     isnad evaluate --gold FILE --quotes DIR
     isnad server {start,stop,status}
 
@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="files or directories")
     run.add_argument("--out", required=True, help="directory for the Parquet tables")
     run.add_argument("--batch-size", type=_positive_int, default=500, help="articles per batch")
+    run.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        default=None,
+        help="quarantine (too_large) a .txt/.html file, JSONL line or record text over N "
+        "bytes (default 5 MiB)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's run logs")
     run.set_defaults(handler=run_command)
 
@@ -83,9 +90,13 @@ def run_command(args: argparse.Namespace) -> int:
     _quiet_prefect(verbose=args.verbose)
     from flows.pipeline import ValidationFailed, isnad_flow
 
+    options: dict[str, Any] = {"inputs": args.inputs, "out": args.out}
+    options["batch_size"] = args.batch_size
+    if args.max_bytes is not None:  # else the flow's default (ingest.DEFAULT_MAX_BYTES)
+        options["max_bytes"] = args.max_bytes
     with prefect_api():
         try:
-            summary = isnad_flow(inputs=args.inputs, out=args.out, batch_size=args.batch_size)
+            summary = isnad_flow(**options)
         except ValidationFailed as exc:
             print(f"isnad: {exc}", file=sys.stderr)
             return 2
@@ -130,8 +141,19 @@ def server_command(args: argparse.Namespace) -> int:
 def format_summary(summary: dict[str, Any]) -> str:
     speakers = ", ".join(f"{k} {v}" for k, v in summary["quotes_by_speaker"].items()) or "none"
     out_dir = Path(summary["paths"]["quotes"]).parent if summary.get("paths") else "?"
+    # Inputs seen = articles + quarantined + exact duplicates (validation checks it).
+    accounting = []
+    if "inputs_seen" in summary:
+        accounting.append(
+            f"inputs       {summary['inputs_seen']} seen = {summary['articles']} articles"
+            f" + {summary['quarantined']} quarantined"
+            f" + {summary['exact_duplicates']} exact duplicates"
+        )
+    if reasons := summary.get("quarantined_by_reason"):
+        accounting.append("quarantined  " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
     return "\n".join(
         [
+            *accounting,
             f"articles     {summary['articles']} ({summary['quarantined']} inputs quarantined)",
             f"sentences    {summary['sentences']}",
             f"quotes       {summary['quotes']}: {speakers}",

@@ -17,13 +17,18 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
   Reading is streamed by ``ingest.iter_inputs`` in the flow itself: a generator cannot be
   retried halfway, and bad input is quarantined rather than raised.
 - Validation gates publishing: when an expectation fails nothing is written to ``out``
-  except the Data Docs under ``<out>/validation/``, and the flow raises
-  ``ValidationFailed`` naming the failed expectations and the Data Docs. Either way the
-  validation summary is kept on the flow run as the Markdown artifact ``isnad-validation``.
+  except the Data Docs under ``<out>/validation/`` (the previous run's tables and
+  ``_SUCCESS`` stay as they were), and the flow raises ``ValidationFailed`` naming the
+  failed expectations and the Data Docs. Either way the validation summary is kept on the
+  flow run as the Markdown artifact ``isnad-validation``.
+- Accounting: each batch carries ingest's counts (inputs seen, articles, quarantined,
+  exact duplicates) into its ``run_summary`` row; ``merge`` adds them up, and validation
+  checks inputs seen = articles + quarantined + exact duplicates against the tables.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,11 +39,12 @@ import pyarrow.compute as pc
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
 from pipelines import analyse, ingest, validate, write
-from pipelines.records import Article, ArticleAnalysis
+from pipelines.records import Article, ArticleAnalysis, InputCounts
 
 # Disk I/O can fail for passing reasons (NFS, a full disk being cleaned): 3 tries more,
 # ~1 s, 2 s, 4 s apart, jittered.
@@ -87,8 +93,14 @@ def attribute(detected: list[Any]) -> list[ArticleAnalysis]:
 
 
 @task(cache_policy=NO_CACHE)
-def tabulate(analyses: list[ArticleAnalysis], quarantine: list[dict]) -> dict[str, pa.Table]:
-    return write.build_tables(analyses, quarantine)
+def tabulate(
+    analyses: list[ArticleAnalysis],
+    quarantine: list[dict],
+    counts: InputCounts | None = None,
+    run_id: str | None = None,
+    started_at: dt.datetime | None = None,
+) -> dict[str, pa.Table]:
+    return write.build_tables(analyses, quarantine, counts, run_id=run_id, started_at=started_at)
 
 
 @task(cache_policy=NO_CACHE)
@@ -111,14 +123,16 @@ def merge_batch_tables(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Tab
 
     ``speakers`` is the registry with a per-run ``n_quotes``: every batch holds the same
     rows in the same order, so the first batch's rows are kept with the counts added up.
+    ``run_summary`` is one row a batch: the rows are added up into one.
     """
     if not parts:
         return write.build_tables([], [])
     merged = {
         name: pa.concat_tables([part[name] for part in parts])
         for name in parts[0]
-        if name != "speakers"
+        if name not in ("speakers", "run_summary")
     }
+    merged["run_summary"] = write.combine_run_summaries([part["run_summary"] for part in parts])
     speakers = parts[0]["speakers"]
     n_quotes = speakers.column("n_quotes")
     for part in parts[1:]:
@@ -129,25 +143,38 @@ def merge_batch_tables(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Tab
 
 
 @flow(name="isnad")
-def isnad_flow(inputs: list[str], out: str, batch_size: int = 500) -> dict[str, Any]:
-    """Read ``inputs``, find the five speakers' quotations, publish the tables under ``out``."""
+def isnad_flow(
+    inputs: list[str],
+    out: str,
+    batch_size: int = 500,
+    max_bytes: int = ingest.DEFAULT_MAX_BYTES,
+) -> dict[str, Any]:
+    """Read ``inputs``, find the five speakers' quotations, publish the tables under ``out``.
+
+    ``max_bytes`` caps a .txt/.html file, a JSONL line and a record's text (larger ones are
+    quarantined as ``too_large``).
+    """
     logger = get_run_logger()
     started = time.perf_counter()
+    run_id = flow_run.get_id() or None
+    started_at = dt.datetime.now(dt.UTC)
     files = find_inputs(inputs)
     logger.info("%d input file(s) under %s", len(files), ", ".join(inputs))
 
     parts: list[dict[str, pa.Table]] = []
-    for number, (articles, quarantine) in enumerate(ingest.iter_inputs(files, batch_size), 1):
-        cleaned = clean(quote(articles))
+    batches = ingest.iter_batches(files, batch_size, max_bytes=max_bytes)
+    for number, batch in enumerate(batches, 1):
+        cleaned = clean(quote(batch.articles))
         segmented = segment(quote(cleaned))
         detected = detect(quote(segmented))
         analyses = attribute(quote(detected))
-        parts.append(tabulate(quote(analyses), quarantine))
+        parts.append(tabulate(quote(analyses), batch.quarantine, batch.counts, run_id, started_at))
         logger.info(
-            "batch %d: %d articles, %d quarantined, %d quotes",
+            "batch %d: %d articles, %d quarantined, %d exact duplicates, %d quotes",
             number,
-            len(articles),
-            len(quarantine),
+            len(batch.articles),
+            len(batch.quarantine),
+            batch.counts.exact_duplicates,
             parts[-1]["quotes"].num_rows,
         )
     tables = merge(quote(parts))
@@ -161,10 +188,16 @@ def isnad_flow(inputs: list[str], out: str, batch_size: int = 500) -> dict[str, 
         raise ValidationFailed(report.failed, report.docs_path)
     paths = publish(quote(tables), out)
 
+    (accounting,) = tables["run_summary"].to_pylist()
     speakers = tables["speakers"].select(["speaker_id", "n_quotes"]).to_pydict()
     quotes_by_speaker = dict(zip(speakers["speaker_id"], speakers["n_quotes"], strict=True))
     quotes_by_speaker["other"] = tables["quotes"].column("speaker_id").null_count
     summary = {
+        "inputs_seen": accounting["inputs_seen"],
+        "exact_duplicates": accounting["exact_duplicates"],
+        "quarantined_by_reason": {
+            item["reason"]: item["count"] for item in accounting["quarantined_by_reason"]
+        },
         "articles": tables["articles"].num_rows,
         "sentences": tables["sentences"].num_rows,
         "quotes": tables["quotes"].num_rows,

@@ -2,66 +2,317 @@
 
 Inputs are directories (searched recursively) or single files of these kinds:
 
-- ``*.txt``: one article, UTF-8 (a BOM is stripped); ``source_name`` is the file name.
+- ``*.txt``, ``*.html``, ``*.htm``: one article; ``source_name`` is the file name.
 - ``*.jsonl``, ``*.jsonl.gz``, ``*.json.gz``: one JSON record a line.
 - ``*.parquet``: one record a row.
 
 A record has ``id`` and ``text`` and optionally ``title``, ``date``, ``source`` and ``url``;
-``source_name`` is ``str(id)``. The text (and title) are kept exactly as decoded, with no
-normalisation and no newline translation, because every offset in the output points into
-them. ``article_id`` hashes title and text, so a second copy of an article already read
-(one wire story in two papers) is quarantined as ``duplicate`` rather than given the same
-key twice. Alongside ``write``, this is the only stage that touches the disk.
+``source_name`` is ``str(id)``.
+
+Decoding never guesses (:func:`decode_bytes`): a BOM (UTF-8, UTF-16) decides; else strict
+UTF-8; else UTF-16 without a BOM when the NUL bytes sit in every other position; else
+Windows-1256, accepted only when most letters it yields are Arabic and the bytes are not
+UTF-8 with a few bad bytes. Anything else is quarantined ``undecodable``. A JSONL file is
+sniffed as a whole from its first 64 KiB. The encoding used is ``Article.encoding``.
+
+HTML (``.html``/``.htm``, or a text or record text that starts like an HTML document or
+holds many tags) is reduced to its plain text by :func:`html_to_text`: scripts and styles
+dropped, entities decoded, block elements ending lines. That plain text *is* the article's
+``text`` ("as read" for HTML means as extracted), with ``content_type`` "html", so every
+offset points into it. Otherwise the text (and title) are kept exactly as decoded, with
+no normalisation and no newline translation, because every offset in the output points
+into them.
+
+**Inputs seen** (the accounting of :class:`~pipelines.records.InputCounts`): each .txt or
+.html file is one input, and so is a file of another kind named explicitly; each non-blank
+JSONL line and each Parquet row is one input; a JSONL or Parquet file that is rejected as a
+whole (binary, empty, no text column, cannot be opened) or cannot be read to its end counts
+one input for what was not read. Each input seen becomes exactly one article, one
+quarantine row, or one exact duplicate: ``article_id`` hashes title and text, so a second
+copy of an article already read (one wire story in two papers) is counted as an exact
+duplicate and dropped, while a record reusing an id already read with different content is
+quarantined as ``duplicate_id``. Alongside ``write``, this is the only stage that touches
+the disk.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import gzip
 import hashlib
+import io
+import itertools
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.records import Article
+from pipelines.records import Article, InputCounts
 
 TEXT_SUFFIXES: tuple[str, ...] = (".txt",)
+HTML_SUFFIXES: tuple[str, ...] = (".html", ".htm")
 JSONL_SUFFIXES: tuple[str, ...] = (".jsonl", ".jsonl.gz", ".json.gz")
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet",)
-INPUT_SUFFIXES: tuple[str, ...] = TEXT_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES
+INPUT_SUFFIXES: tuple[str, ...] = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES
+# A .txt/.html file, a JSONL line or a record's text (UTF-8) larger than this is no article.
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
-# Quarantine reasons: one word for each way an input can be unusable.
-UNDECODABLE = "undecodable"  # bytes that are not UTF-8: never guessed at
+# Quarantine reasons: one snake_case code for each way an input can be unusable.
+EMPTY_FILE = "empty_file"  # a file with no bytes (a JSONL file with no line, Parquet no row)
+TOO_LARGE = "too_large"  # a file, JSONL line or record text over the size limit
+BINARY = "binary"  # NUL bytes that are not UTF-16, or control characters: not text at all
+UNDECODABLE = "undecodable"  # not UTF-8/UTF-16, nor Arabic in Windows-1256: never guessed
 MALFORMED_JSON = "malformed_json"  # a JSONL line that does not parse
 NOT_A_RECORD = "not_a_record"  # a JSONL line that parses to something other than an object
 MISSING_ID = "missing_id"  # a record without an id: nothing to key its output on
-MISSING_TEXT = "missing_text"  # a record without a text string
-EMPTY_TEXT = "empty_text"  # a text that is empty or only white space
+MISSING_TEXT = "missing_text"  # a record without a text string (or Parquet without the column)
+EMPTY_TEXT = "empty_text"  # a text that is empty or only white space (markup only, for HTML)
+NO_ARABIC = "no_arabic"  # a text without a single Arabic letter: not an Arabic article
+DUPLICATE_ID = "duplicate_id"  # a record id already read, with different content
 UNREADABLE = "unreadable"  # a file that cannot be opened or read to its end (bad gzip, parquet)
 UNSUPPORTED = "unsupported_format"  # a file named on the command line that isn't an input kind
-DUPLICATE = "duplicate"  # same title and text as an article read before: same article_id
+QUARANTINE_REASONS: tuple[str, ...] = (
+    EMPTY_FILE, TOO_LARGE, BINARY, UNDECODABLE, MALFORMED_JSON, NOT_A_RECORD, MISSING_ID,
+    MISSING_TEXT, EMPTY_TEXT, NO_ARABIC, DUPLICATE_ID, UNREADABLE, UNSUPPORTED,
+)  # fmt: skip
 
 QUARANTINE_KEYS: tuple[str, ...] = ("source_name", "input_path", "reason", "detail")
 
-_BOM = b"\xef\xbb\xbf"
 # A plausible ISO date in running text: 2015-07-21, not part of a longer number.
 _TEXT_DATE = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})-([0-9]{2})-([0-9]{2})(?![0-9])")
 # A record's date field: "2015-07-21", "2015-07-21 10:00:00", "2015-07-21T10:00:00Z", "2015/7/21".
 _RECORD_DATE = re.compile(r"^\s*([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?![0-9])")
 _YEARS = range(1990, 2036)
 _PARQUET_BATCH_ROWS = 1024
+_SNIFF_BYTES = 64 * 1024  # how much of a JSONL file decides its encoding
+
+# Letters of the Arabic script (Arabic, Supplement, presentation forms): not digits, marks
+# or punctuation.
+_ARABIC_LETTER = re.compile(
+    "[\u0620-\u064a\u066e\u066f\u0671-\u06d3\u06d5\u06ee\u06ef\u06fa-\u06fc\u06ff"
+    "\u0750-\u077f\ufb50-\ufbb1\ufbd3-\ufd3d\ufd50-\ufdc7\ufdf0-\ufdfb\ufe70-\ufefc]"
+)
+_LETTER = re.compile(r"[^\W\d_]")
+_MARKUP = re.compile(r"<[^<>]*>|&#?\w+;")
+# C0 controls other than the white space ones (\t \n \v \f \r), and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
+# Windows-1256 is accepted only when at least this share of the letters it yields is Arabic.
+MIN_ARABIC_LETTER_RATIO = 0.6
+# A text is binary when more than this share of its characters are control characters.
+MAX_CONTROL_RATIO = 0.01
+
+# (byte order mark, encoding recorded, codec that decodes what follows the mark)
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8-sig", "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16-be"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why some bytes or a text cannot be an article: a quarantine reason and its detail."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class InputBatch:
+    """A batch of articles, the quarantine rows found while filling it, and the accounting."""
+
+    articles: list[Article]
+    quarantine: list[dict[str, str]]
+    counts: InputCounts
 
 
 def make_article_id(text: str, title: str | None = None) -> str:
     """A stable, content-based id: the same title and text always give the same id."""
     digest = hashlib.sha256(((title or "") + "\x1f" + text).encode("utf-8"))
     return digest.hexdigest()[:16]
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+def decode_bytes(raw: bytes, *, complete: bool = True) -> tuple[str, str] | Rejection:
+    """``(text, encoding)`` for the bytes of a text, or the ``Rejection`` saying why not.
+
+    In order: a byte order mark (UTF-8, UTF-16 LE/BE) decides; NUL bytes mean UTF-16 when
+    they fall in every other byte, else binary; strict UTF-8; then Windows-1256 (``cp1256``),
+    only if the bytes are not mostly valid UTF-8 and at least ``MIN_ARABIC_LETTER_RATIO`` of
+    the letters it gives are Arabic. A text with NULs or many control characters is
+    ``binary``; anything else ``undecodable``. ``complete=False`` reads ``raw`` as the start
+    of a longer stream (a character cut at the end is not an error). The BOM is not kept.
+    """
+    for bom, encoding, codec in _BOMS:
+        if raw.startswith(bom):
+            try:
+                text = _decode(raw[len(bom) :], codec, complete)
+            except UnicodeDecodeError as exc:
+                where = len(bom) + exc.start
+                return Rejection(UNDECODABLE, f"{encoding} BOM, then {exc.reason} at byte {where}")
+            return _unless_binary(text, encoding)
+    if b"\x00" in raw:
+        encoding = _utf16_by_nul_pattern(raw)
+        if encoding is None:
+            return Rejection(BINARY, f"{raw.count(0)} NUL bytes, not in the pattern of UTF-16")
+        try:
+            text = _decode(raw, encoding, complete)
+        except UnicodeDecodeError as exc:
+            return Rejection(BINARY, f"NUL bytes, and not {encoding}: {exc.reason}")
+        return _unless_binary(text, encoding)
+    try:
+        return _unless_binary(_decode(raw, "utf-8", complete), "utf-8")
+    except UnicodeDecodeError as exc:
+        not_utf8 = f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    invalid, multibyte = _utf8_damage(raw)
+    if multibyte >= invalid:
+        # UTF-8 with a few broken bytes: read as Windows-1256 it would be mojibake (UTF-8's
+        # lead bytes are the letters ط and ظ) that passes for Arabic, so it is refused.
+        detail = f"{not_utf8}: {invalid} invalid sequence(s) among {multibyte} UTF-8 characters"
+        return Rejection(UNDECODABLE, detail)
+    text = raw.decode("cp1256")  # every byte has a character in Python's cp1256
+    if (problem := _control_problem(text)) is not None:
+        return Rejection(BINARY, problem)
+    ratio = arabic_letter_ratio(text)
+    if ratio < MIN_ARABIC_LETTER_RATIO:
+        detail = f"{not_utf8}; as Windows-1256 only {ratio:.0%} of its letters are Arabic"
+        return Rejection(UNDECODABLE, detail)
+    return text, "cp1256"
+
+
+def arabic_letter_ratio(text: str) -> float:
+    """Share of Arabic letters among the letters of ``text`` (markup left out); 0 if none."""
+    bare = _MARKUP.sub(" ", text)
+    letters = len(_LETTER.findall(bare))
+    return len(_ARABIC_LETTER.findall(bare)) / letters if letters else 0.0
+
+
+def _decode(raw: bytes, codec: str, complete: bool) -> str:
+    return codecs.getincrementaldecoder(codec)("strict").decode(raw, final=complete)
+
+
+def _utf16_by_nul_pattern(raw: bytes) -> str | None:
+    """utf-16-le/-be when NULs sit (almost) only at odd/even offsets, as ASCII in UTF-16 does."""
+    body = raw[: len(raw) - len(raw) % 2]
+    units = len(body) // 2
+    at_even, at_odd = body[0::2].count(0), body[1::2].count(0)
+    # Spaces, digits and punctuation are ASCII even in Arabic text: >= 5% of code units.
+    if at_odd >= 0.05 * units and at_even <= 0.01 * at_odd:
+        return "utf-16-le"
+    if at_even >= 0.05 * units and at_odd <= 0.01 * at_even:
+        return "utf-16-be"
+    return None
+
+
+def _utf8_damage(raw: bytes) -> tuple[int, int]:
+    """(invalid sequences, valid multi-byte characters) when ``raw`` is read as UTF-8."""
+    text = raw.decode("utf-8", errors="replace")
+    return text.count("\ufffd"), len(_NON_ASCII.findall(text))
+
+
+def _control_problem(text: str) -> str | None:
+    n = len(_CONTROL.findall(text))
+    if "\x00" in text or n > MAX_CONTROL_RATIO * len(text):
+        return f"{n} control characters in {len(text)}"
+    return None
+
+
+def _unless_binary(text: str, encoding: str) -> tuple[str, str] | Rejection:
+    problem = _control_problem(text)
+    return (text, encoding) if problem is None else Rejection(BINARY, problem)
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+# Elements whose content is not article text.
+_SKIPPED_ELEMENTS = frozenset(
+    ("script", "style", "noscript", "template", "title", "svg", "iframe", "object")
+)
+# Elements that start and end a line of text.
+_BLOCK_ELEMENTS = frozenset(
+    (
+        "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details",
+        "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2",
+        "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre",
+        "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+    )
+)  # fmt: skip
+_HTML_SPACE = re.compile("[ \t\n\r\f]+")  # HTML's white space: collapsed to one space
+_HTML_START = re.compile(
+    r"\A\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.I | re.S
+)
+_HTML_TAG = re.compile(
+    r"</?(?:a|article|b|body|br|div|em|h[1-6]|head|html|i|img|li|link|meta|ol|p|script"
+    r"|section|span|strong|style|table|td|tr|ul)(?:\s[^<>]*)?/?>",
+    re.I,
+)
+_MIN_HTML_TAGS = 5  # a plain text may quote a tag or two; five known tags is markup
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the text of an HTML document; block boundaries become newlines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)  # &#8220; and &quot; arrive decoded
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_ELEMENTS:
+            self._skip_depth += 1
+        elif tag in _BLOCK_ELEMENTS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_ELEMENTS:  # <br/>: a self-closed element opens nothing
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_ELEMENTS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_ELEMENTS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(_HTML_SPACE.sub(" ", data))
+
+
+def looks_like_html(text: str) -> bool:
+    """True for an HTML document: a doctype or <html> first, or at least five known tags."""
+    if _HTML_START.match(text):
+        return True
+    tags = itertools.islice(_HTML_TAG.finditer(text), _MIN_HTML_TAGS)
+    return sum(1 for _ in tags) >= _MIN_HTML_TAGS
+
+
+def html_to_text(markup: str) -> str:
+    """The plain text of an HTML document, one line per block, as a browser would show it.
+
+    Tags are stripped; script, style, noscript, template and title content is dropped;
+    character references are decoded (``&#8220;`` is “); runs of HTML white space become
+    one space; block elements (p, div, br, h1-h6, li, tr ...) end lines, and empty lines are
+    dropped. A no-break space (``&nbsp;``) is kept as U+00A0.
+    """
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    lines = (line.strip(" ") for line in "".join(parser.parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# --- finding and reading inputs -------------------------------------------------------------
 
 
 def find_input_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -88,49 +339,109 @@ def find_input_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def iter_inputs(
-    paths: Iterable[str | Path], batch_size: int = 500
-) -> Iterator[tuple[list[Article], list[dict[str, str]]]]:
-    """Yield ``(articles, quarantine_rows)`` batches of at most ``batch_size`` articles.
+@dataclass
+class _Tally:
+    """Running counts since the last batch was cut (``take`` hands them over and resets)."""
+
+    seen: int = 0
+    articles: int = 0
+    quarantined: int = 0
+    exact_duplicates: int = 0
+
+    def take(self) -> InputCounts:
+        counts = InputCounts(self.seen, self.articles, self.quarantined, self.exact_duplicates)
+        self.seen = self.articles = self.quarantined = self.exact_duplicates = 0
+        return counts
+
+    def pending(self) -> bool:
+        return bool(self.seen or self.articles or self.quarantined or self.exact_duplicates)
+
+
+def iter_batches(
+    paths: Iterable[str | Path], batch_size: int = 500, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[InputBatch]:
+    """Yield batches of at most ``batch_size`` articles, with their quarantine rows and counts.
 
     Files are read as a stream (JSONL line by line, Parquet in row groups), so memory
-    depends on the batch size, not on the size of the corpus; only one short id per article
-    is kept, to quarantine a second copy of the same content as ``duplicate``. A quarantine
-    row rides along with the batch being filled when it was found (a batch is also cut at
-    ``batch_size`` quarantine rows); a batch may hold only quarantine rows.
+    depends on the batch size, not on the size of the corpus; per article only its short
+    content id (and a record's id) is kept, to tell exact duplicates and reused ids. A
+    quarantine row rides along with the batch being filled when it was found (a batch is
+    also cut at ``batch_size`` quarantine rows); a batch may hold only quarantine rows, or
+    only counts (exact duplicates at the end). The readers count each input as they take
+    it (``inputs_seen``), independently of what it became, so the identity
+    ``inputs_seen == articles + quarantined + exact_duplicates`` checks that none was lost.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    # article_id -> source_name of its first reading. The id is the content's hash, so a
-    # second copy (one wire story in two papers) would be a second row with the same key.
-    seen: dict[str, str] = {}
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
+    # article_id -> source_name of its first reading: the id is the content's hash.
+    first_reading: dict[str, str] = {}
+    # A record's id -> the article_id it was read with: an id names one article.
+    record_ids: dict[str, str] = {}
+    tally = _Tally()
     articles: list[Article] = []
     quarantine: list[dict[str, str]] = []
     for path in find_input_files(paths):
-        for item in _read_file(path):
+        is_record_file = _input_kind(path) in ("jsonl", "parquet")
+        for item in _read_file(path, max_bytes, tally):
             if isinstance(item, dict):
                 quarantine.append(item)
-            elif item.article_id in seen:
-                detail = f"same title and text as {seen[item.article_id]}"
-                quarantine.append(_quarantine(item.source_name, path, DUPLICATE, detail))
+                tally.quarantined += 1
+            elif item.article_id in first_reading:
+                # One story in two papers (or one file given twice): counted, not kept.
+                tally.exact_duplicates += 1
+            elif is_record_file and record_ids.get(item.source_name, item.article_id) != (
+                item.article_id
+            ):
+                detail = (
+                    f"id already read with different content "
+                    f"(article {record_ids[item.source_name]}; this one {item.article_id})"
+                )
+                quarantine.append(_quarantine(item.source_name, path, DUPLICATE_ID, detail))
+                tally.quarantined += 1
             else:
-                seen[item.article_id] = item.source_name
+                first_reading[item.article_id] = item.source_name
+                if is_record_file:
+                    record_ids[item.source_name] = item.article_id
                 articles.append(item)
+                tally.articles += 1
             if len(articles) >= batch_size or len(quarantine) >= batch_size:
-                yield articles, quarantine
+                yield InputBatch(articles, quarantine, tally.take())
                 articles, quarantine = [], []
-    if articles or quarantine:
-        yield articles, quarantine
+    if articles or quarantine or tally.pending():
+        yield InputBatch(articles, quarantine, tally.take())
 
 
-def read_inputs(paths: Iterable[str | Path]) -> tuple[list[Article], list[dict[str, str]]]:
+def iter_inputs(
+    paths: Iterable[str | Path], batch_size: int = 500, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[tuple[list[Article], list[dict[str, str]]]]:
+    """``(articles, quarantine_rows)`` of each batch of :func:`iter_batches`, without counts."""
+    for batch in iter_batches(paths, batch_size, max_bytes=max_bytes):
+        if batch.articles or batch.quarantine:
+            yield batch.articles, batch.quarantine
+
+
+def read_inputs(
+    paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[Article], list[dict[str, str]]]:
     """All articles and quarantine rows under ``paths`` at once (tests, notebooks)."""
     articles: list[Article] = []
     quarantine: list[dict[str, str]] = []
-    for batch_articles, batch_quarantine in iter_inputs(paths, batch_size=10_000):
+    for batch_articles, batch_quarantine in iter_inputs(
+        paths, batch_size=10_000, max_bytes=max_bytes
+    ):
         articles.extend(batch_articles)
         quarantine.extend(batch_quarantine)
     return articles, quarantine
+
+
+def count_inputs(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> InputCounts:
+    """The accounting of a whole read of ``paths`` (inputs seen, articles, ...)."""
+    total = InputCounts()
+    for batch in iter_batches(paths, batch_size=10_000, max_bytes=max_bytes):
+        total = total + batch.counts
+    return total
 
 
 def parse_record_date(value: Any) -> dt.date | None:
@@ -167,6 +478,7 @@ def _input_kind(path: Path) -> str | None:
     name = path.name.lower()
     for kind, suffixes in (
         ("text", TEXT_SUFFIXES),
+        ("html", HTML_SUFFIXES),
         ("jsonl", JSONL_SUFFIXES),
         ("parquet", PARQUET_SUFFIXES),
     ):
@@ -177,67 +489,152 @@ def _input_kind(path: Path) -> str | None:
 
 def _quarantine(source_name: str, path: Path, reason: str, detail: str) -> dict[str, str]:
     return {
-        "source_name": source_name,
-        "input_path": str(path),
+        "source_name": _storable(source_name),
+        "input_path": _storable(str(path)),
         "reason": reason,
-        "detail": detail,
+        "detail": _storable(detail),
     }
 
 
-def _read_file(path: Path) -> Iterator[Article | dict[str, str]]:
+def _storable(name: str) -> str:
+    """``name`` with lone surrogates written as ``\\udcff``: a file name that is not UTF-8
+    (Python keeps its bytes as surrogates) cannot be stored in Arrow as it is."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _read_file(path: Path, max_bytes: int, tally: _Tally) -> Iterator[Article | dict[str, str]]:
+    """Each input of the file as an Article or a quarantine row; ``tally.seen`` counts them."""
     kind = _input_kind(path)
-    if kind == "text":
-        yield _read_text_file(path)
-    elif kind == "jsonl":
-        yield from _read_jsonl_file(path)
+    if kind == "jsonl":
+        yield from _read_jsonl_file(path, max_bytes, tally)
     elif kind == "parquet":
-        yield from _read_parquet_file(path)
+        yield from _read_parquet_file(path, max_bytes, tally)
     else:
-        yield _quarantine(path.name, path, UNSUPPORTED, f"not one of {', '.join(INPUT_SUFFIXES)}")
+        tally.seen += 1  # a text or HTML file, or a file of no input kind: one input
+        if kind in ("text", "html"):
+            yield _read_text_file(path, kind == "html", max_bytes)
+        else:
+            detail = f"not one of {', '.join(INPUT_SUFFIXES)}"
+            yield _quarantine(path.name, path, UNSUPPORTED, detail)
 
 
-def _read_text_file(path: Path) -> Article | dict[str, str]:
+def _text_problem(text: str) -> Rejection | None:
+    """Why a decoded (and, for HTML, extracted) text is no article, if it is not."""
+    if not text.strip():
+        return Rejection(EMPTY_TEXT, "no text (only white space, or only markup)")
+    if not _ARABIC_LETTER.search(text):
+        return Rejection(NO_ARABIC, f"no Arabic letter in {len(text)} characters")
+    return None
+
+
+def _read_text_file(path: Path, is_html: bool, max_bytes: int) -> Article | dict[str, str]:
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as stream:
+            raw = stream.read(max_bytes + 1)  # no more than the limit (and one byte) in memory
     except OSError as exc:
         return _quarantine(path.name, path, UNREADABLE, str(exc))
-    encoding = "utf-8"
-    if raw.startswith(_BOM):
-        raw, encoding = raw[len(_BOM) :], "utf-8-sig"
-    try:
-        text = raw.decode("utf-8")  # bytes as they are: no newline translation
-    except UnicodeDecodeError as exc:
-        return _quarantine(path.name, path, UNDECODABLE, f"{exc.reason} at byte {exc.start}")
-    if not text.strip():
-        return _quarantine(path.name, path, EMPTY_TEXT, "the file holds no text")
+    if not raw:
+        return _quarantine(path.name, path, EMPTY_FILE, "the file has no bytes")
+    if len(raw) > max_bytes:
+        return _quarantine(path.name, path, TOO_LARGE, f"more than {max_bytes} bytes")
+    decoded = decode_bytes(raw)
+    if isinstance(decoded, Rejection):
+        return _quarantine(path.name, path, decoded.reason, decoded.detail)
+    text, encoding = decoded  # bytes as they are: no newline translation
+    content_type = "html" if is_html or looks_like_html(text) else "text"
+    if content_type == "html":
+        text = html_to_text(text)
+    problem = _text_problem(text)
+    if problem is not None:
+        return _quarantine(path.name, path, problem.reason, problem.detail)
     day = find_text_date(text)
     return Article(
         article_id=make_article_id(text),
-        source_name=path.name,
+        source_name=_storable(path.name),
         text=text,
         published_date=day,
         date_origin="text" if day else None,
-        input_path=str(path),
+        input_path=_storable(str(path)),
         encoding=encoding,
+        content_type=content_type,
     )
 
 
-def _read_jsonl_file(path: Path) -> Iterator[Article | dict[str, str]]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+def _sniff_jsonl_encoding(head: bytes) -> str | Rejection:
+    """The encoding of a JSONL file from its first bytes; a Rejection if it is binary.
+
+    When the start is undecodable, lines are read as UTF-8 one by one, so each line that is
+    not is quarantined on its own (and counted as its own input).
+    """
+    decoded = decode_bytes(head, complete=False)
+    if isinstance(decoded, Rejection):
+        return decoded if decoded.reason == BINARY else "utf-8"
+    return decoded[1]
+
+
+def _jsonl_lines(
+    stream: IO[bytes], encoding: str, max_bytes: int
+) -> Iterator[tuple[int, str | Rejection]]:
+    """(line number, decoded line or why not) for each non-blank line of a JSONL stream.
+
+    Lines are read with a size cap (``readline(max_bytes + 1)``): a longer line is skipped
+    to its end and reported ``too_large`` instead of being held in memory whole. A BOM at
+    the start of the first line is dropped.
+    """
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    wide = codec.startswith("utf-16")
+    # UTF-16 lines are not split at b"\n": decode the stream (a bad pair raises, below).
+    source: IO[Any] = (
+        io.TextIOWrapper(stream, encoding=codec, errors="strict", newline="\n") if wide else stream
+    )
+    newline: str | bytes = "\n" if wide else b"\n"
+    limit = max_bytes // 2 if wide else max_bytes  # UTF-16: two bytes a code unit
+    for line_no in itertools.count(1):
+        raw = source.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) > limit and not raw.endswith(newline):
+            while (rest := source.readline(1 << 20)) and not rest.endswith(newline):
+                pass
+            yield line_no, Rejection(TOO_LARGE, f"more than {max_bytes} bytes")
+            continue
+        if isinstance(raw, str):
+            line = raw
+        else:
+            try:
+                line = raw.decode(codec)
+            except UnicodeDecodeError as exc:
+                yield line_no, Rejection(UNDECODABLE, f"{exc.reason} at byte {exc.start}")
+                continue
+        if line_no == 1:
+            line = line.removeprefix("\ufeff")
+        if line.strip():  # blank lines (a trailing newline) are not records
+            yield line_no, line
+
+
+def _read_jsonl_file(
+    path: Path, max_bytes: int, tally: _Tally
+) -> Iterator[Article | dict[str, str]]:
+    opener: Callable[..., IO[bytes]] = gzip.open if path.name.lower().endswith(".gz") else open
     line_no = 0
+    records = 0
     try:
         with opener(path, "rb") as stream:
-            for line_no, raw in enumerate(stream, start=1):
-                encoding = "utf-8"
-                if line_no == 1 and raw.startswith(_BOM):
-                    raw, encoding = raw[len(_BOM) :], "utf-8-sig"
-                if not raw.strip():
-                    continue  # blank lines (a trailing newline) are not records
+            head = stream.read(_SNIFF_BYTES)
+        encoding = _sniff_jsonl_encoding(head)
+        if isinstance(encoding, Rejection):
+            tally.seen += 1  # the whole file is one input
+            detail = f"the whole file: {encoding.detail}"
+            yield _quarantine(path.name, path, encoding.reason, detail)
+            return
+        with opener(path, "rb") as stream:
+            for line_no, line in _jsonl_lines(stream, encoding, max_bytes):
+                tally.seen += 1
+                records += 1
                 where = f"{path.name}:{line_no}"
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    yield _quarantine(where, path, UNDECODABLE, f"line {line_no}: {exc.reason}")
+                if isinstance(line, Rejection):
+                    detail = f"line {line_no}: {line.detail}"
+                    yield _quarantine(where, path, line.reason, detail)
                     continue
                 try:
                     record = json.loads(line)
@@ -248,43 +645,71 @@ def _read_jsonl_file(path: Path) -> Iterator[Article | dict[str, str]]:
                     kind = type(record).__name__
                     yield _quarantine(where, path, NOT_A_RECORD, f"line {line_no}: a JSON {kind}")
                     continue
-                yield _record_to_article(record, path, where, encoding)
-    except (OSError, EOFError, zlib.error) as exc:
-        # gzip.BadGzipFile is an OSError; a truncated stream raises EOFError.
+                yield _record_to_article(record, path, where, encoding, max_bytes)
+        if records == 0:
+            tally.seen += 1
+            yield _quarantine(path.name, path, EMPTY_FILE, "no JSON line in the file")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        # gzip.BadGzipFile is an OSError; a truncated stream raises EOFError; a UTF-16 stream
+        # with a broken pair raises UnicodeDecodeError. What is left is one input.
+        tally.seen += 1
+        reason = UNDECODABLE if isinstance(exc, UnicodeDecodeError) else UNREADABLE
         detail = f"after line {line_no}: {exc or type(exc).__name__}"
-        yield _quarantine(path.name, path, UNREADABLE, detail)
+        yield _quarantine(path.name, path, reason, detail)
 
 
-def _read_parquet_file(path: Path) -> Iterator[Article | dict[str, str]]:
+def _read_parquet_file(
+    path: Path, max_bytes: int, tally: _Tally
+) -> Iterator[Article | dict[str, str]]:
     row_no = 0
     try:
         parquet = pq.ParquetFile(path)
         if "text" not in parquet.schema_arrow.names:
+            tally.seen += 1  # the whole file is one input
             yield _quarantine(path.name, path, MISSING_TEXT, "the file has no text column")
             return
         for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
             for record in batch.to_pylist():
                 row_no += 1
-                yield _record_to_article(record, path, f"{path.name}:{row_no}", "utf-8")
+                tally.seen += 1
+                where = f"{path.name}:{row_no}"
+                yield _record_to_article(record, path, where, "utf-8", max_bytes)
+        if row_no == 0:
+            tally.seen += 1
+            yield _quarantine(path.name, path, EMPTY_FILE, "the file has no rows")
     except (OSError, pa.ArrowException) as exc:  # not Parquet, truncated, corrupt
+        tally.seen += 1  # the rest of the file (all of it, if it did not open) is one input
         yield _quarantine(path.name, path, UNREADABLE, f"after row {row_no}: {exc}")
 
 
 def _record_to_article(
-    record: Mapping[str, Any], path: Path, where: str, encoding: str
+    record: Mapping[str, Any], path: Path, where: str, encoding: str, max_bytes: int
 ) -> Article | dict[str, str]:
     """One JSON/Parquet record as an Article, or the quarantine row saying why not."""
-    record_id = record.get("id")
-    if record_id is None or record_id == "":
-        return _quarantine(where, path, MISSING_ID, "the record has no id")
-    source_name = str(record_id)
-    text = record.get("text")
-    if not isinstance(text, str):
-        return _quarantine(source_name, path, MISSING_TEXT, f"text is {type(text).__name__}")
-    if not text.strip():
-        return _quarantine(source_name, path, EMPTY_TEXT, "text is empty")
+    record_id, text = record.get("id"), record.get("text")
     title = record.get("title")
     title = title if isinstance(title, str) and title else None
+    source, url = _optional_str(record.get("source")), _optional_str(record.get("url"))
+    source_name = None if record_id is None or record_id == "" else str(record_id)
+    for name, value in (("id", source_name), ("text", text), ("title", title),
+                        ("source", source), ("url", url)):  # fmt: skip
+        if isinstance(value, str) and _has_lone_surrogate(value):  # JSON's "\ud800"
+            detail = f"{name} holds a lone surrogate: not Unicode text"
+            return _quarantine(where, path, UNDECODABLE, detail)
+    if source_name is None:
+        return _quarantine(where, path, MISSING_ID, "the record has no id")
+    if not isinstance(text, str):
+        return _quarantine(source_name, path, MISSING_TEXT, f"text is {type(text).__name__}")
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        detail = f"text of {size} bytes, more than {max_bytes}"
+        return _quarantine(source_name, path, TOO_LARGE, detail)
+    content_type = "html" if looks_like_html(text) else "text"
+    if content_type == "html":
+        text = html_to_text(text)
+    problem = _text_problem(text)
+    if problem is not None:
+        return _quarantine(source_name, path, problem.reason, problem.detail)
     day, origin = parse_record_date(record.get("date")), "record"
     if day is None:
         day, origin = find_text_date(text), "text"
@@ -295,11 +720,20 @@ def _record_to_article(
         title=title,
         published_date=day,
         date_origin=origin if day else None,
-        source=_optional_str(record.get("source")),
-        url=_optional_str(record.get("url")),
-        input_path=str(path),
+        source=source,
+        url=url,
+        input_path=_storable(str(path)),
         encoding=encoding,
+        content_type=content_type,
     )
+
+
+def _has_lone_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _optional_str(value: Any) -> str | None:

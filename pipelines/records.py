@@ -39,6 +39,7 @@ class Article:
     url: str | None = None
     input_path: str | None = None
     encoding: str | None = None
+    content_type: str | None = None  # "text", or "html" when text was extracted from markup
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +96,26 @@ class ArticleAnalysis:
     quotes: tuple[Quote, ...] = ()
     dropped: tuple[DroppedSpan, ...] = ()
     notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class InputCounts:
+    """What ingest made of its inputs (one batch, or a whole run).
+
+    Every input seen ends as exactly one of: an article, a quarantine row, or an exact
+    duplicate of an article already read (counted, not kept), so
+    ``inputs_seen == articles + quarantined + exact_duplicates``.
+    """
+
+    inputs_seen: int = 0
+    articles: int = 0
+    quarantined: int = 0
+    exact_duplicates: int = 0
+
+    def __add__(self, other: InputCounts) -> InputCounts:
+        return InputCounts(
+            self.inputs_seen + other.inputs_seen,
+            self.articles + other.articles,
+            self.quarantined + other.quarantined,
+            self.exact_duplicates + other.exact_duplicates,
+        )

@@ -6,7 +6,9 @@ Three layers, cheapest first:
    nested ones included), in Python: GE only sees pandas dtypes;
 2. derived check columns (``chk_*``, one boolean a row) for what needs the text or another
    table: offset identity ``field[char_start:char_end] == text`` for quote, cue, mention
-   and sentence spans, foreign keys, counts. They are computed vectorised in DuckDB over the
+   and sentence spans, foreign keys, counts, and the run's accounting (``run_summary``:
+   inputs seen = articles + quarantined + exact duplicates, with articles and quarantined
+   equal to those tables' row counts). They are computed vectorised in DuckDB over the
    Arrow tables (zero copy; ``substring``/``length`` count code points as Python does) and
    appended to the frame GE validates, so each shows up in Data Docs as an ordinary
    ``expect_column_values_to_be_in_set(chk_..., [True])``;
@@ -43,6 +45,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "quotes": ("quote_id",),
     "speakers": ("speaker_id",),
     "quarantine": ("source_name",),
+    "run_summary": ("run_id",),
 }
 # Derived check columns each table's suite expects, in frame order; DERIVED_READS: the tables
 # their SQL reads.
@@ -54,6 +57,7 @@ DERIVED: dict[str, tuple[str, ...]] = {
                "chk_speaker_mention", "chk_other_speaker", "chk_article_fields", "chk_sentence"),
     "speakers": ("chk_n_quotes", "chk_roles", "chk_variants"),
     "quarantine": (),
+    "run_summary": ("chk_identity", "chk_articles", "chk_quarantined", "chk_quarantine_reasons"),
 }  # fmt: skip
 DERIVED_READS: dict[str, tuple[str, ...]] = {
     "articles": ("articles", "sentences", "quotes"),
@@ -61,6 +65,7 @@ DERIVED_READS: dict[str, tuple[str, ...]] = {
     "quotes": ("articles", "sentences", "quotes"),
     "speakers": ("speakers", "quotes"),
     "quarantine": (),
+    "run_summary": ("run_summary", "articles", "quarantine"),
 }
 EARLIEST_PUBLISHED_DATE = "1990-01-01"  # ingest accepts years 1990-2035; the suites say 1990
 
@@ -286,6 +291,22 @@ _DERIVED_SQL: dict[str, str] = {
         from speakers sp left join nq on nq.speaker_id = sp.speaker_id
         order by sp.__row
     """,
+    # The accounting identity, and ingest's counts against the published row counts.
+    "run_summary": """
+        with qr as (select list({'reason': reason, 'count': n}) as reasons
+                    from (select reason, count(*) as n from quarantine group by reason))
+        select
+            coalesce(r.inputs_seen = r.articles + r.quarantined + r.exact_duplicates
+                     and least(r.articles, r.quarantined, r.exact_duplicates) >= 0, false)
+                as chk_identity,
+            coalesce(r.articles = (select count(*) from articles), false) as chk_articles,
+            coalesce(r.quarantined = (select count(*) from quarantine), false)
+                as chk_quarantined,
+            coalesce(list_sort(r.quarantined_by_reason)
+                     = list_sort(coalesce(qr.reasons, [])), false) as chk_quarantine_reasons
+        from run_summary r, qr
+        order by r.__row
+    """,
 }
 
 
@@ -481,7 +502,7 @@ def validate_tables(
     suites_dir: str | Path | None = None,
     today: dt.date | None = None,
 ) -> ValidationReport:
-    """Validate the five tables; build Data Docs under ``docs_dir`` when it is given.
+    """Validate the six tables; build Data Docs under ``docs_dir`` when it is given.
 
     ``today`` bounds ``published_date`` from above (the suites' ``$PARAMETER``), default the
     current date plus one day for time zones.

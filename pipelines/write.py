@@ -27,10 +27,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.records import SPEAKER_IDS, ArticleAnalysis
+from pipelines.records import SPEAKER_IDS, ArticleAnalysis, InputCounts
 
 SCHEMA_VERSION = "1"
-TABLE_NAMES: tuple[str, ...] = ("articles", "sentences", "quotes", "speakers", "quarantine")
+TABLE_NAMES: tuple[str, ...] = (
+    "articles", "sentences", "quotes", "speakers", "quarantine", "run_summary",
+)  # fmt: skip
 MANIFEST_NAME = "_SUCCESS"
 # Keys stamped into the Parquet footer (key/value metadata) of every file.
 META_SCHEMA_VERSION = b"isnad.schema_version"
@@ -47,6 +49,12 @@ DROPPED_SPAN_TYPE = pa.struct(
         _field("start", pa.int32(), "Start offset (characters, inclusive) into the field."),
         _field("end", pa.int32(), "End offset (characters, exclusive) into the field."),
         _field("reason", pa.string(), "Why it was dropped: comments, furniture_line, repeat, ..."),
+    ]
+)
+REASON_COUNT_TYPE = pa.struct(
+    [
+        _field("reason", pa.string(), "Quarantine reason code."),
+        _field("count", pa.int64(), "Number of quarantine rows with that reason."),
     ]
 )
 ROLE_TYPE = pa.struct(
@@ -105,6 +113,12 @@ SCHEMAS: dict[str, pa.Schema] = {
                 "encoding",
                 pa.string(),
                 "Character encoding the input was decoded with.",
+                nullable=True,
+            ),
+            _field(
+                "content_type",
+                pa.string(),
+                "'text', or 'html' when `text` is the plain text extracted from HTML.",
                 nullable=True,
             ),
             _field("n_chars", pa.int32(), "Length of `text` in characters."),
@@ -211,11 +225,34 @@ SCHEMAS: dict[str, pa.Schema] = {
             _field("detail", pa.string(), "Human-readable detail of the problem.", nullable=True),
         ]
     ),
+    "run_summary": pa.schema(
+        [
+            _field("run_id", pa.string(), "The run: its Prefect flow run id, or a random id."),
+            _field("started_at", pa.timestamp("us", tz="UTC"), "When the run started (UTC)."),
+            _field(
+                "inputs_seen",
+                pa.int64(),
+                "Inputs read: .txt/.html files, JSONL lines, Parquet rows, whole files rejected.",
+            ),
+            _field("articles", pa.int64(), "Inputs that became rows of `articles`."),
+            _field("quarantined", pa.int64(), "Inputs that became rows of `quarantine`."),
+            _field(
+                "exact_duplicates",
+                pa.int64(),
+                "Inputs with the content (title + text) of an article already read: dropped.",
+            ),
+            _field(
+                "quarantined_by_reason",
+                pa.list_(pa.field("item", REASON_COUNT_TYPE, nullable=False)),
+                "Quarantine rows per reason code, by reason.",
+            ),
+        ]
+    ),
 }
 
 _ARTICLE_COLUMNS = (
     "article_id", "source_name", "title", "text", "published_date", "date_origin",
-    "source", "url", "input_path", "encoding",
+    "source", "url", "input_path", "encoding", "content_type",
 )  # fmt: skip
 
 
@@ -349,18 +386,84 @@ def build_quarantine(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return _table("quarantine", {n: [row.get(n) for row in rows] for n in names})
 
 
+def build_run_summary(
+    counts: InputCounts,
+    quarantine_rows: Sequence[Mapping[str, Any]],
+    *,
+    run_id: str | None = None,
+    started_at: dt.datetime | None = None,
+) -> pa.Table:
+    """The one-row accounting table: what ingest made of the inputs, per reason too.
+
+    ``counts`` come from ingest, not from the other tables, so validation can check them
+    against the tables' row counts (nothing lost between reading and publishing).
+    """
+    reasons = Counter(row["reason"] for row in quarantine_rows)
+    return _table(
+        "run_summary",
+        {
+            "run_id": [run_id or uuid.uuid4().hex],
+            "started_at": [started_at or dt.datetime.now(dt.UTC)],
+            "inputs_seen": [counts.inputs_seen],
+            "articles": [counts.articles],
+            "quarantined": [counts.quarantined],
+            "exact_duplicates": [counts.exact_duplicates],
+            "quarantined_by_reason": [
+                [{"reason": r, "count": n} for r, n in sorted(reasons.items())]
+            ],
+        },
+    )
+
+
+def combine_run_summaries(parts: Sequence[pa.Table]) -> pa.Table:
+    """One run_summary row from per-batch rows: counts added up, run id and start of the first."""
+    rows = [row for part in parts for row in part.to_pylist()]
+    if not rows:
+        raise ValueError("no run_summary rows to combine")
+    names = ("inputs_seen", "articles", "quarantined", "exact_duplicates")
+    reasons: Counter[str] = Counter()
+    for row in rows:
+        reasons.update({item["reason"]: item["count"] for item in row["quarantined_by_reason"]})
+    return _table(
+        "run_summary",
+        {
+            "run_id": [rows[0]["run_id"]],
+            "started_at": [rows[0]["started_at"]],
+            **{name: [sum(row[name] for row in rows)] for name in names},
+            "quarantined_by_reason": [
+                [{"reason": r, "count": n} for r, n in sorted(reasons.items())]
+            ],
+        },
+    )
+
+
 def build_tables(
-    analyses: list[ArticleAnalysis], quarantine_rows: list[dict]
+    analyses: list[ArticleAnalysis],
+    quarantine_rows: list[dict],
+    counts: InputCounts | None = None,
+    *,
+    run_id: str | None = None,
+    started_at: dt.datetime | None = None,
 ) -> dict[str, pa.Table]:
-    """All five tables of a run, each in its declared schema."""
+    """All six tables of a run (or of one batch), each in its declared schema.
+
+    ``counts`` is ingest's accounting of the inputs behind ``analyses`` and
+    ``quarantine_rows``; without it they are taken to be all the inputs there were.
+    """
     quotes = build_quotes(analyses)
-    counts = Counter(quotes.column("speaker_id").to_pylist())
+    speaker_counts = Counter(quotes.column("speaker_id").to_pylist())
+    if counts is None:
+        n = len(analyses) + len(quarantine_rows)
+        counts = InputCounts(n, len(analyses), len(quarantine_rows), 0)
     return {
         "articles": build_articles(analyses),
         "sentences": build_sentences(analyses),
         "quotes": quotes,
-        "speakers": build_speakers(counts),
+        "speakers": build_speakers(speaker_counts),
         "quarantine": build_quarantine(quarantine_rows),
+        "run_summary": build_run_summary(
+            counts, quarantine_rows, run_id=run_id, started_at=started_at
+        ),
     }
 
 

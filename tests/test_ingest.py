@@ -120,7 +120,7 @@ class TestDates:
             ({"date": "2015-07-21T10:00:00Z"}, TEXT, dt.date(2015, 7, 21), "record"),
             ({"date": "2015/7/1"}, TEXT, dt.date(2015, 7, 1), "record"),
             ({}, "نشر في 2013-11-09 14:20 عن لافروف", dt.date(2013, 11, 9), "text"),
-            ({"date": "not a date"}, "1266 2017-02-08", dt.date(2017, 2, 8), "text"),
+            ({"date": "not a date"}, "العدد 1266 2017-02-08", dt.date(2017, 2, 8), "text"),
             ({}, "رقم 12015-07-21 وتاريخ 2015-13-01 و 1850-01-01", None, None),
             ({}, TEXT, None, None),
         ],
@@ -177,9 +177,10 @@ class TestQuarantine:
         assert row["detail"]
 
     def test_undecodable_txt_is_quarantined_not_guessed(self, tmp_path: Path) -> None:
-        """A .txt in cp1256 is not UTF-8: quarantined as undecodable, never re-decoded."""
+        """A .txt in Windows-1252 is neither UTF-8 nor Arabic in Windows-1256: quarantined
+        as undecodable, never guessed at (tests/test_bad_inputs.py has the other encodings)."""
         path = tmp_path / "cp.txt"
-        path.write_bytes("قال لافروف".encode("cp1256"))
+        path.write_bytes("Le café de l'été à Genève".encode("cp1252"))
 
         articles, quarantine = read_inputs([path])
 
@@ -199,19 +200,18 @@ class TestQuarantine:
         assert 0 < len(articles) < 200
         assert [q["reason"] for q in quarantine] == [ingest.UNREADABLE]
 
-    def test_second_copy_of_same_content_is_quarantined(self, tmp_path: Path) -> None:
+    def test_second_copy_of_same_content_is_counted_not_kept(self, tmp_path: Path) -> None:
         """One story in two papers has one article_id: the first copy is kept, the second is
-        quarantined as a duplicate naming the first, even across batches and files."""
+        counted as an exact duplicate (not quarantined), even across batches and files."""
         _write_jsonl(tmp_path / "a.jsonl", [_record(id="p1", title=TITLE), _record(id="x")])
         _write_jsonl(tmp_path / "b.jsonl", [_record(id="p2", title=TITLE)])
 
-        batches = list(iter_inputs([tmp_path], batch_size=1))
+        batches = list(ingest.iter_batches([tmp_path], batch_size=1))
 
-        articles = [a.source_name for b, _ in batches for a in b]
-        quarantine = [q for _, qs in batches for q in qs]
-        assert articles == ["p1", "x"]
-        assert [(q["source_name"], q["reason"]) for q in quarantine] == [("p2", ingest.DUPLICATE)]
-        assert "p1" in quarantine[0]["detail"]
+        assert [a.source_name for b in batches for a in b.articles] == ["p1", "x"]
+        assert [q for b in batches for q in b.quarantine] == []
+        assert sum(b.counts.exact_duplicates for b in batches) == 1
+        assert sum(b.counts.inputs_seen for b in batches) == 3
 
     def test_parquet_without_text_column(self, tmp_path: Path) -> None:
         """A Parquet file with no text column is one quarantine row, not one per row."""
@@ -278,8 +278,8 @@ class TestStreaming:
 
     def test_is_lazy(self, tmp_path: Path) -> None:
         """The first batch comes before later files are opened (no whole-corpus read)."""
-        _write_jsonl(tmp_path / "a.jsonl", [_record(id=str(i), text=str(i)) for i in range(4)])
-        late = _write_jsonl(tmp_path / "b.jsonl", [_record(id="late", text="late")])
+        _write_jsonl(tmp_path / "a.jsonl", [_record(id=str(i), text=f"نص {i}") for i in range(4)])
+        late = _write_jsonl(tmp_path / "b.jsonl", [_record(id="late", text="نص متأخر")])
 
         batches = iter_inputs([tmp_path], batch_size=2)
         first, _ = next(batches)

@@ -100,7 +100,7 @@ class TestSchemas:
                 assert f.metadata and f.metadata[b"description"].strip(), f"{name}.{f.name}"
 
     def test_tables_are_the_declared_five(self) -> None:
-        """SCHEMAS declares exactly the five tables, in TABLE_NAMES order, at version 1."""
+        """SCHEMAS declares exactly the tables of TABLE_NAMES, in order, at version 1."""
         assert tuple(write.SCHEMAS) == write.TABLE_NAMES
         assert write.SCHEMA_VERSION == "1"
 
@@ -115,10 +115,11 @@ class TestSchemas:
             assert table.schema.equals(write.SCHEMAS[name], check_metadata=True), name
 
     def test_empty_run(self) -> None:
-        """No articles and no quarantine still gives five typed tables (speakers has 5 rows)."""
+        """No articles and no quarantine still gives every typed table (speakers has 5 rows)."""
         empty = write.build_tables([], [])
         assert {n: t.num_rows for n, t in empty.items()} == {
             "articles": 0, "sentences": 0, "quotes": 0, "speakers": 5, "quarantine": 0,
+            "run_summary": 1,
         }  # fmt: skip
         for name, table in empty.items():
             assert table.schema.equals(write.SCHEMAS[name]), name
@@ -130,6 +131,7 @@ class TestBuildTables:
         counts = {name: t.num_rows for name, t in tables.items()}
         assert counts == {
             "articles": 2, "sentences": 4, "quotes": 3, "speakers": 5, "quarantine": 1,
+            "run_summary": 1,
         }  # fmt: skip
 
     def test_quote_offsets_survive(self, tables: dict[str, pa.Table]) -> None:
