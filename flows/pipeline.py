@@ -43,7 +43,8 @@ from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
-from pipelines import analyse, ingest, validate, write
+from pipelines import analyse, claims, ingest, validate, write
+from pipelines import report as report_page
 from pipelines.records import Article, ArticleAnalysis, InputCounts
 
 # Disk I/O can fail for passing reasons (NFS, a full disk being cleaned): 3 tries more,
@@ -142,6 +143,57 @@ def merge_batch_tables(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Tab
     return {name: merged[name] for name in parts[0]}
 
 
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def previous_claims(out: str) -> pa.Table | None:
+    return claims.read_previous_claims(out)
+
+
+@task(cache_policy=NO_CACHE)
+def cluster_claims(tables: dict[str, pa.Table], previous: pa.Table | None) -> dict[str, pa.Table]:
+    return claims.attach_claims(tables, previous)
+
+
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def write_report(
+    tables: dict[str, pa.Table], validation: dict, out: str, paths: dict[str, str]
+) -> str:
+    return report_page.render_report(tables, validation, out, paths)
+
+
+class _StageClock:
+    """Seconds spent in each stage over all batches (the benchmark prints them)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
+        self._last = now
+
+
+def _speaker_artifact(tables: dict[str, pa.Table], report: validate.ValidationReport) -> str:
+    """A Markdown table of quotations per speaker and type, with the validation result."""
+    rows = tables["quotes"].select(["speaker_id", "quote_type"]).to_pylist()
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        by_type = counts.setdefault(row["speaker_id"] or "other", {})
+        by_type[row["quote_type"]] = by_type.get(row["quote_type"], 0) + 1
+    types = ("direct", "indirect", "mixed", "nominal", "headline")
+    lines = [
+        f"**validation:** {'passed' if report.success else 'FAILED'}",
+        "",
+        "| speaker | " + " | ".join(types) + " | total |",
+        "|---|" + "---|" * (len(types) + 1),
+    ]
+    for speaker in sorted(counts):
+        by_type = counts[speaker]
+        cells = [str(by_type.get(t, 0)) for t in types]
+        lines.append(f"| {speaker} | " + " | ".join(cells) + f" | {sum(by_type.values())} |")
+    return "\n".join(lines)
+
+
 @flow(name="isnad")
 def isnad_flow(
     inputs: list[str],
@@ -162,13 +214,20 @@ def isnad_flow(
     logger.info("%d input file(s) under %s", len(files), ", ".join(inputs))
 
     parts: list[dict[str, pa.Table]] = []
+    clock = _StageClock()
     batches = ingest.iter_batches(files, batch_size, max_bytes=max_bytes)
     for number, batch in enumerate(batches, 1):
+        clock.lap("ingest")
         cleaned = clean(quote(batch.articles))
+        clock.lap("clean")
         segmented = segment(quote(cleaned))
+        clock.lap("segment")
         detected = detect(quote(segmented))
+        clock.lap("quotes")
         analyses = attribute(quote(detected))
+        clock.lap("attribute")
         parts.append(tabulate(quote(analyses), batch.quarantine, batch.counts, run_id, started_at))
+        clock.lap("tables")
         logger.info(
             "batch %d: %d articles, %d quarantined, %d exact duplicates, %d quotes",
             number,
@@ -179,14 +238,24 @@ def isnad_flow(
         )
     tables = merge(quote(parts))
     del parts
+    clock.lap("tables")
+    tables = cluster_claims(quote(tables), previous_claims(out))
+    clock.lap("claims")
 
     docs_dir = str(Path(out) / "validation")
     report = check(quote(tables), docs_dir)
+    clock.lap("validate")
     create_markdown_artifact(report.summary(), key="isnad-validation")
+    create_markdown_artifact(_speaker_artifact(tables, report), key="isnad-quotes-by-speaker")
     if not report.success:
         logger.error("validation failed: %s", "; ".join(report.failed))
+        # Beside the Data Docs, not over the published report: a failed run publishes nothing.
+        write_report(quote(tables), report.to_dict(), docs_dir, {})
         raise ValidationFailed(report.failed, report.docs_path)
     paths = publish(quote(tables), out)
+    clock.lap("write")
+    report_path = write_report(quote(tables), report.to_dict(), out, paths)
+    clock.lap("report")
 
     (accounting,) = tables["run_summary"].to_pylist()
     speakers = tables["speakers"].select(["speaker_id", "n_quotes"]).to_pydict()
@@ -203,6 +272,9 @@ def isnad_flow(
         "quotes": tables["quotes"].num_rows,
         "quotes_by_speaker": {k: v for k, v in quotes_by_speaker.items() if v},
         "quarantined": tables["quarantine"].num_rows,
+        "claims": tables["claims"].num_rows,
+        "report_path": report_path,
+        "stage_seconds": {k: round(v, 2) for k, v in clock.seconds.items()},
         "validation_success": report.success,
         "docs_path": report.docs_path,
         "paths": paths,

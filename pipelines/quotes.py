@@ -254,7 +254,7 @@ class Detector:
                 or w in self.lex.specs
                 or (w[0] in "وف" and w[1:] in self.lex.specs)
                 or self.is_head(w)
-                or w.startswith("ال") and w.endswith(("ي", "ية"))
+                or (w.startswith("ال") and w.endswith(("ي", "ية")))
                 or any(m.outer_start == t.start for m in self.mentions)
             ):
                 break

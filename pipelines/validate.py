@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipelines import claims
 from pipelines.write import SCHEMAS, TABLE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "articles": ("article_id",),
     "sentences": ("article_id", "sentence_index"),
     "quotes": ("quote_id",),
+    "claims": ("claim_id",),
     "speakers": ("speaker_id",),
     "quarantine": ("source_name",),
     "run_summary": ("run_id",),
@@ -54,7 +56,9 @@ DERIVED: dict[str, tuple[str, ...]] = {
                  "chk_n_quotes"),
     "sentences": ("chk_article_exists", "chk_offset", "chk_sentence_index", "chk_order"),
     "quotes": ("chk_article_exists", "chk_offset", "chk_mention_span", "chk_cue_span",
-               "chk_speaker_mention", "chk_other_speaker", "chk_article_fields", "chk_sentence"),
+               "chk_speaker_mention", "chk_other_speaker", "chk_article_fields", "chk_sentence",
+               claims.QUOTES_CHECK_COLUMN),
+    "claims": claims.DERIVED_COLUMNS,
     "speakers": ("chk_n_quotes", "chk_roles", "chk_variants"),
     "quarantine": (),
     "run_summary": ("chk_identity", "chk_articles", "chk_quarantined", "chk_quarantine_reasons"),
@@ -62,7 +66,8 @@ DERIVED: dict[str, tuple[str, ...]] = {
 DERIVED_READS: dict[str, tuple[str, ...]] = {
     "articles": ("articles", "sentences", "quotes"),
     "sentences": ("articles", "sentences"),
-    "quotes": ("articles", "sentences", "quotes"),
+    "quotes": ("articles", "sentences", "quotes", "claims"),
+    "claims": claims.DERIVED_READS,
     "speakers": ("speakers", "quotes"),
     "quarantine": (),
     "run_summary": ("run_summary", "articles", "quarantine"),
@@ -281,9 +286,15 @@ _DERIVED_SQL: dict[str, str] = {
                      and published_date is not distinct from a_published_date, false)
                 as chk_article_fields,
             coalesce(s_field = field and s_start <= char_start and char_start < s_end, false)
-                as chk_sentence
-        from j order by __row
+                as chk_sentence,
+            coalesce(case when speaker_id is null then claim_id is null
+                          else cl_speaker = speaker_id end, false) as chk_claim
+        from j
+        left join (select claim_id as cl_id, any_value(speaker_id) as cl_speaker
+                   from claims group by claim_id) cl on cl.cl_id = j.claim_id
+        order by __row
     """,
+    "claims": claims.DERIVED_SQL,
     "speakers": """
         with nq as (select speaker_id, count(*) as n from quotes
                     where speaker_id is not null group by speaker_id)

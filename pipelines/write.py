@@ -27,16 +27,18 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines import claims
 from pipelines.records import SPEAKER_IDS, ArticleAnalysis, InputCounts
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: quotes.claim_id and the claims table
 TABLE_NAMES: tuple[str, ...] = (
-    "articles", "sentences", "quotes", "speakers", "quarantine", "run_summary",
+    "articles", "sentences", "quotes", "claims", "speakers", "quarantine", "run_summary",
 )  # fmt: skip
 MANIFEST_NAME = "_SUCCESS"
 # Keys stamped into the Parquet footer (key/value metadata) of every file.
 META_SCHEMA_VERSION = b"isnad.schema_version"
 META_TABLE = b"isnad.table"
+META_RUN_ID = b"isnad.run_id"
 
 
 def _field(name: str, type_: pa.DataType, description: str, *, nullable: bool = False) -> pa.Field:
@@ -196,8 +198,10 @@ SCHEMAS: dict[str, pa.Schema] = {
                 "The article's publication date (denormalised).",
                 nullable=True,
             ),
+            claims.CLAIM_ID_FIELD,
         ]
     ),
+    "claims": claims.CLAIMS_SCHEMA,
     "speakers": pa.schema(
         [
             _field("speaker_id", pa.string(), "Key used in quotes.speaker_id."),
@@ -327,7 +331,9 @@ def build_sentences(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
 
 
 def build_quotes(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
-    return _records_table("quotes", [q for a in analyses for q in a.quotes])
+    """Quotes of a batch; claim ids are assigned once all batches are in (claims.attach_claims)."""
+    records = [q for a in analyses for q in a.quotes]
+    return _records_table("quotes", records, {"claim_id": pa.nulls(len(records), pa.string())})
 
 
 def load_speaker_registry() -> dict[str, Any]:
@@ -459,6 +465,7 @@ def build_tables(
         "articles": build_articles(analyses),
         "sentences": build_sentences(analyses),
         "quotes": quotes,
+        "claims": claims.CLAIMS_SCHEMA.empty_table(),
         "speakers": build_speakers(speaker_counts),
         "quarantine": build_quarantine(quarantine_rows),
         "run_summary": build_run_summary(
@@ -467,11 +474,12 @@ def build_tables(
     }
 
 
-def _stamp(name: str, table: pa.Table) -> pa.Table:
-    """Record the schema version and table name in the file's key/value metadata."""
+def _stamp(name: str, table: pa.Table, run_id: str) -> pa.Table:
+    """Record the schema version, table name and run in the file's key/value metadata."""
     metadata = dict(table.schema.metadata or {})
     metadata[META_SCHEMA_VERSION] = SCHEMA_VERSION.encode()
     metadata[META_TABLE] = name.encode()
+    metadata[META_RUN_ID] = run_id.encode()
     return table.replace_schema_metadata(metadata)
 
 
@@ -501,7 +509,12 @@ def publish_tables(tables: dict[str, pa.Table], out_dir: str) -> dict[str, str]:
     """
     _check_publishable(tables)
     os.makedirs(out_dir, exist_ok=True)
-    run_id = uuid.uuid4().hex
+    summary = tables.get("run_summary")
+    run_id = (
+        str(summary.column("run_id")[0].as_py())
+        if summary is not None and summary.num_rows and "run_id" in summary.column_names
+        else uuid.uuid4().hex
+    )
     staging = os.path.join(out_dir, f".staging-{run_id}")
     os.mkdir(staging)
     try:
@@ -513,7 +526,7 @@ def publish_tables(tables: dict[str, pa.Table], out_dir: str) -> dict[str, str]:
         }
         for name, table in tables.items():
             staged = os.path.join(staging, f"{name}.parquet")
-            pq.write_table(_stamp(name, table), staged, compression="zstd")
+            pq.write_table(_stamp(name, table, run_id), staged, compression="zstd")
             _fsync(staged)
             manifest["tables"][name] = {
                 "file": f"{name}.parquet",

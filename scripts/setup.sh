@@ -9,6 +9,18 @@ python_bin="${PYTHON:-python3.11}"
 venv=.venv
 stamp="$venv/.isnad-setup"
 
+# Headless Chromium and Arabic fonts: the report test renders output/report/index.html in a
+# browser and checks what a reader sees. Debian packages; skipped (the test then skips) where
+# apt cannot install them.
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ar 2>/dev/null | grep -q .; then
+    echo "setup: installing chromium and fonts-noto-core (apt)"
+    sudo_cmd=$([ "$(id -u)" = 0 ] || echo sudo)
+    { $sudo_cmd apt-get install -y --no-install-recommends chromium fonts-noto-core >/dev/null 2>&1 ||
+        { $sudo_cmd apt-get update >/dev/null 2>&1 &&
+            $sudo_cmd apt-get install -y --no-install-recommends chromium fonts-noto-core >/dev/null 2>&1; }; } ||
+        echo "setup: could not install chromium/fonts-noto-core; the browser report test will skip"
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
     echo "setup: creating $venv with $python_bin"
     "$python_bin" -m venv "$venv"

@@ -18,7 +18,7 @@ from pipelines.ingest import read_inputs
 from pipelines.records import ArticleAnalysis
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
-TABLES = ("articles", "sentences", "quotes", "speakers", "quarantine", "run_summary")
+TABLES = write.TABLE_NAMES  # articles, sentences, quotes, claims, speakers, quarantine, ...]
 RUN_SUMMARY = {
     "articles": 5,
     "sentences": 80,

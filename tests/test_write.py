@@ -99,14 +99,15 @@ class TestSchemas:
                     continue
                 assert f.metadata and f.metadata[b"description"].strip(), f"{name}.{f.name}"
 
-    def test_tables_are_the_declared_five(self) -> None:
-        """SCHEMAS declares exactly the tables of TABLE_NAMES, in order, at version 1."""
+    def test_tables_are_the_declared_ones(self) -> None:
+        """SCHEMAS declares exactly the tables of TABLE_NAMES, in order, at version 2."""
         assert tuple(write.SCHEMAS) == write.TABLE_NAMES
-        assert write.SCHEMA_VERSION == "1"
+        assert write.SCHEMA_VERSION == "2"
 
     def test_quote_columns_follow_the_record(self) -> None:
-        """The quotes table has every Quote field, in the dataclass's order."""
-        assert write.SCHEMAS["quotes"].names == [f.name for f in dataclasses.fields(Quote)]
+        """The quotes table has every Quote field, in the dataclass's order, then claim_id."""
+        names = [f.name for f in dataclasses.fields(Quote)]
+        assert write.SCHEMAS["quotes"].names == [*names, "claim_id"]
 
     def test_built_tables_match_declared_schemas(self, tables: dict[str, pa.Table]) -> None:
         """build_tables returns each table in its declared schema, descriptions included."""
@@ -118,7 +119,7 @@ class TestSchemas:
         """No articles and no quarantine still gives every typed table (speakers has 5 rows)."""
         empty = write.build_tables([], [])
         assert {n: t.num_rows for n, t in empty.items()} == {
-            "articles": 0, "sentences": 0, "quotes": 0, "speakers": 5, "quarantine": 0,
+            "articles": 0, "sentences": 0, "quotes": 0, "claims": 0, "speakers": 5, "quarantine": 0,
             "run_summary": 1,
         }  # fmt: skip
         for name, table in empty.items():
@@ -130,7 +131,7 @@ class TestBuildTables:
         """One row per article, sentence, quote, registry speaker and quarantine row."""
         counts = {name: t.num_rows for name, t in tables.items()}
         assert counts == {
-            "articles": 2, "sentences": 4, "quotes": 3, "speakers": 5, "quarantine": 1,
+            "articles": 2, "sentences": 4, "quotes": 3, "claims": 0, "speakers": 5, "quarantine": 1,
             "run_summary": 1,
         }  # fmt: skip
 
@@ -220,7 +221,8 @@ class TestPublish:
         }
         for name in tables:
             meta = pq.read_metadata(tmp_path / f"{name}.parquet").metadata
-            assert meta[b"isnad.schema_version"] == b"1"
+            assert meta[b"isnad.schema_version"] == write.SCHEMA_VERSION.encode()
+            assert meta[b"isnad.run_id"] == manifest["run_id"].encode()
             assert meta[b"isnad.table"] == name.encode()
         assert not list(tmp_path.glob(".staging-*"))
 
