@@ -172,6 +172,8 @@ def _words(text: str, a: int, b: int) -> int:
 # a verb with the first-person plural suffix, or a first-person pronoun.
 _FIRST_PERSON = re.compile(r"^(?:\w{2,}نا|نحن|انا|اننا|انني)$")
 _QUOTE_CHARS = '"«'
+# Where a clause starts: punctuation or a connector ("لكن"، "فيما"، "غير أن" ...).
+_CLAUSE_BREAK = re.compile(r"[،,:؛.!؟]|\b(?:و?لكن|غير ان|الا ان|بيد ان|فيما|بينما|كما|ثم|حيث|اذ)\b")
 _RELATIVE = re.compile(r"(?<!\w)و?(?:الذي|التي|الذين|اللذين|اللتين|اللواتي|اللاتي)\s+$")
 _TRIM = " \n\t.،؛:!-—"
 _SPEAKER_KINDS = ("name", "role", "weak_name", "generic", "counterpart", "latter")
@@ -331,6 +333,27 @@ class Detector:
                 if chain:
                     return Subject("svo", chain)
                 return Subject("other", other_span=(toks[0].start, toks[-1].end))
+        return None
+
+    def fronted_subject(self, hit: CueHit, unit: Unit) -> Subject | None:
+        """A noun phrase right before the verb is its subject, not a dropped pronoun: "لكن هذا
+        الائتلاف رأى أن" is the coalition's view. A fronted prepositional phrase ("وفي
+        تصريحات للصحفيين قال") or a connector leaves the verb subjectless."""
+        if hit.prefixed:
+            return None
+        before = self.text[unit.start : hit.outer_start]
+        clause = _CLAUSE_BREAK.split(before)[-1]
+        toks = [t for t in tokens(clause, 0, len(clause)) if t.text.isalpha()]
+        if not toks or len(toks) > 6 or toks[-1].text == "قد":
+            return None
+        first = toks[0].text
+        preposition = first[0] in "بلك" and len(first) > 3  # "بعد"، "للصحفيين"، "كذلك"
+        if first in self.lex.adverbials or first in self.lex.particles or preposition:
+            return None  # a fronted prepositional phrase or adverb
+        if first in ("هذا", "هذه", "ذلك", "تلك", "هؤلاء") or first.startswith("ال"):
+            start = unit.start + len(before) - len(clause) + toks[0].start
+            end = unit.start + len(before) - len(clause) + toks[-1].end
+            return Subject("other", other_span=(start, end))
         return None
 
     def unit_subject(self, unit: Unit, hits: list[CueHit]) -> Subject | None:
@@ -578,7 +601,7 @@ class Detector:
                 for m in self.mentions
                 if unit.start <= m.start
                 and m.end <= hit.outer_start
-                and m.kind in _SPEAKER_KINDS
+                and m.kind in (*_SPEAKER_KINDS, "person")
                 and not self.in_candidate(m.start)
             ]
             if prior:
@@ -615,6 +638,9 @@ class Detector:
         svo = self.svo_subject(hit, unit)
         if svo is not None:
             return svo, hit.end
+        fronted = self.fronted_subject(hit, unit)
+        if fronted is not None:
+            return fronted, hit.end
         if spec.kind == "imperfect":
             return None, hit.end  # present-tense verbs report only with an explicit subject
         toks = tokens(text, p, min(unit.end, p + 200))
@@ -642,6 +668,15 @@ class Detector:
         span = self.other_np(toks, spec)
         if span is None:
             return None, hit.end
+        for m in self.mentions:
+            # "وقال وزير الثقة جون كيري": an unknown title in apposition to a known name.
+            if (
+                span[0] < m.start < span[1]
+                and m.kind == "name"
+                and m.outer_start == m.start
+                and len(tokens(text, span[0], m.start)) <= 3
+            ):
+                return Subject("explicit", (m,)), m.end
         for m in self.mentions:
             if (
                 span[0] < m.outer_start < span[1]
