@@ -520,6 +520,11 @@ class Detector:
                 or self.text[unit.end - 1] == "."
             ):
                 return False
+            # A subheading introduces body text; a "Name: text" line followed by nothing or by
+            # more short lines is a related-links list ("لافروف: ..." items at a page's foot).
+            nxt = self.units[ui + 1] if ui + 1 < len(self.units) else None
+            if ui > 0 and not (nxt is not None and self.is_body_sentence(nxt)):
+                return False
         if _words(self.text, unit.start, unit.end) > 40:
             return False
         chain, p = self.mention_chain(unit.start, unit.end)
@@ -554,6 +559,11 @@ class Detector:
             Subject("headline", chain),
         )
         return True
+
+    def is_body_sentence(self, unit: Unit) -> bool:
+        """Running text: a long sentence, or a shorter one closed by a full stop."""
+        words = _words(self.text, unit.start, unit.end)
+        return words >= 12 or (words >= 5 and self.text[unit.end - 1] in ".!؟")
 
     def run_unit(self, ui: int, unit: Unit) -> None:
         if self.headline(ui, unit):
