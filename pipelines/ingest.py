@@ -88,6 +88,31 @@ QUARANTINE_KEYS: tuple[str, ...] = ("source_name", "input_path", "reason", "deta
 
 # A plausible ISO date in running text: 2015-07-21, not part of a longer number.
 _TEXT_DATE = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})-([0-9]{2})-([0-9]{2})(?![0-9])")
+_DMY_DATE = re.compile(r"(?<![0-9/])([0-9]{1,2})/([0-9]{1,2})/((?:19|20)[0-9]{2})(?![0-9/])")
+# Month names: the Egyptian/Gulf (يناير ...) and the Levantine/Iraqi (كانون الثاني ...) series.
+_ARABIC_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("يناير", "كانون الثاني"), ("فبراير", "شباط"), ("مارس", "آذار", "اذار"),
+            ("أبريل", "ابريل", "إبريل", "نيسان"), ("مايو", "أيار", "ايار"),
+            ("يونيو", "يونيه", "حزيران"), ("يوليو", "يوليه", "تموز"),
+            ("أغسطس", "اغسطس", "آب", "اب"),
+            ("سبتمبر", "أيلول", "ايلول"), ("أكتوبر", "اكتوبر", "تشرين الأول", "تشرين الاول"),
+            ("نوفمبر", "تشرين الثاني"), ("ديسمبر", "كانون الأول", "كانون الاول"),
+        ],
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+_MONTH_NAMES = "|".join(
+    sorted((re.escape(m).replace("\\ ", r"\s+") for m in _ARABIC_MONTHS), key=len, reverse=True)
+)
+# "1 تشرين الأول 2015", "18 ديسمبر/كانون الأول 2015"
+_ARABIC_DATE = re.compile(
+    rf"(?<![0-9])([0-9]{{1,2}})\s+({_MONTH_NAMES})(?:\s*/\s*(?:{_MONTH_NAMES}))?"
+    r"\s+((?:19|20)[0-9]{2})(?![0-9])"
+)
 # A record's date field: "2015-07-21", "2015-07-21 10:00:00", "2015-07-21T10:00:00Z", "2015/7/21".
 _RECORD_DATE = re.compile(r"^\s*([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?![0-9])")
 _YEARS = range(1990, 2036)
@@ -459,12 +484,27 @@ def parse_record_date(value: Any) -> dt.date | None:
 
 
 def find_text_date(text: str) -> dt.date | None:
-    """The first valid ISO date (YYYY-MM-DD, 1990–2035) written in the text, if any."""
+    """The first valid date written in the text, if any (years 1990–2035): ISO
+    (2015-09-30), day/month/year (30/09/2015), or an Arabic date with the month named in
+    either calendar of month names ("30 سبتمبر 2015"، "1 تشرين الأول 2015")."""
+    found: list[tuple[int, dt.date]] = []
     for match in _TEXT_DATE.finditer(text):
         day = _make_date(*match.groups())
         if day is not None and day.year in _YEARS:
-            return day
-    return None
+            found.append((match.start(), day))
+            break
+    for match in _DMY_DATE.finditer(text):
+        day = _make_date(match.group(3), match.group(2), match.group(1))
+        if day is not None and day.year in _YEARS:
+            found.append((match.start(), day))
+            break
+    for match in _ARABIC_DATE.finditer(text):
+        month = _ARABIC_MONTHS[re.sub(r"\s+", " ", match.group(2))]
+        day = _make_date(match.group(3), str(month), match.group(1))
+        if day is not None and day.year in _YEARS:
+            found.append((match.start(), day))
+            break
+    return min(found)[1] if found else None
 
 
 def _make_date(year: str, month: str, day: str) -> dt.date | None:

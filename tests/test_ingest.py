@@ -293,3 +293,23 @@ class TestStreaming:
         """A batch size of 0 is a programming error."""
         with pytest.raises(ValueError):
             next(iter_inputs([SAMPLE_DIR], batch_size=0))
+
+
+class TestTextDates:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("نشر في 2015-09-30 وقال", dt.date(2015, 9, 30)),
+            ("بتاريخ 05/10/2015 قال", dt.date(2015, 10, 5)),
+            ("الخميس 1 تشرين الأول 2015 أعلن", dt.date(2015, 10, 1)),
+            ("في 30 سبتمبر 2015 قال", dt.date(2015, 9, 30)),
+            ("في 18 ديسمبر/كانون الأول 2015", dt.date(2015, 12, 18)),
+            ("3 آب 2014 ثم 2015-01-01", dt.date(2014, 8, 3)),  # the first date in the text
+            ("في 18 ديسمبر/كانون الأول", None),  # no year: no date
+            ("عام 2015 وحده", None),
+            ("31 فبراير 2015", None),  # not a day of the calendar
+        ],
+    )
+    def test_first_date_written_in_the_text(self, text: str, expected: dt.date | None) -> None:
+        """ISO, day/month/year and Arabic month names (both series) give the text's date."""
+        assert ingest.find_text_date(text) == expected
