@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
@@ -206,6 +207,17 @@ class Detector:
         self.mention_ending = {m.end: m for m in mentions}
         self.state = state
         self.lex = load_cues()
+        # Tokenised once per field; every window below is a slice of it.
+        self._tokens = tokens(text, 0, len(text))
+        self._starts = [t.start for t in self._tokens]
+
+    def toks(self, start: int, end: int) -> list[Tok]:
+        """The field's tokens lying within [start, end)."""
+        i = bisect_left(self._starts, start)
+        j = bisect_left(self._starts, end, lo=i)
+        while j > i and self._tokens[j - 1].end > end:
+            j -= 1
+        return self._tokens[i:j]
 
     # -- subjects -------------------------------------------------------------------------------
     def mention_chain(
@@ -243,7 +255,7 @@ class Detector:
 
     def unregistered_name_end(self, pos: int, limit: int) -> int:
         """End of up to three name-like words at pos (no function word, cue or position noun)."""
-        toks = tokens(self.text, pos, min(limit, pos + 60))[:3]
+        toks = self.toks(pos, min(limit, pos + 60))[:3]
         end = pos
         for i, t in enumerate(toks):
             w = t.text
@@ -266,7 +278,7 @@ class Detector:
     def skip_light(self, pos: int, limit: int) -> int:
         """Skip up to two light adverbials between verb and subject ("وقال له رئيس اللجنة")."""
         for _ in range(2):
-            toks = tokens(self.text, pos, min(limit, pos + 40))
+            toks = self.toks(pos, min(limit, pos + 40))
             if toks and toks[0].text in self.lex.light_adverbials:
                 pos = toks[0].end
             else:
@@ -300,7 +312,7 @@ class Detector:
         m = self.mention_ending.get(end)
         if m is None:
             # "وزير الخارجية السعودي عادل الجبير أكد": an office, then up to three name words.
-            toks = tokens(self.text, max(unit.start, end - 40), end)
+            toks = self.toks(max(unit.start, end - 40), end)
             for k in range(1, min(3, len(toks)) + 1):
                 cand = self.mention_ending.get(toks[-k].start - 1)
                 if (
@@ -325,7 +337,7 @@ class Detector:
         lead = re.match(r"\s*و?كان\s+", before)
         if lead:
             span_start = unit.start + lead.end()
-            toks = tokens(self.text, span_start, end)
+            toks = self.toks(span_start, end)
             if 0 < len(toks) <= 7 and not any(
                 t.text in self.lex.complementizers or t.text in "،." for t in toks
             ):
@@ -365,7 +377,7 @@ class Detector:
             if head.startswith(opener):
                 pos += len(opener)
                 break
-        toks = tokens(self.text, pos, min(unit.end, pos + 200))
+        toks = self.toks(pos, min(unit.end, pos + 200))
         if len(toks) < 2:
             return None
         t0 = toks[0]
@@ -386,7 +398,7 @@ class Detector:
         chain, _ = self.mention_chain(p, unit.end)
         if chain:
             return Subject("explicit", chain)
-        rest = tokens(self.text, p, min(unit.end, p + 200))
+        rest = self.toks(p, min(unit.end, p + 200))
         if (
             not rest
             or rest[0].text in self.lex.adverbials
@@ -533,7 +545,7 @@ class Detector:
         m = re.match(r"\s*:\s*", self.text[p : unit.end])
         if not m and self.field == "title":
             colon = self.text.find(":", p, unit.end)
-            qualifier = tokens(self.text, p, colon) if colon > 0 else []
+            qualifier = self.toks(p, colon) if colon > 0 else []
             if (
                 colon > 0
                 and len([t for t in qualifier if t.text.isalpha()]) <= 6
@@ -653,7 +665,7 @@ class Detector:
             return fronted, hit.end
         if spec.kind == "imperfect":
             return None, hit.end  # present-tense verbs report only with an explicit subject
-        toks = tokens(text, p, min(unit.end, p + 200))
+        toks = self.toks(p, min(unit.end, p + 200))
         if not toks:
             return None, hit.end
         t0 = toks[0]
@@ -684,7 +696,7 @@ class Detector:
                 span[0] < m.start < span[1]
                 and m.kind == "name"
                 and m.outer_start == m.start
-                and len(tokens(text, span[0], m.start)) <= 3
+                and len(self.toks(span[0], m.start)) <= 3
             ):
                 return Subject("explicit", (m,)), m.end
         for m in self.mentions:
@@ -739,7 +751,7 @@ class Detector:
         """Find what the cue governs: (cue_end, content_start, content_end, type, rule, resume)."""
         spec = hit.spec
         text = self.text
-        toks = tokens(text, after, unit.end)
+        toks = self.toks(after, unit.end)
         cue_end = hit.end
         later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
         immediate = True
@@ -793,7 +805,7 @@ class Detector:
                 immediate = False
                 continue
             if t.text == ":" and "direct" in spec.frames:
-                rest = tokens(text, t.end, unit.end)
+                rest = self.toks(t.end, unit.end)
                 if rest and rest[0].text in _QUOTE_CHARS:
                     immediate = True
                     continue
