@@ -171,6 +171,19 @@ def _overlap(a: list[str], b: list[str]) -> float:
     return 2 * p * r / (p + r)
 
 
+def _contained(a: list[str], b: list[str], min_ratio: float = 0.5) -> float:
+    """Share of the shorter statement's tokens found in the longer: a lead that repeats most
+    of a later, fuller quotation word for word is the same statement."""
+    if not a or not b:
+        return 0.0
+    from collections import Counter
+
+    short, long_ = sorted((a, b), key=len)
+    if len(short) < min_ratio * len(long_):
+        return 0.0  # a phrase taken from a longer quotation is a statement of its own
+    return sum((Counter(short) & Counter(long_)).values()) / len(short)
+
+
 def _quote_id(article_id: str, field: str, start: int, end: int, speaker: str | None) -> str:
     key = f"{article_id}|{field}|{start}|{end}|{speaker or ''}"
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
@@ -183,8 +196,8 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
         range(len(quotes)),
         key=lambda i: (
             quotes[i].quote_type == "headline",
-            -quotes[i].confidence,
             -len(quotes[i].quote_text),
+            -quotes[i].confidence,
             i,
         ),
     )
@@ -201,7 +214,11 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
                 quotes[i].field,
                 quotes[j].field,
             )
-            if _overlap(ti, tj) >= (0.9 if headline else 0.8):
+            # A lead that quotes, in quotation marks, words of a later fuller quotation.
+            quoted_excerpt = quotes[i].quote_type == "direct" and _contained(ti, tj, 0.0) >= 0.9
+            if _overlap(ti, tj) >= (0.9 if headline else 0.8) or (
+                not headline and (quoted_excerpt or _contained(ti, tj) >= 0.9)
+            ):
                 dup = True
                 break
         if not dup:

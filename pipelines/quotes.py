@@ -244,6 +244,14 @@ class Detector:
             if quoted and p < limit and self.text[p] in '"»':
                 p += 1
             if m.kind in ("role", "person", "generic"):
+                named = self.name_in_apposition(p, limit)
+                if named is not None:
+                    # "وزير الثقة جون كيري"، "وزير خارجية الولايات المتحدة الأمريكية جون كيري":
+                    # a title, a word or two, then a known name: the name is the speaker.
+                    m = replace(named, start=m.start, outer_start=m.outer_start)
+                    p = named.end
+                    chain.append(m)
+                    continue
                 # "وزير الخارجية السعودي عادل الجبير": an office followed by a name nobody
                 # registered is that person, not the office's holder among the five.
                 named_end = self.unregistered_name_end(p, limit)
@@ -252,6 +260,24 @@ class Detector:
                     p = named_end
             chain.append(m)
         return tuple(chain), p
+
+    def name_in_apposition(self, pos: int, limit: int) -> Mention | None:
+        """A name mention of the five within two words after pos, with nothing between
+        that could end the noun phrase (a preposition, complementizer, cue or punctuation)."""
+        for k, t in enumerate(self.toks(pos, min(limit, pos + 60))[:3]):
+            m = self.mention_at.get(t.start)
+            if m is not None and m.kind == "name" and m.outer_start == m.start:
+                return m
+            w = t.text
+            if (
+                k == 2
+                or not w.isalpha()
+                or w in self.lex.adverbials
+                or w in self.lex.specs
+                or w in self.lex.complementizers
+            ):
+                return None
+        return None
 
     def unregistered_name_end(self, pos: int, limit: int) -> int:
         """End of up to three name-like words at pos (no function word, cue or position noun)."""
@@ -359,14 +385,22 @@ class Detector:
         if not toks or len(toks) > 6 or toks[-1].text == "قد":
             return None
         first = toks[0].text
+        bare = first[1:] if first[0] in "وف" and len(first) > 3 else first
         preposition = first[0] in "بلك" and len(first) > 3  # "بعد"، "للصحفيين"، "كذلك"
-        if first in self.lex.adverbials or first in self.lex.particles or preposition:
-            return None  # a fronted prepositional phrase or adverb
-        if first in ("هذا", "هذه", "ذلك", "تلك", "هؤلاء") or first.startswith("ال"):
-            start = unit.start + len(before) - len(clause) + toks[0].start
-            end = unit.start + len(before) - len(clause) + toks[-1].end
-            return Subject("other", other_span=(start, end))
-        return None
+        lex = self.lex
+        if preposition or any(
+            w in lex.adverbials
+            or w in lex.particles
+            or w in lex.light_adverbials
+            or w in lex.complementizers
+            or w in lex.specs
+            for w in (first, bare)
+        ):
+            return None  # a fronted prepositional phrase, an adverb, a connector
+        # Anything else is a noun phrase: "هذا الائتلاف"، "نائب رئيس الائتلاف المعارض".
+        start = unit.start + len(before) - len(clause) + toks[0].start
+        end = unit.start + len(before) - len(clause) + toks[-1].end
+        return Subject("other", other_span=(start, end))
 
     def unit_subject(self, unit: Unit, hits: list[CueHit]) -> Subject | None:
         """The subject of a sentence that opens with a verb ("ومثل كيري أمام اللجنة"), which
