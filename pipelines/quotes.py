@@ -397,7 +397,18 @@ class Detector:
             for w in (first, bare)
         ):
             return None  # a fronted prepositional phrase, an adverb, a connector
-        # Anything else is a noun phrase: "هذا الائتلاف"، "نائب رئيس الائتلاف المعارض".
+        # A definite or demonstrative noun phrase, or a person's title: "هذا الائتلاف"،
+        # "نائب رئيس الائتلاف المعارض". Other words may be adverbs this lexicon lacks.
+        if not (
+            first in ("هذا", "هذه", "ذلك", "تلك", "هؤلاء")
+            or first.startswith("ال")
+            or any(
+                m.start == toks[0].start + unit.start + len(before) - len(clause)
+                and m.kind == "person"
+                for m in self.mentions
+            )
+        ):
+            return None
         start = unit.start + len(before) - len(clause) + toks[0].start
         end = unit.start + len(before) - len(clause) + toks[-1].end
         return Subject("other", other_span=(start, end))
