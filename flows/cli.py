@@ -1,8 +1,14 @@
 """The ``isnad`` command: run the pipeline, score its output, manage the local Prefect server.
 
-    isnad run INPUT... --out DIR [--batch-size N] [--max-bytes N] [-v]
+    isnad run INPUT... --out DIR [--batch-size N] [--max-bytes N] [--lock-timeout S] [-v]
+    isnad serve INPUT... --out DIR [--cron "0 * * * *"] [--name NAME] [...same options]
     isnad evaluate --gold FILE --quotes DIR
     isnad server {start,stop,status}
+
+``run`` adds the articles under INPUT that ``DIR`` does not hold yet (exit 0), or exits 2
+when validation fails (nothing added), or 3 when another run is writing to ``DIR``.
+``serve`` registers the flow as the deployment ``isnad/NAME`` with a cron schedule and
+runs its scheduled runs until interrupted (Ctrl-C, SIGTERM).
 
 Where the flow's runs are recorded, in order:
 
@@ -36,13 +42,17 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PORT = 4210
+DEFAULT_CRON = "0 * * * *"  # hourly, on the hour
+DEFAULT_DEPLOYMENT = "scheduled"  # served as isnad/scheduled; prefect.yaml declares the same
+EXIT_VALIDATION_FAILED = 2
+EXIT_LOCKED = 3
 START_TIMEOUT_SECONDS = 90.0  # a first start creates and migrates the SQLite database
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "run":
+    if args.command in ("run", "serve"):
         missing = [p for p in args.inputs if not Path(p).exists()]
         if missing:
             parser.error(f"input path does not exist: {', '.join(missing)}")
@@ -56,23 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="read articles, publish Parquet tables")
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="files or directories")
-    run.add_argument("--out", required=True, help="directory for the Parquet tables")
-    run.add_argument("--batch-size", type=_positive_int, default=500, help="articles per batch")
-    run.add_argument(
-        "--max-bytes",
-        type=_positive_int,
-        default=None,
-        help="quarantine (too_large) a .txt/.html file, JSONL line or record text over N "
-        "bytes (default 5 MiB)",
-    )
+    run = commands.add_parser("run", help="add new articles to the Parquet tables")
+    _add_run_options(run)
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's run logs")
     run.set_defaults(handler=run_command)
 
-    evaluate = commands.add_parser("evaluate", help="score quotes.parquet against a gold set")
+    serve = commands.add_parser("serve", help="run on a cron schedule (a Prefect deployment)")
+    _add_run_options(serve)
+    serve.add_argument(
+        "--cron",
+        default=DEFAULT_CRON,
+        help=f"when to run, a cron expression (default {DEFAULT_CRON!r}: hourly)",
+    )
+    serve.add_argument("--timezone", default="UTC", help="time zone of the cron (default UTC)")
+    serve.add_argument(
+        "--name", default=DEFAULT_DEPLOYMENT, help=f"deployment name (default {DEFAULT_DEPLOYMENT})"
+    )
+    serve.add_argument("-q", "--quiet", action="store_true", help="hide the runs' INFO logs")
+    serve.set_defaults(handler=serve_command)
+
+    evaluate = commands.add_parser("evaluate", help="score the quotes table against a gold set")
     evaluate.add_argument("--gold", required=True, help="gold quotations (JSON Lines)")
-    evaluate.add_argument("--quotes", required=True, help="quotes.parquet or its directory")
+    evaluate.add_argument(
+        "--quotes",
+        required=True,
+        help="the dataset directory (--out of a run), its quotes/ directory, or a quotes.parquet",
+    )
     evaluate.add_argument(
         "--only-gold-docs",
         action="store_true",
@@ -86,21 +105,95 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or directories")
+    parser.add_argument("--out", required=True, help="directory of the Parquet dataset")
+    parser.add_argument("--batch-size", type=_positive_int, default=500, help="articles per batch")
+    parser.add_argument(
+        "--max-bytes",
+        type=_positive_int,
+        default=None,
+        help="quarantine (too_large) a .txt/.html file, JSONL line or record text over N "
+        "bytes (default 5 MiB)",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run writing to --out (default 0: exit at once, code 3)",
+    )
+
+
+def _flow_options(args: argparse.Namespace, *, absolute: bool = False) -> dict[str, Any]:
+    """The flow's parameters from the command line (paths made absolute for a deployment,
+    whose runs start in another process and directory)."""
+    inputs = [str(Path(p).resolve()) for p in args.inputs] if absolute else args.inputs
+    out = str(Path(args.out).resolve()) if absolute else args.out
+    options: dict[str, Any] = {"inputs": inputs, "out": out, "batch_size": args.batch_size}
+    if args.max_bytes is not None:  # else the flow's default (ingest.DEFAULT_MAX_BYTES)
+        options["max_bytes"] = args.max_bytes
+    if args.lock_timeout:
+        options["lock_timeout"] = args.lock_timeout
+    return options
+
+
 def run_command(args: argparse.Namespace) -> int:
     _quiet_prefect(verbose=args.verbose)
     from flows.pipeline import ValidationFailed, isnad_flow
+    from pipelines.dataset import DatasetError, DatasetLocked
 
-    options: dict[str, Any] = {"inputs": args.inputs, "out": args.out}
-    options["batch_size"] = args.batch_size
-    if args.max_bytes is not None:  # else the flow's default (ingest.DEFAULT_MAX_BYTES)
-        options["max_bytes"] = args.max_bytes
+    options = _flow_options(args)
     with prefect_api():
         try:
             summary = isnad_flow(**options)
         except ValidationFailed as exc:
             print(f"isnad: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_VALIDATION_FAILED
+        except DatasetLocked as exc:
+            print(f"isnad: {exc}", file=sys.stderr)
+            return EXIT_LOCKED
+        except DatasetError as exc:
+            print(f"isnad: {exc}", file=sys.stderr)
+            return 1
     print(format_summary(summary))
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Serve the flow as the deployment ``isnad/<name>`` on a cron schedule until stopped."""
+    _quiet_prefect(verbose=not args.quiet)
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.deployments.runner import EntrypointType
+    from prefect.schedules import Cron
+
+    from flows.pipeline import isnad_flow
+
+    try:  # the server would refuse it later, with a longer message
+        CronSchedule(cron=args.cron, timezone=args.timezone)
+    except ValueError as exc:
+        print(f"isnad: bad --cron or --timezone: {exc}", file=sys.stderr)
+        return 1
+    with prefect_api() as url:
+        if url is None:
+            print(
+                "isnad: serving needs a Prefect server that outlives this command "
+                "(see `isnad server status`, or set PREFECT_API_URL)",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"isnad: serving isnad/{args.name} ({args.cron} {args.timezone}) against {url}")
+        isnad_flow.serve(
+            name=args.name,
+            schedule=Cron(args.cron, timezone=args.timezone),
+            parameters=_flow_options(args, absolute=True),
+            description=f"Add new articles under {', '.join(args.inputs)} to {args.out}.",
+            tags=["isnad"],
+            # Runs load the flow by module (flows.pipeline), not by a path relative to the
+            # directory this command was started in.
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            limit=1,  # one run at a time from this process (the dataset lock covers others)
+        )
     return 0
 
 
@@ -141,28 +234,46 @@ def server_command(args: argparse.Namespace) -> int:
 def format_summary(summary: dict[str, Any]) -> str:
     speakers = ", ".join(f"{k} {v}" for k, v in summary["quotes_by_speaker"].items()) or "none"
     out_dir = Path(summary["paths"]["quotes"]).parent if summary.get("paths") else "?"
-    # Inputs seen = articles + quarantined + exact duplicates (validation checks it).
+    # Inputs seen = articles + quarantined + exact duplicates + already published (validation
+    # checks it); articles, quarantined, sentences and quotes are the run's new rows.
     accounting = []
     if "inputs_seen" in summary:
-        accounting.append(
+        line = (
             f"inputs       {summary['inputs_seen']} seen = {summary['articles']} articles"
             f" + {summary['quarantined']} quarantined"
             f" + {summary['exact_duplicates']} exact duplicates"
         )
+        if "already_published" in summary:
+            line += f" + {summary['already_published']} already published"
+        accounting.append(line)
     if reasons := summary.get("quarantined_by_reason"):
         accounting.append("quarantined  " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
+    dataset = []
+    if rows := summary.get("dataset_rows"):
+        dataset.append(
+            f"dataset      version {summary.get('dataset_version', '?')}: "
+            + ", ".join(f"{rows[k]} {k}" for k in ("articles", "quotes", "claims") if k in rows)
+        )
     return "\n".join(
         [
             *accounting,
-            f"articles     {summary['articles']} ({summary['quarantined']} inputs quarantined)",
+            f"articles     {summary['articles']} new ({summary['quarantined']} inputs quarantined)",
             f"sentences    {summary['sentences']}",
             f"quotes       {summary['quotes']}: {speakers}",
             f"validation   {'passed' if summary['validation_success'] else 'FAILED'}",
+            *dataset,
             f"tables       {out_dir}",
             f"data docs    {summary['docs_path']}",
             f"time         {summary['seconds']:.1f} s",
         ]
     )
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value:g}")
+    return value
 
 
 def _positive_int(text: str) -> int:

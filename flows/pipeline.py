@@ -13,23 +13,34 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
 - Each batch is turned into Arrow tables as soon as it is analysed (``write.build_tables``)
   and the Python records are dropped, so memory follows the Arrow size of the output, not
   the much larger size of the records; the batch tables are concatenated at the end.
-- Only the tasks that touch the disk (finding inputs, publishing) retry, with backoff.
-  Reading is streamed by ``ingest.iter_inputs`` in the flow itself: a generator cannot be
-  retried halfway, and bad input is quarantined rather than raised.
-- Validation gates publishing: when an expectation fails nothing is written to ``out``
-  except the Data Docs under ``<out>/validation/`` (the previous run's tables and
-  ``_SUCCESS`` stay as they were), and the flow raises ``ValidationFailed`` naming the
-  failed expectations and the Data Docs. Either way the validation summary is kept on the
-  flow run as the Markdown artifact ``isnad-validation``.
+- Only the tasks that touch the disk (finding inputs, reading the published dataset,
+  publishing, the report) retry, with backoff. Reading is streamed by
+  ``ingest.iter_batches`` in the flow itself: a generator cannot be retried halfway, and bad
+  input is quarantined rather than raised.
+- Incremental, crash-safe, one writer at a time (``pipelines.dataset``,
+  ``pipelines.incremental``): the run holds ``<out>/.lock`` from start to end (another run
+  waits up to ``lock_timeout`` seconds, then fails with ``DatasetLocked``); it reads the
+  published article ids and skips those articles (and quarantine rows already recorded)
+  before the text stages; it publishes its new rows, with claims and speakers recomputed
+  over the whole dataset, as one new version, committed by one atomic rename.
+- Validation gates publishing: when an expectation fails, no table gains a row; the run is
+  recorded in ``runs`` (validation "failed", the failed expectations) and the flow raises
+  ``ValidationFailed`` naming the failed expectations and the Data Docs
+  (``<out>/validation/``). Either way the validation summary is kept on the flow run as the
+  Markdown artifact ``isnad-validation``, and quotations per speaker (the run's, the
+  dataset's) with the validation result as ``isnad-quotes-by-speaker``.
 - Accounting: each batch carries ingest's counts (inputs seen, articles, quarantined,
-  exact duplicates) into its ``run_summary`` row; ``merge`` adds them up, and validation
-  checks inputs seen = articles + quarantined + exact duplicates against the tables.
+  exact duplicates, already published) into its ``runs`` row; ``merge`` adds them up, and
+  validation checks inputs seen = articles + quarantined + exact duplicates + already
+  published against the run's new rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,9 +54,16 @@ from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
-from pipelines import analyse, claims, ingest, validate, write
+from pipelines import analyse, dataset, incremental, ingest, validate, write
 from pipelines import report as report_page
-from pipelines.records import Article, ArticleAnalysis, InputCounts
+from pipelines.records import SPEAKER_IDS, Article, ArticleAnalysis, InputCounts
+
+
+def _io_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry errors of the disk (OSError, Arrow's I/O errors), not a program error or a
+    dataset isnad cannot use as it stands (``DatasetError``): a retry cannot fix those."""
+    return isinstance(state.data, OSError)
+
 
 # Disk I/O can fail for passing reasons (NFS, a full disk being cleaned): 3 tries more,
 # ~1 s, 2 s, 4 s apart, jittered.
@@ -53,16 +71,20 @@ _IO_RETRIES: dict[str, Any] = {
     "retries": 3,
     "retry_delay_seconds": exponential_backoff(backoff_factor=1),
     "retry_jitter_factor": 0.5,
+    "retry_condition_fn": _io_error,
 }
 
 
 class ValidationFailed(RuntimeError):
-    """The tables broke expectations: nothing was published."""
+    """The tables broke expectations: no table gained a row (``runs`` records the run)."""
 
     def __init__(self, failed: Sequence[str], docs_path: str | None) -> None:
         self.failed = list(failed)
         self.docs_path = docs_path
-        lines = [f"validation failed, nothing published; {len(self.failed)} expectation(s):"]
+        lines = [
+            "validation failed, no rows added (the run is recorded in `runs`); "
+            f"{len(self.failed)} expectation(s):"
+        ]
         lines += [f"  - {item}" for item in self.failed]
         lines.append(f"Data Docs: {docs_path or '(not built)'}")
         super().__init__("\n".join(lines))
@@ -110,13 +132,42 @@ def merge(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
 
 
 @task(cache_policy=NO_CACHE)
-def check(tables: dict[str, pa.Table], docs_dir: str) -> validate.ValidationReport:
-    return validate.validate_tables(tables, docs_dir)
+def check(
+    tables: dict[str, pa.Table], docs_dir: str, lookups: dict[str, pa.Table]
+) -> validate.ValidationReport:
+    return validate.validate_tables(tables, docs_dir, lookups=lookups)
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
-def publish(tables: dict[str, pa.Table], out: str) -> dict[str, str]:
-    return write.publish_tables(tables, out)
+def read_published(out: str) -> incremental.Published:
+    return incremental.read_published(out)
+
+
+@task(cache_policy=NO_CACHE)
+def extend(delta: dict[str, pa.Table], published: incremental.Published) -> incremental.Update:
+    return incremental.plan_update(delta, published)
+
+
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def publish(
+    update: incremental.Update, run_row: pa.Table, out: str, run_id: str
+) -> dataset.Manifest:
+    """Commit the run's rows and its ``runs`` row as one version (idempotent per run id)."""
+    return dataset.publish(
+        out,
+        run_id,
+        append=update.append,
+        replace={**update.replace, "runs": update.runs_table(run_row)},
+        rewrite=update.rewrite,
+    )
+
+
+@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+def record_failed_run(
+    update: incremental.Update, run_row: pa.Table, out: str, run_id: str
+) -> dataset.Manifest:
+    """Commit a version where only ``runs`` changed: the failed run's row."""
+    return dataset.publish(out, run_id, replace={"runs": update.runs_table(run_row)})
 
 
 def merge_batch_tables(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Table]:
@@ -124,16 +175,16 @@ def merge_batch_tables(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Tab
 
     ``speakers`` is the registry with a per-run ``n_quotes``: every batch holds the same
     rows in the same order, so the first batch's rows are kept with the counts added up.
-    ``run_summary`` is one row a batch: the rows are added up into one.
+    ``runs`` is one row a batch: the rows are added up into one.
     """
     if not parts:
         return write.build_tables([], [])
     merged = {
         name: pa.concat_tables([part[name] for part in parts])
         for name in parts[0]
-        if name not in ("speakers", "run_summary")
+        if name not in ("speakers", "runs")
     }
-    merged["run_summary"] = write.combine_run_summaries([part["run_summary"] for part in parts])
+    merged["runs"] = write.combine_run_summaries([part["runs"] for part in parts])
     speakers = parts[0]["speakers"]
     n_quotes = speakers.column("n_quotes")
     for part in parts[1:]:
@@ -144,20 +195,24 @@ def merge_batch_tables(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Tab
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
-def previous_claims(out: str) -> pa.Table | None:
-    return claims.read_previous_claims(out)
-
-
-@task(cache_policy=NO_CACHE)
-def cluster_claims(tables: dict[str, pa.Table], previous: pa.Table | None) -> dict[str, pa.Table]:
-    return claims.attach_claims(tables, previous)
-
-
-@task(cache_policy=NO_CACHE, **_IO_RETRIES)
 def write_report(
-    tables: dict[str, pa.Table], validation: dict, out: str, paths: dict[str, str]
+    tables: dict[str, pa.Table] | None,
+    validation: dict,
+    out: str,
+    paths: dict[str, str],
+    run_id: str,
 ) -> str:
-    return report_page.render_report(tables, validation, out, paths)
+    """The report page under ``out``; over the published dataset when ``tables`` is None."""
+    if tables is None:
+        tables = dataset.read_tables(out, columns=REPORT_COLUMNS)
+    return report_page.render_report(tables, validation, out, paths, run_id=run_id)
+
+
+# The report reads no text but the quotations' (sentences: only its row count).
+REPORT_COLUMNS: dict[str, list[str]] = {
+    "articles": ["article_id", "source_name", "title", "source", "url", "published_date"],
+    "sentences": ["sentence_index"],
+}
 
 
 class _StageClock:
@@ -173,24 +228,35 @@ class _StageClock:
         self._last = now
 
 
-def _speaker_artifact(tables: dict[str, pa.Table], report: validate.ValidationReport) -> str:
-    """A Markdown table of quotations per speaker and type, with the validation result."""
-    rows = tables["quotes"].select(["speaker_id", "quote_type"]).to_pylist()
-    counts: dict[str, dict[str, int]] = {}
-    for row in rows:
-        by_type = counts.setdefault(row["speaker_id"] or "other", {})
-        by_type[row["quote_type"]] = by_type.get(row["quote_type"], 0) + 1
-    types = ("direct", "indirect", "mixed", "nominal", "headline")
+def _speaker_artifact(
+    update: incremental.Update, report: validate.ValidationReport, run_row: pa.Table
+) -> str:
+    """Markdown: quotations per speaker (the run's new ones and the whole dataset's), the
+    run's accounting and the validation result."""
+    (run,) = run_row.to_pylist()
+    new = Counter(s or "other" for s in update.append["quotes"].column("speaker_id").to_pylist())
+    total = Counter(s or "other" for s in update.quotes.column("speaker_id").to_pylist())
+    claims = Counter(update.replace["claims"].column("speaker_id").to_pylist())
     lines = [
-        f"**validation:** {'passed' if report.success else 'FAILED'}",
+        f"**validation:** {'passed' if report.success else 'FAILED'}"
+        + ("" if report.success else " (no rows added): " + "; ".join(report.failed[:5])),
         "",
-        "| speaker | " + " | ".join(types) + " | total |",
-        "|---|" + "---|" * (len(types) + 1),
+        f"inputs seen {run['inputs_seen']} = {run['articles']} new articles"
+        f" + {run['quarantined']} quarantined + {run['exact_duplicates']} exact duplicates"
+        f" + {run['already_published']} already published",
+        "",
+        "| speaker | new quotations | quotations in dataset | claims in dataset |",
+        "|---|---|---|---|",
     ]
-    for speaker in sorted(counts):
-        by_type = counts[speaker]
-        cells = [str(by_type.get(t, 0)) for t in types]
-        lines.append(f"| {speaker} | " + " | ".join(cells) + f" | {sum(by_type.values())} |")
+    speakers = [*SPEAKER_IDS, "other"]
+    for speaker in speakers:
+        lines.append(
+            f"| {speaker} | {new.get(speaker, 0)} | {total.get(speaker, 0)} | "
+            f"{claims.get(speaker, 0) if speaker != 'other' else '-'} |"
+        )
+    lines.append(
+        f"| **total** | {sum(new.values())} | {sum(total.values())} | {sum(claims.values())} |"
+    )
     return "\n".join(lines)
 
 
@@ -200,79 +266,124 @@ def isnad_flow(
     out: str,
     batch_size: int = 500,
     max_bytes: int = ingest.DEFAULT_MAX_BYTES,
+    lock_timeout: float = 0.0,
 ) -> dict[str, Any]:
-    """Read ``inputs``, find the five speakers' quotations, publish the tables under ``out``.
+    """Read ``inputs``, find the five speakers' quotations in the articles not published
+    yet, and add them to the dataset under ``out``.
 
     ``max_bytes`` caps a .txt/.html file, a JSONL line and a record's text (larger ones are
-    quarantined as ``too_large``).
+    quarantined as ``too_large``). ``lock_timeout``: seconds to wait for another run
+    writing to ``out`` before failing with ``DatasetLocked``.
     """
+    run_id = flow_run.get_id() or uuid.uuid4().hex
+    with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
+        return _run(inputs, out, batch_size, max_bytes, run_id)
+
+
+def _run(inputs: list[str], out: str, batch_size: int, max_bytes: int, run_id: str) -> dict:
+    """The flow's body, under the dataset's lock."""
     logger = get_run_logger()
     started = time.perf_counter()
-    run_id = flow_run.get_id() or None
     started_at = dt.datetime.now(dt.UTC)
+    clock = _StageClock()
+    published = read_published(out)
     files = find_inputs(inputs)
-    logger.info("%d input file(s) under %s", len(files), ", ".join(inputs))
+    logger.info(
+        "%d input file(s) under %s; dataset version %d with %d articles",
+        len(files),
+        ", ".join(inputs),
+        published.version,
+        len(published.article_ids),
+    )
+    clock.lap("ingest")
 
     parts: list[dict[str, pa.Table]] = []
-    clock = _StageClock()
     batches = ingest.iter_batches(files, batch_size, max_bytes=max_bytes)
-    for number, batch in enumerate(batches, 1):
+    for number, read in enumerate(batches, 1):
+        batch = incremental.skip_published(read, published)
         clock.lap("ingest")
-        cleaned = clean(quote(batch.articles))
-        clock.lap("clean")
-        segmented = segment(quote(cleaned))
-        clock.lap("segment")
-        detected = detect(quote(segmented))
-        clock.lap("quotes")
-        analyses = attribute(quote(detected))
-        clock.lap("attribute")
+        analyses: list[ArticleAnalysis] = []
+        if batch.articles:
+            cleaned = clean(quote(batch.articles))
+            clock.lap("clean")
+            segmented = segment(quote(cleaned))
+            clock.lap("segment")
+            detected = detect(quote(segmented))
+            clock.lap("quotes")
+            analyses = attribute(quote(detected))
+            clock.lap("attribute")
         parts.append(tabulate(quote(analyses), batch.quarantine, batch.counts, run_id, started_at))
         clock.lap("tables")
         logger.info(
-            "batch %d: %d articles, %d quarantined, %d exact duplicates, %d quotes",
+            "batch %d: %d new articles, %d quarantined, %d exact duplicates, "
+            "%d already published, %d quotes",
             number,
             len(batch.articles),
             len(batch.quarantine),
             batch.counts.exact_duplicates,
+            batch.counts.already_published,
             parts[-1]["quotes"].num_rows,
         )
-    tables = merge(quote(parts))
+    delta = merge(quote(parts))
     del parts
     clock.lap("tables")
-    tables = cluster_claims(quote(tables), previous_claims(out))
+    update = extend(quote(delta), quote(published))
     clock.lap("claims")
 
     docs_dir = str(Path(out) / "validation")
-    report = check(quote(tables), docs_dir)
+    report = check(quote(update.validation_tables()), docs_dir, quote(update.lookups))
     clock.lap("validate")
+    run_row = write.finish_run_row(
+        update.run,
+        ended_at=dt.datetime.now(dt.UTC),
+        validation="passed" if report.success else "failed",
+        failed_expectations=list(report.failed),
+        dataset_version=update.version,
+    )
     create_markdown_artifact(report.summary(), key="isnad-validation")
-    create_markdown_artifact(_speaker_artifact(tables, report), key="isnad-quotes-by-speaker")
+    create_markdown_artifact(
+        _speaker_artifact(update, report, run_row), key="isnad-quotes-by-speaker"
+    )
     if not report.success:
         logger.error("validation failed: %s", "; ".join(report.failed))
-        # Beside the Data Docs, not over the published report: a failed run publishes nothing.
-        write_report(quote(tables), report.to_dict(), docs_dir, {})
+        failed_row = write.finish_run_row(
+            run_row, table_rows=incremental.failed_table_rows(published)
+        )
+        try:
+            record_failed_run(quote(update), failed_row, out, run_id)
+        except Exception:  # the failure to report is the validation's, not this one's
+            logger.exception("could not record the failed run in %s/runs", out)
+        # Beside the Data Docs, not over the published report: a failed run adds no rows.
+        write_report(quote(update.validation_tables()), report.to_dict(), docs_dir, {}, run_id)
         raise ValidationFailed(report.failed, report.docs_path)
-    paths = publish(quote(tables), out)
+    manifest = publish(quote(update), run_row, out, run_id)
     clock.lap("write")
-    report_path = write_report(quote(tables), report.to_dict(), out, paths)
+    paths = dataset.table_paths(out, write.TABLE_NAMES)
+    report_path = write_report(None, report.to_dict(), out, paths, run_id)
     clock.lap("report")
 
-    (accounting,) = tables["run_summary"].to_pylist()
-    speakers = tables["speakers"].select(["speaker_id", "n_quotes"]).to_pydict()
-    quotes_by_speaker = dict(zip(speakers["speaker_id"], speakers["n_quotes"], strict=True))
-    quotes_by_speaker["other"] = tables["quotes"].column("speaker_id").null_count
+    (accounting,) = run_row.to_pylist()
+    new_quotes = update.append["quotes"]
+    by_speaker = Counter(new_quotes.column("speaker_id").to_pylist())
+    quotes_by_speaker = {s: by_speaker[s] for s in SPEAKER_IDS if by_speaker[s]}
+    if by_speaker[None]:
+        quotes_by_speaker["other"] = by_speaker[None]
     summary = {
+        "run_id": run_id,
         "inputs_seen": accounting["inputs_seen"],
         "exact_duplicates": accounting["exact_duplicates"],
+        "already_published": accounting["already_published"],
         "quarantined_by_reason": {
             item["reason"]: item["count"] for item in accounting["quarantined_by_reason"]
         },
-        "articles": tables["articles"].num_rows,
-        "sentences": tables["sentences"].num_rows,
-        "quotes": tables["quotes"].num_rows,
-        "quotes_by_speaker": {k: v for k, v in quotes_by_speaker.items() if v},
-        "quarantined": tables["quarantine"].num_rows,
-        "claims": tables["claims"].num_rows,
+        "articles": update.append["articles"].num_rows,
+        "sentences": update.append["sentences"].num_rows,
+        "quotes": new_quotes.num_rows,
+        "quotes_by_speaker": quotes_by_speaker,
+        "quarantined": update.append["quarantine"].num_rows,
+        "claims": update.replace["claims"].num_rows,
+        "dataset_version": manifest.version,
+        "dataset_rows": {name: manifest.rows(name) for name in write.TABLE_NAMES},
         "report_path": report_path,
         "stage_seconds": {k: round(v, 2) for k, v in clock.seconds.items()},
         "validation_success": report.success,

@@ -80,8 +80,9 @@ def render_data_dictionary(schemas: Mapping[str, pa.Schema]) -> str:
         "pipelines/claims.py CLAIMS_SCHEMA). Do not edit: run",
         f"     {REGENERATE}   -->",
         "",
-        f"Schema version {write.SCHEMA_VERSION}. One Parquet file per table under the output "
-        "directory (`<out>/<table>.parquet`); each file's footer key/value metadata holds "
+        f"Schema version {write.SCHEMA_VERSION}. One directory of Parquet parts per table "
+        "under the output directory (`<out>/<table>/*.parquet`, one dataset per table); each "
+        "part's footer key/value metadata holds "
         + ", ".join(f"`{k}`" for k in meta_keys)
         + ". Offsets are end-exclusive and count Unicode code points, as Python indexes `str`. "
         "Nested fields are listed under their column (`column[].field` for a list of structs).",

@@ -150,9 +150,13 @@ def load_gold(path: str | Path) -> list[GoldQuote]:
 
 
 def load_predictions(quotes: str | Path) -> list[PredictedQuote]:
-    """Predictions from ``quotes.parquet``, given the file or the directory holding it."""
+    """Predictions from the ``quotes`` table: a dataset directory (``<out>``, holding
+    ``quotes/``), the table's directory of parts, or a ``quotes.parquet`` file (or the
+    directory holding one)."""
     path = Path(quotes)
-    if path.is_dir():
+    if path.is_dir() and (path / "quotes").is_dir():
+        path = path / "quotes"
+    elif path.is_dir() and (path / "quotes.parquet").is_file():
         path = path / "quotes.parquet"
     columns = ["source_name", "speaker_id", "quote_text", "quote_type"]
     table = pq.read_table(path, columns=columns)

@@ -102,15 +102,19 @@ class ArticleAnalysis:
 class InputCounts:
     """What ingest made of its inputs (one batch, or a whole run).
 
-    Every input seen ends as exactly one of: an article, a quarantine row, or an exact
-    duplicate of an article already read (counted, not kept), so
-    ``inputs_seen == articles + quarantined + exact_duplicates``.
+    Every input seen ends as exactly one of: an article, a quarantine row, an exact
+    duplicate of an article already read in the run (counted, not kept), or (in an
+    incremental run) an input whose article or quarantine row an earlier run already
+    published (``already_published``: counted, skipped), so
+    ``inputs_seen == articles + quarantined + exact_duplicates + already_published``.
+    Ingest itself never counts ``already_published``; ``incremental.skip_published`` does.
     """
 
     inputs_seen: int = 0
     articles: int = 0
     quarantined: int = 0
     exact_duplicates: int = 0
+    already_published: int = 0
 
     def __add__(self, other: InputCounts) -> InputCounts:
         return InputCounts(
@@ -118,4 +122,5 @@ class InputCounts:
             self.articles + other.articles,
             self.quarantined + other.quarantined,
             self.exact_duplicates + other.exact_duplicates,
+            self.already_published + other.already_published,
         )

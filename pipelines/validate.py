@@ -6,12 +6,12 @@ Three layers, cheapest first:
    nested ones included), in Python: GE only sees pandas dtypes;
 2. derived check columns (``chk_*``, one boolean a row) for what needs the text or another
    table: offset identity ``field[char_start:char_end] == text`` for quote, cue, mention
-   and sentence spans, foreign keys, counts, and the run's accounting (``run_summary``:
-   inputs seen = articles + quarantined + exact duplicates, with articles and quarantined
-   equal to those tables' row counts). They are computed vectorised in DuckDB over the
-   Arrow tables (zero copy; ``substring``/``length`` count code points as Python does) and
-   appended to the frame GE validates, so each shows up in Data Docs as an ordinary
-   ``expect_column_values_to_be_in_set(chk_..., [True])``;
+   and sentence spans, foreign keys, counts, and the run's accounting (its row of ``runs``:
+   inputs seen = articles + quarantined + exact duplicates + already published, with
+   articles and quarantined equal to those tables' row counts). They are computed
+   vectorised in DuckDB over the Arrow tables (zero copy; ``substring``/``length`` count
+   code points as Python does) and appended to the frame GE validates, so each shows up in
+   Data Docs as an ordinary ``expect_column_values_to_be_in_set(chk_..., [True])``;
 3. the GE suites, one per table, loaded from JSON; an optional Data Docs site is built.
 
 A failed expectation with ``"severity": "warning"`` goes to ``warnings``, not ``failed``.
@@ -47,7 +47,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "claims": ("claim_id",),
     "speakers": ("speaker_id",),
     "quarantine": ("source_name",),
-    "run_summary": ("run_id",),
+    "runs": ("run_id",),
 }
 # Derived check columns each table's suite expects, in frame order; DERIVED_READS: the tables
 # their SQL reads.
@@ -61,7 +61,7 @@ DERIVED: dict[str, tuple[str, ...]] = {
     "claims": claims.DERIVED_COLUMNS,
     "speakers": ("chk_n_quotes", "chk_roles", "chk_variants"),
     "quarantine": (),
-    "run_summary": ("chk_identity", "chk_articles", "chk_quarantined", "chk_quarantine_reasons"),
+    "runs": ("chk_identity", "chk_articles", "chk_quarantined", "chk_quarantine_reasons"),
 }  # fmt: skip
 DERIVED_READS: dict[str, tuple[str, ...]] = {
     "articles": ("articles", "sentences", "quotes"),
@@ -70,7 +70,7 @@ DERIVED_READS: dict[str, tuple[str, ...]] = {
     "claims": claims.DERIVED_READS,
     "speakers": ("speakers", "quotes"),
     "quarantine": (),
-    "run_summary": ("run_summary", "articles", "quarantine"),
+    "runs": ("runs", "articles", "quarantine"),
 }
 EARLIEST_PUBLISHED_DATE = "1990-01-01"  # ingest accepts years 1990-2035; the suites say 1990
 
@@ -303,19 +303,21 @@ _DERIVED_SQL: dict[str, str] = {
         order by sp.__row
     """,
     # The accounting identity, and ingest's counts against the published row counts.
-    "run_summary": """
+    "runs": """
         with qr as (select list({'reason': reason, 'count': n}) as reasons
                     from (select reason, count(*) as n from quarantine group by reason))
         select
             coalesce(r.inputs_seen = r.articles + r.quarantined + r.exact_duplicates
-                     and least(r.articles, r.quarantined, r.exact_duplicates) >= 0, false)
+                                     + r.already_published
+                     and least(r.articles, r.quarantined, r.exact_duplicates,
+                               r.already_published) >= 0, false)
                 as chk_identity,
             coalesce(r.articles = (select count(*) from articles), false) as chk_articles,
             coalesce(r.quarantined = (select count(*) from quarantine), false)
                 as chk_quarantined,
             coalesce(list_sort(r.quarantined_by_reason)
                      = list_sort(coalesce(qr.reasons, [])), false) as chk_quarantine_reasons
-        from run_summary r, qr
+        from runs r, qr
         order by r.__row
     """,
 }
@@ -346,28 +348,45 @@ def _with_row(table: pa.Table) -> pa.Table:
 
 def _derive(
     tables: Mapping[str, pa.Table],
+    lookups: Mapping[str, pa.Table] | None = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
-    """Derived check columns per table, and per table what could not be computed and why."""
+    """Derived check columns per table, and per table what could not be computed and why.
+
+    ``lookups`` are whole tables that a table's checks read in place of the validated ones
+    when they look *into another* table (an incremental run validates its new quotes, but
+    claims and speaker counts are checked against every quotation).
+    """
     import duckdb
 
+    lookups = lookups or {}
     readable = {name: _has_columns(tables.get(name), name) for name in TABLE_NAMES}
+    readable_lookup = {name: _has_columns(table, name) for name, table in lookups.items()}
     out: dict[str, dict[str, np.ndarray]] = {}
     problems: dict[str, list[str]] = {name: [] for name in TABLE_NAMES}
+    rowed = {name: _with_row(tables[name]) for name in TABLE_NAMES if readable[name]}
+    rowed_lookup = {name: _with_row(t) for name, t in lookups.items() if readable_lookup[name]}
     con = duckdb.connect()
     try:
         con.execute("set preserve_insertion_order = true")
         con.execute(_SPAN_OK)
-        for name in TABLE_NAMES:
-            if readable[name]:
-                con.register(name, _with_row(tables[name]))
         for name, columns in DERIVED.items():
             table = tables.get(name)
             values: dict[str, np.ndarray] = {}
             if name in _DERIVED_SQL:
-                unreadable = [t for t in DERIVED_READS[name] if not readable[t]]
+                sources = {
+                    t: ("lookup" if t != name and t in lookups else "table")
+                    for t in DERIVED_READS[name]
+                }
+                unreadable = [
+                    t
+                    for t, kind in sources.items()
+                    if not (readable_lookup[t] if kind == "lookup" else readable[t])
+                ]
                 if unreadable:
                     problems[name].append(f"needs {', '.join(unreadable)} with declared columns")
                 else:
+                    for t, kind in sources.items():
+                        con.register(t, rowed_lookup[t] if kind == "lookup" else rowed[t])
                     try:
                         result = con.sql(_DERIVED_SQL[name]).to_arrow_table()
                     except duckdb.Error as exc:
@@ -390,13 +409,16 @@ def _derive(
     return out, problems
 
 
-def derive_check_columns(tables: Mapping[str, pa.Table]) -> dict[str, dict[str, np.ndarray]]:
+def derive_check_columns(
+    tables: Mapping[str, pa.Table], lookups: Mapping[str, pa.Table] | None = None
+) -> dict[str, dict[str, np.ndarray]]:
     """``{table: {chk_column: bool array}}``, one value per row, in row order.
 
     A check whose input table is missing (or lacks declared columns, or makes DuckDB fail)
-    is all False: a check that could not look must not vouch for the data.
+    is all False: a check that could not look must not vouch for the data. ``lookups``: see
+    :func:`_derive`.
     """
-    return _derive(tables)[0]
+    return _derive(tables, lookups)[0]
 
 
 # --- layer 3: Great Expectations -----------------------------------------------------------
@@ -512,11 +534,14 @@ def validate_tables(
     *,
     suites_dir: str | Path | None = None,
     today: dt.date | None = None,
+    lookups: Mapping[str, pa.Table] | None = None,
 ) -> ValidationReport:
-    """Validate the six tables; build Data Docs under ``docs_dir`` when it is given.
+    """Validate the seven tables; build Data Docs under ``docs_dir`` when it is given.
 
     ``today`` bounds ``published_date`` from above (the suites' ``$PARAMETER``), default the
-    current date plus one day for time zones.
+    current date plus one day for time zones. ``lookups`` are whole tables that checks of
+    *other* tables read instead of the validated ones (an incremental run validates its new
+    quotes, while claims and speaker counts are checked against all of them).
     """
     started = time.perf_counter()
     import great_expectations as gx
@@ -529,7 +554,7 @@ def validate_tables(
     }
     context = _context(docs_dir)
     data_source = context.data_sources.add_pandas("isnad")
-    derived, derive_problems = _derive(tables)
+    derived, derive_problems = _derive(tables, lookups)
 
     results: dict[str, TableReport] = {}
     for name in TABLE_NAMES:

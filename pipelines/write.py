@@ -1,22 +1,19 @@
-"""Turn analysed articles into Arrow tables and publish them as Parquet.
+"""Turn analysed articles into Arrow tables, in their declared schemas.
 
-Only this module and ``ingest`` touch disk. The schemas are declared here, in code, with a
-``description`` on every field (the data dictionary is generated from them); every table is
-built column by column from the frozen records, never through pandas, because a full run is
-~120k articles and a few million sentences.
-
-Publishing is staged: all files are written to ``<out>/.staging-<uuid>/`` first, then each
-replaces its predecessor with ``os.replace`` and ``_SUCCESS`` (a JSON manifest with row counts
-and the schema version) is written last. A failure before the swap leaves the previous run's
-files untouched; a reader that wants a consistent set checks the manifest's row counts.
+The schemas are declared here, in code, with a ``description`` on every field (the data
+dictionary is generated from them); every table is built column by column from the frozen
+records, never through pandas, because a full run is ~120k articles and a few million
+sentences. Writing the tables to disk is ``pipelines.dataset``'s job (the published,
+versioned dataset); this module reads the lexicons and writes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import importlib.metadata
 import json
-import os
-import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,16 +22,14 @@ from operator import attrgetter
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines import claims
 from pipelines.records import SPEAKER_IDS, ArticleAnalysis, InputCounts
 
-SCHEMA_VERSION = "2"  # 2: quotes.claim_id and the claims table
+SCHEMA_VERSION = "3"  # 2: quotes.claim_id and the claims table; 3: runs (was run_summary)
 TABLE_NAMES: tuple[str, ...] = (
-    "articles", "sentences", "quotes", "claims", "speakers", "quarantine", "run_summary",
+    "articles", "sentences", "quotes", "claims", "speakers", "quarantine", "runs",
 )  # fmt: skip
-MANIFEST_NAME = "_SUCCESS"
 # Keys stamped into the Parquet footer (key/value metadata) of every file.
 META_SCHEMA_VERSION = b"isnad.schema_version"
 META_TABLE = b"isnad.table"
@@ -66,6 +61,18 @@ ROLE_TYPE = pa.struct(
         _field("start", pa.date32(), "First day in office."),
         _field(
             "end", pa.date32(), "Last day in office; null while still in office.", nullable=True
+        ),
+    ]
+)
+
+TABLE_ROWS_TYPE = pa.struct(
+    [
+        _field("table", pa.string(), "Table name."),
+        _field("rows", pa.int64(), "Rows in the table after the run."),
+        _field(
+            "added",
+            pa.int64(),
+            "Rows the run added (net: claims can shrink when new quotations join two claims).",
         ),
     ]
 )
@@ -229,26 +236,73 @@ SCHEMAS: dict[str, pa.Schema] = {
             _field("detail", pa.string(), "Human-readable detail of the problem.", nullable=True),
         ]
     ),
-    "run_summary": pa.schema(
+    "runs": pa.schema(
         [
             _field("run_id", pa.string(), "The run: its Prefect flow run id, or a random id."),
             _field("started_at", pa.timestamp("us", tz="UTC"), "When the run started (UTC)."),
+            _field(
+                "ended_at",
+                pa.timestamp("us", tz="UTC"),
+                "When the run ended (UTC): its commit, or its failed validation. Null only "
+                "in the run's own row while that row is being validated.",
+                nullable=True,
+            ),
             _field(
                 "inputs_seen",
                 pa.int64(),
                 "Inputs read: .txt/.html files, JSONL lines, Parquet rows, whole files rejected.",
             ),
-            _field("articles", pa.int64(), "Inputs that became rows of `articles`."),
-            _field("quarantined", pa.int64(), "Inputs that became rows of `quarantine`."),
+            _field("articles", pa.int64(), "New articles: inputs that became rows of `articles`."),
+            _field("quarantined", pa.int64(), "Inputs that became new rows of `quarantine`."),
             _field(
                 "exact_duplicates",
                 pa.int64(),
-                "Inputs with the content (title + text) of an article already read: dropped.",
+                "Inputs with the content (title + text) of an article read earlier in the same "
+                "run: dropped.",
+            ),
+            _field(
+                "already_published",
+                pa.int64(),
+                "Inputs whose article (same content hash) or quarantine row (same input_path, "
+                "source_name and reason) an earlier run published: skipped.",
             ),
             _field(
                 "quarantined_by_reason",
                 pa.list_(pa.field("item", REASON_COUNT_TYPE, nullable=False)),
-                "Quarantine rows per reason code, by reason.",
+                "New quarantine rows per reason code, by reason.",
+            ),
+            _field(
+                "table_rows",
+                pa.list_(pa.field("item", TABLE_ROWS_TYPE, nullable=False)),
+                "Per published table, its rows after the run and the rows the run added.",
+            ),
+            _field(
+                "validation",
+                pa.string(),
+                "'passed' or 'failed' (a failed run adds no row to any table but this one); "
+                "null only while the run's own row is being validated.",
+                nullable=True,
+            ),
+            _field(
+                "failed_expectations",
+                pa.list_(pa.field("item", pa.string(), nullable=False)),
+                "The expectations that failed ('table: expectation(column)'); empty when passed.",
+            ),
+            _field(
+                "package_version", pa.string(), "Version of the isnad package that made the rows."
+            ),
+            _field(
+                "lexicon_hash",
+                pa.string(),
+                "SHA-256 over pipelines/lexicons/*.json (name and bytes, by name): which word "
+                "lists made the rows.",
+            ),
+            _field(
+                "dataset_version",
+                pa.int64(),
+                "The dataset version the run committed (the `version` in `_SUCCESS`); null "
+                "only while the run's own row is being validated.",
+                nullable=True,
             ),
         ]
     ),
@@ -392,6 +446,33 @@ def build_quarantine(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return _table("quarantine", {n: [row.get(n) for row in rows] for n in names})
 
 
+@functools.cache
+def package_version() -> str:
+    """The installed isnad version (``pyproject.toml``), or "unknown" outside an install."""
+    try:
+        return importlib.metadata.version("isnad")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@functools.cache
+def lexicon_hash() -> str:
+    """SHA-256 over ``pipelines/lexicons/*.json``, name and bytes of each, sorted by name
+    (once a process: the text stages load the lexicons once too)."""
+    digest = hashlib.sha256()
+    folder = resources.files("pipelines").joinpath("lexicons")
+    for entry in sorted((e for e in folder.iterdir() if e.name.endswith(".json")),
+                        key=lambda e: e.name):  # fmt: skip
+        data = entry.read_bytes()
+        digest.update(f"{entry.name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _reason_counts(reasons: Mapping[str, int]) -> list[dict[str, Any]]:
+    return [{"reason": r, "count": n} for r, n in sorted(reasons.items())]
+
+
 def build_run_summary(
     counts: InputCounts,
     quarantine_rows: Sequence[Mapping[str, Any]],
@@ -399,48 +480,64 @@ def build_run_summary(
     run_id: str | None = None,
     started_at: dt.datetime | None = None,
 ) -> pa.Table:
-    """The one-row accounting table: what ingest made of the inputs, per reason too.
+    """The run's row of ``runs`` (one batch's, or the whole run's): what ingest made of the
+    inputs, per reason too, and which code and lexicons made the rows.
 
     ``counts`` come from ingest, not from the other tables, so validation can check them
-    against the tables' row counts (nothing lost between reading and publishing).
+    against the tables' row counts (nothing lost between reading and publishing). The
+    columns known only at the end (``table_rows``, ``ended_at``, ``validation`` ...) are
+    filled in by :func:`finish_run_row`.
     """
     reasons = Counter(row["reason"] for row in quarantine_rows)
     return _table(
-        "run_summary",
+        "runs",
         {
             "run_id": [run_id or uuid.uuid4().hex],
             "started_at": [started_at or dt.datetime.now(dt.UTC)],
+            "ended_at": [None],
             "inputs_seen": [counts.inputs_seen],
             "articles": [counts.articles],
             "quarantined": [counts.quarantined],
             "exact_duplicates": [counts.exact_duplicates],
-            "quarantined_by_reason": [
-                [{"reason": r, "count": n} for r, n in sorted(reasons.items())]
-            ],
+            "already_published": [counts.already_published],
+            "quarantined_by_reason": [_reason_counts(reasons)],
+            "table_rows": [[]],
+            "validation": [None],
+            "failed_expectations": [[]],
+            "package_version": [package_version()],
+            "lexicon_hash": [lexicon_hash()],
+            "dataset_version": [None],
         },
     )
+
+
+_COUNT_COLUMNS = ("inputs_seen", "articles", "quarantined", "exact_duplicates",
+                  "already_published")  # fmt: skip
 
 
 def combine_run_summaries(parts: Sequence[pa.Table]) -> pa.Table:
-    """One run_summary row from per-batch rows: counts added up, run id and start of the first."""
+    """One ``runs`` row from per-batch rows: counts added up, the first row's other values."""
     rows = [row for part in parts for row in part.to_pylist()]
     if not rows:
-        raise ValueError("no run_summary rows to combine")
-    names = ("inputs_seen", "articles", "quarantined", "exact_duplicates")
+        raise ValueError("no runs rows to combine")
     reasons: Counter[str] = Counter()
     for row in rows:
         reasons.update({item["reason"]: item["count"] for item in row["quarantined_by_reason"]})
-    return _table(
-        "run_summary",
-        {
-            "run_id": [rows[0]["run_id"]],
-            "started_at": [rows[0]["started_at"]],
-            **{name: [sum(row[name] for row in rows)] for name in names},
-            "quarantined_by_reason": [
-                [{"reason": r, "count": n} for r, n in sorted(reasons.items())]
-            ],
-        },
-    )
+    first = rows[0]
+    first.update({name: sum(row[name] for row in rows) for name in _COUNT_COLUMNS})
+    first["quarantined_by_reason"] = _reason_counts(reasons)
+    return _table("runs", {name: [value] for name, value in first.items()})
+
+
+def finish_run_row(row: pa.Table, **values: Any) -> pa.Table:
+    """The one-row ``runs`` table with some columns set (``table_rows``, ``ended_at``,
+    ``validation``, ``failed_expectations``, ``dataset_version``)."""
+    (record,) = row.to_pylist()
+    unknown = set(values) - set(record)
+    if unknown:
+        raise ValueError(f"runs has no column(s) {sorted(unknown)}")
+    record.update(values)
+    return _table("runs", {name: [value] for name, value in record.items()})
 
 
 def build_tables(
@@ -451,7 +548,7 @@ def build_tables(
     run_id: str | None = None,
     started_at: dt.datetime | None = None,
 ) -> dict[str, pa.Table]:
-    """All six tables of a run (or of one batch), each in its declared schema.
+    """All seven tables of a run (or of one batch), each in its declared schema.
 
     ``counts`` is ingest's accounting of the inputs behind ``analyses`` and
     ``quarantine_rows``; without it they are taken to be all the inputs there were.
@@ -468,97 +565,5 @@ def build_tables(
         "claims": claims.CLAIMS_SCHEMA.empty_table(),
         "speakers": build_speakers(speaker_counts),
         "quarantine": build_quarantine(quarantine_rows),
-        "run_summary": build_run_summary(
-            counts, quarantine_rows, run_id=run_id, started_at=started_at
-        ),
+        "runs": build_run_summary(counts, quarantine_rows, run_id=run_id, started_at=started_at),
     }
-
-
-def _stamp(name: str, table: pa.Table, run_id: str) -> pa.Table:
-    """Record the schema version, table name and run in the file's key/value metadata."""
-    metadata = dict(table.schema.metadata or {})
-    metadata[META_SCHEMA_VERSION] = SCHEMA_VERSION.encode()
-    metadata[META_TABLE] = name.encode()
-    metadata[META_RUN_ID] = run_id.encode()
-    return table.replace_schema_metadata(metadata)
-
-
-def _check_publishable(tables: Mapping[str, pa.Table]) -> None:
-    for name, table in tables.items():
-        if not name.isidentifier():
-            raise ValueError(f"table name {name!r} is not a plain identifier")
-        expected = SCHEMAS.get(name)
-        if expected is not None and not table.schema.equals(expected, check_metadata=False):
-            raise ValueError(f"table {name!r} does not match its declared schema:\n{table.schema}")
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def publish_tables(tables: dict[str, pa.Table], out_dir: str) -> dict[str, str]:
-    """Write every table to ``<out_dir>/<name>.parquet`` via a staging dir; return name -> path.
-
-    The previous files stay in place until every new file is written and synced; then
-    ``_SUCCESS`` is removed, each file is swapped in with ``os.replace`` (atomic per file),
-    and the new ``_SUCCESS`` manifest is swapped in last.
-    """
-    _check_publishable(tables)
-    os.makedirs(out_dir, exist_ok=True)
-    summary = tables.get("run_summary")
-    run_id = (
-        str(summary.column("run_id")[0].as_py())
-        if summary is not None and summary.num_rows and "run_id" in summary.column_names
-        else uuid.uuid4().hex
-    )
-    staging = os.path.join(out_dir, f".staging-{run_id}")
-    os.mkdir(staging)
-    try:
-        manifest: dict[str, Any] = {
-            "run_id": run_id,
-            "schema_version": SCHEMA_VERSION,
-            "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "tables": {},
-        }
-        for name, table in tables.items():
-            staged = os.path.join(staging, f"{name}.parquet")
-            pq.write_table(_stamp(name, table, run_id), staged, compression="zstd")
-            _fsync(staged)
-            manifest["tables"][name] = {
-                "file": f"{name}.parquet",
-                "rows": table.num_rows,
-                "columns": table.column_names,
-            }
-        staged_manifest = os.path.join(staging, MANIFEST_NAME)
-        with open(staged_manifest, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, ensure_ascii=False, sort_keys=True, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-        # The swap: no manifest while files are mixed, so readers can tell a set is in flux.
-        final_manifest = os.path.join(out_dir, MANIFEST_NAME)
-        if os.path.exists(final_manifest):
-            os.remove(final_manifest)
-        paths = {}
-        for name in tables:
-            paths[name] = os.path.join(out_dir, f"{name}.parquet")
-            os.replace(os.path.join(staging, f"{name}.parquet"), paths[name])
-        os.replace(staged_manifest, final_manifest)
-        _fsync(out_dir)
-        return paths
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def read_manifest(out_dir: str) -> dict[str, Any] | None:
-    """The ``_SUCCESS`` manifest of the last complete publish, or None while none is complete."""
-    path = os.path.join(out_dir, MANIFEST_NAME)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

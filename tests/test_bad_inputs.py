@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows import cli, pipeline
-from pipelines import analyse, ingest, validate, write
+from pipelines import analyse, dataset, ingest, validate, write
 from pipelines.analyse import analyse_articles
 from pipelines.ingest import count_inputs, iter_batches, read_inputs
 from pipelines.records import ArticleAnalysis, InputCounts
@@ -478,11 +478,11 @@ class TestAccounting:
     def test_run_summary_checks_catch_miscounts(
         self, counts: InputCounts, failing: set[str]
     ) -> None:
-        """The derived run_summary checks flag exactly the broken part of the accounting."""
+        """The derived runs checks flag exactly the broken part of the accounting."""
         articles, _ = read_inputs([SEED_PATHS[0]])
         rows = [{"source_name": "x", "input_path": "x", "reason": "binary", "detail": "d"}]
         tables = write.build_tables([ArticleAnalysis(articles[0])], rows, counts)
-        derived = validate.derive_check_columns(tables)["run_summary"]
+        derived = validate.derive_check_columns(tables)["runs"]
         assert {c for c, v in derived.items() if not v.all()} == failing
 
     def test_reasons_must_match_the_quarantine_table(self) -> None:
@@ -492,7 +492,7 @@ class TestAccounting:
         other = write.build_run_summary(
             InputCounts(1, 0, 1, 0), [{**rows[0], "reason": "too_large"}]
         )
-        derived = validate.derive_check_columns({**tables, "run_summary": other})["run_summary"]
+        derived = validate.derive_check_columns({**tables, "runs": other})["runs"]
         assert derived["chk_quarantined"].all() and not derived["chk_quarantine_reasons"].any()
 
     def test_combine_run_summaries(self) -> None:
@@ -539,7 +539,7 @@ def bad_run(prefect_harness: None, corpus: Corpus, tmp_path_factory: pytest.Temp
 
 
 def table(run: Run, name: str) -> list[dict[str, Any]]:
-    return pq.read_table(run.out / f"{name}.parquet").to_pylist()
+    return pq.read_table(run.out / name).to_pylist()
 
 
 @pytest.mark.flow
@@ -552,13 +552,13 @@ class TestRunOverBadCorpus:
         assert report.warnings == [], report.summary()
         assert set(report.results) == set(write.TABLE_NAMES)
         assert all(r.success for r in report.results.values())
-        assert write.read_manifest(str(bad_run.out)) is not None
+        assert dataset.read_manifest(str(bad_run.out)) is not None
 
     def test_accounting_identity(self, bad_run: Run) -> None:
         """inputs seen = articles + quarantined + exact duplicates, in the summary and the
-        published run_summary, with the numbers the corpus was built to give."""
+        published runs row, with the numbers the corpus was built to give."""
         expected = bad_run.corpus.expected
-        (row,) = table(bad_run, "run_summary")
+        (row,) = table(bad_run, "runs")
         for record in (bad_run.summary, row):
             assert record["inputs_seen"] == expected.inputs_seen
             assert record["articles"] == expected.articles
@@ -568,6 +568,34 @@ class TestRunOverBadCorpus:
             expected.exact_duplicates
         )
         assert row["run_id"] and row["started_at"] is not None
+        assert row["already_published"] == bad_run.summary["already_published"] == 0
+
+    def test_rerun_adds_nothing_not_even_quarantine_rows(
+        self, bad_run: Run, tmp_path: Path
+    ) -> None:
+        """Run again over the same corpus, every input is already published (a bad file is
+        quarantined once, not once a run): no table gains a row, and runs says why."""
+        out = tmp_path / "out"
+        shutil.copytree(bad_run.out, out, symlinks=True)
+        before = {name: pq.read_table(out / name) for name in write.TABLE_NAMES}
+
+        summary = pipeline.isnad_flow(
+            bad_run.corpus.inputs, str(out), batch_size=4, max_bytes=MAX_BYTES
+        )
+
+        expected = bad_run.corpus.expected
+        assert (summary["articles"], summary["quarantined"]) == (0, 0)
+        assert summary["already_published"] == expected.articles + expected.quarantined
+        assert summary["exact_duplicates"] == expected.exact_duplicates
+        for name in write.TABLE_NAMES:
+            if name != "runs":
+                assert pq.read_table(out / name).equals(before[name]), name
+        first, second = pq.read_table(out / "runs").to_pylist()
+        assert first == before["runs"].to_pylist()[0]
+        assert second["inputs_seen"] == first["inputs_seen"]
+        assert {t["table"]: t["added"] for t in second["table_rows"]} == {
+            name: int(name == "runs") for name in write.TABLE_NAMES
+        }
 
     def test_one_quarantine_row_per_bad_input(self, bad_run: Run) -> None:
         """Quarantine holds exactly one row per bad input, with the expected reason, and the
@@ -616,11 +644,13 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def snapshot(out: Path) -> dict[str, bytes]:
-    """Every published file's bytes (Data Docs aside: they report each run, failed or not)."""
+    """Every committed part of the data tables (runs aside: it records every run) and its
+    bytes, read through the table directories."""
     return {
-        str(p.relative_to(out)): p.read_bytes()
-        for p in sorted(out.rglob("*"))
-        if p.is_file() and "validation" not in p.relative_to(out).parts
+        f"{name}/{p.name}": p.read_bytes()
+        for name in write.TABLE_NAMES
+        if name != "runs"
+        for p in sorted((out / name).glob("*.parquet"))
     }
 
 
@@ -635,11 +665,13 @@ class TestFailedValidation:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         """A run whose tables fail validation (a stage loses an article) exits 2, names the
-        failed expectation and the Data Docs page, and leaves the published files as they
-        were, byte for byte and readable."""
+        failed expectation and the Data Docs page, leaves the data tables as they were,
+        byte for byte and readable, and records the failed run in runs."""
         out = tmp_path / "out"
-        shutil.copytree(bad_run.out, out)  # a good run published into out
+        shutil.copytree(bad_run.out, out, symlinks=True)  # a good run published into out
         before = snapshot(out)
+        (inbox := tmp_path / "inbox").mkdir()
+        (inbox / "new.txt").write_text(seed_text(0) + " " + MARK + MARK, encoding="utf-8")
         real = analyse.attribute_quotations
 
         def lose_an_article(detected: list[Any]) -> list[Any]:
@@ -647,20 +679,23 @@ class TestFailedValidation:
 
         monkeypatch.setattr(analyse, "attribute_quotations", lose_an_article)
 
-        code = cli.main(["run", str(SAMPLE_DIR), "--out", str(out)])
+        code = cli.main(["run", str(inbox), "--out", str(out)])
 
         assert code == 2
         err = capsys.readouterr().err
-        assert "run_summary: expect_column_values_to_be_in_set(chk_articles)" in err
+        assert "runs: expect_column_values_to_be_in_set(chk_articles)" in err
         docs = out / "validation" / "index.html"
         assert f"Data Docs: {docs.resolve()}" in err and docs.is_file()
         assert snapshot(out) == before
-        assert not list(out.glob(".staging-*"))
+        assert not list((out / dataset.INTERNAL_DIR).glob("staging-*"))
+        manifest = dataset.read_manifest(str(out))
         for name in write.TABLE_NAMES:
-            assert (
-                pq.read_table(out / f"{name}.parquet").num_rows
-                == (write.read_manifest(str(out))["tables"][name]["rows"])
-            )
+            assert pq.read_table(out / name).num_rows == manifest["tables"][name]["rows"]
+        good, failed = table(Run(bad_run.corpus, out, {}, bad_run.report), "runs")
+        assert (good["validation"], failed["validation"]) == ("passed", "failed")
+        failed_check = "runs: expect_column_values_to_be_in_set(chk_articles)"
+        assert failed_check in failed["failed_expectations"]
+        assert failed["dataset_version"] == manifest["version"] == 2
 
 
 class TestCli:
@@ -683,7 +718,7 @@ class TestCli:
                    "quarantined_by_reason": {"binary": 1, "no_arabic": 2}, "sentences": 80,
                    "quotes": 3, "quotes_by_speaker": {"lavrov": 3}, "validation_success": True,
                    "docs_path": "/o/validation/index.html",
-                   "paths": {"quotes": "/o/quotes.parquet"}, "seconds": 1.0}  # fmt: skip
+                   "paths": {"quotes": "/o/quotes"}, "seconds": 1.0}  # fmt: skip
         printed = cli.format_summary(summary)
         assert "inputs       9 seen = 5 articles + 3 quarantined + 1 exact duplicates" in printed
         assert "quarantined  binary 1, no_arabic 2" in printed

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows import cli, pipeline
-from pipelines import validate, write
+from pipelines import dataset, validate, write
 from pipelines.ingest import read_inputs
 from pipelines.records import ArticleAnalysis
 
@@ -27,7 +27,7 @@ RUN_SUMMARY = {
     "quarantined": 1,
     "validation_success": True,
     "docs_path": "/o/validation/index.html",
-    "paths": {"quotes": "/o/quotes.parquet"},
+    "paths": {"quotes": "/o/quotes"},
     "seconds": 1.234,
 }
 
@@ -35,7 +35,8 @@ RUN_SUMMARY = {
 @pytest.mark.flow
 class TestFlowRun:
     def test_publishes_readable_tables(self, prefect_harness: None, tmp_path: Path) -> None:
-        """A run on the sample publishes five Parquet files that pandas, pyarrow, duckdb read."""
+        """A run on the sample publishes one directory per table that pandas, pyarrow and a
+        DuckDB glob read as one dataset."""
         out = tmp_path / "out"
         # batch_size 2: the five sample articles come in three batches, merged at the end.
         summary = pipeline.isnad_flow([str(SAMPLE_DIR)], str(out), batch_size=2)
@@ -46,20 +47,25 @@ class TestFlowRun:
         assert summary["docs_path"] and Path(summary["docs_path"]).is_file()
         assert Path(summary["docs_path"]).is_relative_to(out / "validation")
         for name in TABLES:
-            path = out / f"{name}.parquet"
+            path = out / name
             assert summary["paths"][name] == str(path)
             rows = pq.read_table(path).num_rows
-            assert len(pd.read_parquet(path)) == rows
-            assert duckdb.sql(f"select count(*) from '{path}'").fetchall() == [(rows,)]
-        assert pq.read_table(out / "articles.parquet").num_rows == 5
-        assert pq.read_table(out / "sentences.parquet").num_rows > 0
-        speakers = pq.read_table(out / "speakers.parquet").to_pydict()
-        assert sum(speakers["n_quotes"]) == pq.read_table(out / "quotes.parquet").num_rows
+            assert len(pd.read_parquet(path)) == rows == summary["dataset_rows"][name]
+            glob = f"select count(*) from read_parquet('{path}/*.parquet')"
+            assert duckdb.sql(glob).fetchall() == [(rows,)]
+        assert pq.read_table(out / "articles").num_rows == 5
+        assert pq.read_table(out / "sentences").num_rows > 0
+        speakers = pq.read_table(out / "speakers").to_pydict()
+        quotes = pq.read_table(out / "quotes")
+        assert sum(speakers["n_quotes"]) == quotes.num_rows - quotes["speaker_id"].null_count
+        (run,) = pq.read_table(out / "runs").to_pylist()
+        assert (run["validation"], run["articles"], run["dataset_version"]) == ("passed", 5, 1)
 
     def test_failed_validation_publishes_nothing(
         self, prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """When an expectation fails the flow raises, naming it and the docs; no table lands."""
+        """When an expectation fails the flow raises, naming it and the docs; no table gains
+        a row, and runs records the failed run."""
         docs = str(tmp_path / "out" / "validation" / "index.html")
         failing = validate.ValidationReport(
             success=False,
@@ -67,7 +73,7 @@ class TestFlowRun:
             results={},
             docs_path=docs,
         )
-        monkeypatch.setattr(validate, "validate_tables", lambda tables, docs_dir: failing)
+        monkeypatch.setattr(validate, "validate_tables", lambda tables, docs_dir, **_: failing)
         out = tmp_path / "out"
 
         with pytest.raises(pipeline.ValidationFailed) as caught:
@@ -76,8 +82,11 @@ class TestFlowRun:
         assert "expect_column_values_to_not_be_null(quote_text)" in str(caught.value)
         assert docs in str(caught.value)
         assert caught.value.failed == failing.failed
-        assert not list(out.glob("*.parquet"))
-        assert not (out / write.MANIFEST_NAME).exists()
+        assert dataset.read_manifest(str(out))["tables"].keys() == {"runs"}
+        assert not [name for name in TABLES if name != "runs" and (out / name).exists()]
+        (run,) = dataset.read_table(out, "runs").to_pylist()
+        assert run["validation"] == "failed" and run["failed_expectations"] == failing.failed
+        assert {t["table"]: t["added"] for t in run["table_rows"]}["articles"] == 0
 
 
 class TestTasks:

@@ -235,9 +235,9 @@ BROKEN: dict[str, tuple[Callable[[dict[str, pa.Table]], dict[str, pa.Table]], se
     ),
     "table missing": (
         lambda t: {k: v for k, v in t.items() if k != "quarantine"},
-        # run_summary's derived checks read quarantine: all of them fail closed.
-        {"quarantine: table_present", "run_summary: derived_checks"}
-        | {f"run_summary: {SET}({c})" for c in validate.DERIVED["run_summary"]},
+        # runs's derived checks read quarantine: all of them fail closed.
+        {"quarantine: table_present", "runs: derived_checks"}
+        | {f"runs: {SET}({c})" for c in validate.DERIVED["runs"]},
     ),
 }  # fmt: skip
 

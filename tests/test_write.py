@@ -1,16 +1,11 @@
-"""pipelines.write: declared schemas, tables built from records, staged atomic publish."""
+"""pipelines.write: declared schemas, tables built from records (publishing: test_dataset)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-from pathlib import Path
 
-import duckdb
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from pipelines import write
@@ -100,9 +95,9 @@ class TestSchemas:
                 assert f.metadata and f.metadata[b"description"].strip(), f"{name}.{f.name}"
 
     def test_tables_are_the_declared_ones(self) -> None:
-        """SCHEMAS declares exactly the tables of TABLE_NAMES, in order, at version 2."""
+        """SCHEMAS declares exactly the tables of TABLE_NAMES, in order, at version 3."""
         assert tuple(write.SCHEMAS) == write.TABLE_NAMES
-        assert write.SCHEMA_VERSION == "2"
+        assert write.SCHEMA_VERSION == "3"
 
     def test_quote_columns_follow_the_record(self) -> None:
         """The quotes table has every Quote field, in the dataclass's order, then claim_id."""
@@ -120,7 +115,7 @@ class TestSchemas:
         empty = write.build_tables([], [])
         assert {n: t.num_rows for n, t in empty.items()} == {
             "articles": 0, "sentences": 0, "quotes": 0, "claims": 0, "speakers": 5, "quarantine": 0,
-            "run_summary": 1,
+            "runs": 1,
         }  # fmt: skip
         for name, table in empty.items():
             assert table.schema.equals(write.SCHEMAS[name]), name
@@ -132,7 +127,7 @@ class TestBuildTables:
         counts = {name: t.num_rows for name, t in tables.items()}
         assert counts == {
             "articles": 2, "sentences": 4, "quotes": 3, "claims": 0, "speakers": 5, "quarantine": 1,
-            "run_summary": 1,
+            "runs": 1,
         }  # fmt: skip
 
     def test_quote_offsets_survive(self, tables: dict[str, pa.Table]) -> None:
@@ -184,84 +179,3 @@ class TestBuildTables:
         analyses[0] = ArticleAnalysis(analyses[0].article, analyses[0].sentences, (broken,))
         with pytest.raises(ValueError, match=r"quotes\.char_start"):
             write.build_quotes(analyses)
-
-
-class TestPublish:
-    def test_readable_by_pandas_pyarrow_duckdb(
-        self, tables: dict[str, pa.Table], tmp_path: Path
-    ) -> None:
-        """Each published file reads back with pyarrow (same schema), pandas and DuckDB."""
-        paths = write.publish_tables(tables, str(tmp_path))
-        con = duckdb.connect()
-        assert paths == {n: str(tmp_path / f"{n}.parquet") for n in write.TABLE_NAMES}
-        for name, path in paths.items():
-            back = pq.read_table(path)
-            assert back.schema.equals(write.SCHEMAS[name]), name
-            assert back.equals(tables[name]), name
-            assert len(pd.read_parquet(path)) == tables[name].num_rows
-            count = con.execute(f"select count(*) from '{tmp_path}/{name}.parquet'").fetchall()
-            assert count == [(tables[name].num_rows,)]
-        quotes = pd.read_parquet(paths["quotes"])
-        assert quotes["quote_text"].dtype == "str"
-        assert quotes.loc[0, "quote_text"] == "لقد قيل كل شيء عن جنيف"
-        rows = con.execute(
-            f"select published_date, dropped_spans[1].reason from '{tmp_path}/articles.parquet' "
-            "order by article_id"
-        ).fetchall()
-        assert rows == [(DATE, "comments"), (None, None)]
-
-    def test_manifest_and_file_metadata(self, tables: dict[str, pa.Table], tmp_path: Path) -> None:
-        """_SUCCESS lists row counts and the schema version; every footer records the version."""
-        write.publish_tables(tables, str(tmp_path))
-        manifest = json.loads((tmp_path / "_SUCCESS").read_text(encoding="utf-8"))
-        assert manifest == write.read_manifest(str(tmp_path))
-        assert manifest["schema_version"] == write.SCHEMA_VERSION
-        assert {n: t["rows"] for n, t in manifest["tables"].items()} == {
-            n: t.num_rows for n, t in tables.items()
-        }
-        for name in tables:
-            meta = pq.read_metadata(tmp_path / f"{name}.parquet").metadata
-            assert meta[b"isnad.schema_version"] == write.SCHEMA_VERSION.encode()
-            assert meta[b"isnad.run_id"] == manifest["run_id"].encode()
-            assert meta[b"isnad.table"] == name.encode()
-        assert not list(tmp_path.glob(".staging-*"))
-
-    def test_republish_replaces(self, tables: dict[str, pa.Table], tmp_path: Path) -> None:
-        """A second publish replaces the files and the manifest."""
-        write.publish_tables(tables, str(tmp_path))
-        smaller = {**tables, "quarantine": tables["quarantine"].slice(0, 0)}
-        write.publish_tables(smaller, str(tmp_path))
-        assert pq.read_table(tmp_path / "quarantine.parquet").num_rows == 0
-        assert write.read_manifest(str(tmp_path))["tables"]["quarantine"]["rows"] == 0
-
-    def test_failure_before_swap_keeps_old_files(
-        self, tables: dict[str, pa.Table], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """If writing the third file fails, the previous run's files and manifest are intact."""
-        write.publish_tables(tables, str(tmp_path))
-        before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-        real_write = pq.write_table
-        calls: list[str] = []
-
-        def failing_write(table: pa.Table, where: str, **kwargs: object) -> None:
-            calls.append(where)
-            if len(calls) == 3:
-                raise OSError("disk full")
-            real_write(table, where, **kwargs)
-
-        monkeypatch.setattr(write.pq, "write_table", failing_write)
-        with pytest.raises(OSError, match="disk full"):
-            write.publish_tables(write.build_tables([], []), str(tmp_path))
-        assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
-        assert not list(tmp_path.glob(".staging-*"))
-
-    def test_schema_mismatch_raises_before_writing(
-        self, tables: dict[str, pa.Table], tmp_path: Path
-    ) -> None:
-        """A table not in its declared schema is refused before anything is written."""
-        quotes = tables["quotes"]
-        i = quotes.schema.get_field_index("confidence")
-        bad = quotes.set_column(i, "confidence", quotes.column(i).cast(pa.float32()))
-        with pytest.raises(ValueError, match="declared schema"):
-            write.publish_tables({**tables, "quotes": bad}, str(tmp_path / "out"))
-        assert not (tmp_path / "out").exists()

@@ -1,0 +1,288 @@
+"""pipelines.dataset: the versioned layout, atomic commits, crash leftovers, the lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines import dataset, write
+from pipelines.analyse import analyse_articles
+from pipelines.ingest import read_inputs
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
+QUARANTINE = [
+    {"source_name": "bad.txt", "input_path": "in/bad.txt", "reason": "undecodable", "detail": "x"}
+]
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pa.Table]:
+    """The seven tables of the five sample articles and one quarantined input."""
+    analyses = analyse_articles(read_inputs([SAMPLE_DIR])[0])
+    return write.build_tables(analyses, QUARANTINE, run_id="run-1")
+
+
+def appended(tables: dict[str, pa.Table], n: int) -> dict[str, pa.Table]:
+    """The first ``n`` rows of the row tables (what a run appends)."""
+    return {k: tables[k].slice(0, n) for k in ("articles", "sentences", "quotes", "quarantine")}
+
+
+def glob_rows(out: Path, name: str) -> int:
+    query = f"select count(*) from read_parquet('{out}/{name}/*.parquet')"
+    return duckdb.sql(query).fetchall()[0][0]
+
+
+def part_files(root: Path) -> dict[str, bytes]:
+    """Every committed part file (through the table links) and its bytes."""
+    return {
+        f"{name}/{p.name}": p.read_bytes()
+        for name in write.TABLE_NAMES
+        for p in sorted((root / name).glob("*.parquet"))
+    }
+
+
+class TestLayout:
+    def test_readable_as_one_dataset_per_table(
+        self, tables: dict[str, pa.Table], tmp_path: Path
+    ) -> None:
+        """Each table directory reads back whole with pyarrow, pandas and a DuckDB glob."""
+        paths = dataset.publish_tables(tables, tmp_path, "run-1")
+        assert paths == {n: str(tmp_path / n) for n in write.TABLE_NAMES}
+        for name, path in paths.items():
+            back = pq.read_table(path)
+            assert back.schema.equals(write.SCHEMAS[name]), name
+            assert back.equals(tables[name]), name
+            assert ds.dataset(path).count_rows() == tables[name].num_rows
+            assert len(pd.read_parquet(path)) == tables[name].num_rows
+            assert glob_rows(tmp_path, name) == tables[name].num_rows
+        assert dataset.read_table(tmp_path, "quotes").equals(tables["quotes"])
+
+    def test_manifest_and_footer_metadata(
+        self, tables: dict[str, pa.Table], tmp_path: Path
+    ) -> None:
+        """_SUCCESS lists each table's parts and rows; every footer records the version."""
+        dataset.publish_tables(tables, tmp_path, "run-1")
+        manifest = json.loads((tmp_path / "_SUCCESS").read_text(encoding="utf-8"))
+        assert manifest == dataset.read_manifest(tmp_path)
+        assert (manifest["version"], manifest["run_id"]) == (1, "run-1")
+        assert manifest["schema_version"] == write.SCHEMA_VERSION
+        assert {n: t["rows"] for n, t in manifest["tables"].items()} == {
+            n: t.num_rows for n, t in tables.items()
+        }
+        for name in tables:
+            (part,) = manifest["tables"][name]["parts"]
+            meta = pq.read_metadata(tmp_path / name / part["file"]).metadata
+            assert meta[b"isnad.schema_version"] == write.SCHEMA_VERSION.encode()
+            assert meta[b"isnad.run_id"] == b"run-1"
+            assert meta[b"isnad.table"] == name.encode()
+        assert not list((tmp_path / dataset.INTERNAL_DIR).glob("staging-*"))
+
+    def test_append_adds_parts_and_links_the_rest(
+        self, tables: dict[str, pa.Table], tmp_path: Path
+    ) -> None:
+        """A second commit adds a part; untouched parts are the same files (hard links), and
+        only the current and previous versions are kept."""
+        dataset.publish(tmp_path, "r1", append=appended(tables, 2))
+        first = dataset.current_version_dir(tmp_path)
+        assert first is not None
+        dataset.publish(tmp_path, "r2", append=appended(tables, 3))
+        dataset.publish(tmp_path, "r3", append={"articles": tables["articles"].slice(3)})
+        manifest = dataset.open_snapshot(tmp_path).manifest
+        assert manifest.version == 3 and manifest.previous_version == 2
+        assert [p.rows for p in manifest.tables["articles"]] == [2, 3, 2]
+        assert [p.rows for p in manifest.tables["quarantine"]] == [1, 1]
+        assert glob_rows(tmp_path, "articles") == 7
+        old = first.parent / "v000002" / "articles" / manifest.tables["articles"][0].file
+        new = tmp_path / "articles" / manifest.tables["articles"][0].file
+        assert os.path.samefile(old, new)
+        versions = sorted(p.name for p in (first.parent).iterdir())
+        assert versions == ["v000002", "v000003"]
+
+    def test_replace_and_rewrite(self, tables: dict[str, pa.Table], tmp_path: Path) -> None:
+        """replace makes a table one new part (even empty); rewrite swaps one part."""
+        dataset.publish(
+            tmp_path, "r1", append=appended(tables, 2), replace={"claims": tables["claims"]}
+        )
+        dataset.publish(tmp_path, "r2", append=appended(tables, 1))
+        first = dataset.open_snapshot(tmp_path).manifest.tables["quotes"][0].file
+        rewritten = tables["quotes"].slice(0, 1)
+        dataset.publish(tmp_path, "r3", replace={"claims": tables["claims"].slice(0, 0)},
+                        rewrite={"quotes": {first: rewritten}})  # fmt: skip
+        manifest = dataset.open_snapshot(tmp_path).manifest
+        assert manifest.rows("claims") == 0 and len(manifest.tables["claims"]) == 1
+        assert [p.rows for p in manifest.tables["quotes"]] == [1, 1]
+        assert first not in {p.file for p in manifest.tables["quotes"]}
+        assert glob_rows(tmp_path, "claims") == 0
+
+    def test_publish_is_idempotent_per_run(
+        self, tables: dict[str, pa.Table], tmp_path: Path
+    ) -> None:
+        """A retried publish of a run that already committed changes nothing."""
+        first = dataset.publish(tmp_path, "r1", append=appended(tables, 2))
+        again = dataset.publish(tmp_path, "r1", append=appended(tables, 2))
+        assert again == first
+        assert dataset.read_table(tmp_path, "articles").num_rows == 2
+
+    def test_schema_mismatch_raises_before_anything_is_visible(
+        self, tables: dict[str, pa.Table], tmp_path: Path
+    ) -> None:
+        """A table not in its declared schema is refused; no table appears, no staging stays."""
+        quotes = tables["quotes"]
+        i = quotes.schema.get_field_index("confidence")
+        bad = quotes.set_column(i, "confidence", quotes.column(i).cast(pa.float32()))
+        with pytest.raises(ValueError, match="declared schema"):
+            dataset.publish_tables({**tables, "quotes": bad}, tmp_path, "r1")
+        assert dataset.read_manifest(tmp_path) is None
+        assert not list(tmp_path.glob("*/*.parquet"))
+        assert not list((tmp_path / dataset.INTERNAL_DIR).glob("staging-*"))
+
+
+class TestCrashSafety:
+    @pytest.mark.parametrize("step", ["write_table", "rename", "swap"])
+    def test_interrupted_commit_keeps_the_version_and_the_next_one_finishes(
+        self,
+        tables: dict[str, pa.Table],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        step: str,
+    ) -> None:
+        """A commit dying while writing a part, after renaming its staged version, or at the
+        pointer swap leaves the current version as it was, byte for byte; the next commit
+        clears the leftovers and goes through."""
+        dataset.publish(tmp_path, "r1", append=appended(tables, 2))
+        before = part_files(tmp_path)
+
+        class Killed(BaseException):
+            """Stands for kill -9: nothing after it runs, not even except clauses."""
+
+        if step == "write_table":  # the second part of the commit
+            monkeypatch.setattr(dataset.pq, "write_table", _die_after(Killed, pq.write_table, 1))
+        elif step == "rename":  # just after the staged version got its final name
+            monkeypatch.setattr(dataset.os, "rename", _die_after(Killed, os.rename, 0, late=True))
+        else:  # at the swap of .isnad/current
+            monkeypatch.setattr(dataset, "_replace_symlink", _die_on(Killed, "current"))
+        monkeypatch.setattr(dataset.shutil, "rmtree", lambda *a, **k: None)  # no tidying
+        with pytest.raises(Killed):
+            dataset.publish(tmp_path, "r2", append=appended(tables, 3))
+        monkeypatch.undo()
+
+        assert part_files(tmp_path) == before
+        assert dataset.read_manifest(tmp_path)["version"] == 1
+        assert glob_rows(tmp_path, "articles") == 2
+        assert list((tmp_path / dataset.INTERNAL_DIR).glob("staging-*")) or step != "write_table"
+
+        dataset.publish(tmp_path, "r3", append=appended(tables, 3))
+        assert glob_rows(tmp_path, "articles") == 5
+        internal = tmp_path / dataset.INTERNAL_DIR
+        assert not list(internal.glob("staging-*"))
+        assert sorted(p.name for p in (internal / "versions").iterdir()) == ["v000001", "v000002"]
+
+    def test_refuses_a_copy_with_symlinks_followed(
+        self, tables: dict[str, pa.Table], tmp_path: Path
+    ) -> None:
+        """A dataset copied with its symlinks followed still reads, but is not written into."""
+        dataset.publish(tmp_path / "a", "r1", append=appended(tables, 2))
+        shutil.copytree(tmp_path / "a", tmp_path / "b", symlinks=False)
+        assert pq.read_table(tmp_path / "b" / "articles").num_rows == 2
+        with pytest.raises(dataset.DatasetError, match="symlinks"):
+            dataset.publish(tmp_path / "b", "r2", append=appended(tables, 1))
+        shutil.copytree(tmp_path / "a", tmp_path / "c", symlinks=True)
+        dataset.publish(tmp_path / "c", "r2", append=appended(tables, 1))
+        assert (
+            glob_rows(tmp_path / "c", "articles") == 3
+            and glob_rows(tmp_path / "a", "articles") == 2
+        )
+
+    def test_refuses_the_old_one_file_layout(self, tmp_path: Path) -> None:
+        """An output directory of an earlier isnad (<table>.parquet files) is left alone."""
+        (tmp_path / "quotes.parquet").write_bytes(b"PAR1")
+        with pytest.raises(dataset.DatasetError, match="one-file-per-table"):
+            dataset.open_snapshot(tmp_path)
+
+
+def _die_after(exc: type[BaseException], real: object, n: int, *, late: bool = False) -> object:
+    """``real`` that raises ``exc`` on its (n+1)th call: before doing it, or after (late)."""
+    calls = []
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if len(calls) > n and not late:
+            raise exc
+        result = real(*args, **kwargs)  # type: ignore[operator]
+        if len(calls) > n:
+            raise exc
+        return result
+
+    return wrapper
+
+
+def _die_on(exc: type[BaseException], link_name: str) -> object:
+    real = dataset._replace_symlink
+
+    def wrapper(link: Path, target: str, tmp_name: str) -> None:
+        if link.name == link_name:
+            raise exc
+        real(link, target, tmp_name)
+
+    return wrapper
+
+
+class TestLock:
+    def test_second_writer_is_refused_with_the_holder_named(self, tmp_path: Path) -> None:
+        """While a run holds the lock, another gets DatasetLocked at once (timeout 0), or
+        after waiting; once released, the lock is free."""
+        with dataset.locked(tmp_path, run_id="first-run"):
+            with (
+                pytest.raises(dataset.DatasetLocked, match=r"run first-run.*--lock-timeout"),
+                dataset.locked(tmp_path),
+            ):
+                pass
+            with (
+                pytest.raises(dataset.DatasetLocked, match=r"after waiting 0\.3 s"),
+                dataset.locked(tmp_path, timeout=0.3),
+            ):
+                pass
+        with dataset.locked(tmp_path, timeout=0):
+            pass
+
+    def test_a_killed_holder_leaves_no_stale_lock(self, tmp_path: Path) -> None:
+        """The kernel drops a flock with its process: after kill -9 the next run goes on."""
+        script = (
+            "import fcntl, sys, time\n"
+            f"f = open({str(tmp_path / dataset.LOCK_NAME)!r}, 'a')\n"
+            "fcntl.flock(f, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(60)\n"
+        )
+        holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            with pytest.raises(dataset.DatasetLocked), dataset.locked(tmp_path):
+                pass
+        finally:
+            holder.send_signal(signal.SIGKILL)
+            holder.communicate(timeout=10)
+        with dataset.locked(tmp_path, timeout=5):
+            pass
+
+    def test_a_transaction_needs_the_lock(self, tmp_path: Path) -> None:
+        """Staging a version without holding the lock is a program error; publish() takes
+        the lock itself when the caller does not hold it."""
+        with pytest.raises(dataset.DatasetError, match="locked"):
+            dataset.Transaction(tmp_path, "r1")
+        with dataset.locked(tmp_path):
+            assert dataset.holds_lock(tmp_path)
+            dataset.Transaction(tmp_path, "r1").abort()
+        assert not dataset.holds_lock(tmp_path)
