@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -162,8 +163,6 @@ def _overlap(a: list[str], b: list[str]) -> float:
     """Token F1 of two statements: the measure ANNOTATION.md scores with."""
     if not a or not b:
         return 0.0
-    from collections import Counter
-
     common = sum((Counter(a) & Counter(b)).values())
     if common == 0:
         return 0.0
@@ -176,8 +175,6 @@ def _contained(a: list[str], b: list[str], min_ratio: float = 0.5) -> float:
     of a later, fuller quotation word for word is the same statement."""
     if not a or not b:
         return 0.0
-    from collections import Counter
-
     short, long_ = sorted((a, b), key=len)
     if len(short) < min_ratio * len(long_):
         return 0.0  # a phrase taken from a longer quotation is a statement of its own
