@@ -123,6 +123,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wait this long for another run writing to --out (default 0: exit at once, code 3)",
     )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=None,
+        help="run the text stages on a Dask cluster: a scheduler address (tcp://host:8786) or "
+        "'local' for a LocalCluster of one worker per core",
+    )
 
 
 def _flow_options(args: argparse.Namespace, *, absolute: bool = False) -> dict[str, Any]:
@@ -144,9 +151,13 @@ def run_command(args: argparse.Namespace) -> int:
     from pipelines.dataset import DatasetError, DatasetLocked
 
     options = _flow_options(args)
+    flow_fn = isnad_flow
+    if getattr(args, "dask", None):
+        flow_fn = isnad_flow.with_options(task_runner=dask_runner(args.dask))
+        options["scale_out"] = True
     with prefect_api():
         try:
-            summary = isnad_flow(**options)
+            summary = flow_fn(**options)
         except ValidationFailed as exc:
             print(f"isnad: {exc}", file=sys.stderr)
             return EXIT_VALIDATION_FAILED
@@ -158,6 +169,22 @@ def run_command(args: argparse.Namespace) -> int:
             return 1
     print(format_summary(summary))
     return 0
+
+
+def dask_runner(address: str) -> Any:
+    """prefect-dask's task runner on an existing scheduler, or on a new LocalCluster."""
+    import logging
+
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    from prefect_dask import DaskTaskRunner
+
+    if address == "local":
+        workers = os.cpu_count() or 1
+        return DaskTaskRunner(
+            cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True}
+        )
+    return DaskTaskRunner(address=address)
 
 
 def serve_command(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import time
 import uuid
 from collections import Counter
@@ -123,6 +124,16 @@ def tabulate(
     run_id: str | None = None,
     started_at: dt.datetime | None = None,
 ) -> dict[str, pa.Table]:
+    return write.build_tables(analyses, quarantine, counts, run_id=run_id, started_at=started_at)
+
+
+@task(cache_policy=NO_CACHE)
+def analyse_batch(payload: bytes) -> dict[str, pa.Table]:
+    """All text stages and the batch's tables in one task: the chunk a Dask worker gets
+    (a task there costs 125-210 ms, so it must carry a whole batch). The batch travels
+    pickled: Prefect's parameter handling would turn slotted records into tuples."""
+    articles, quarantine, counts, run_id, started_at = pickle.loads(payload)
+    analyses = analyse.analyse_articles(articles)
     return write.build_tables(analyses, quarantine, counts, run_id=run_id, started_at=started_at)
 
 
@@ -267,20 +278,25 @@ def isnad_flow(
     batch_size: int = 500,
     max_bytes: int = ingest.DEFAULT_MAX_BYTES,
     lock_timeout: float = 0.0,
+    scale_out: bool = False,
 ) -> dict[str, Any]:
     """Read ``inputs``, find the five speakers' quotations in the articles not published
     yet, and add them to the dataset under ``out``.
 
     ``max_bytes`` caps a .txt/.html file, a JSONL line and a record's text (larger ones are
     quarantined as ``too_large``). ``lock_timeout``: seconds to wait for another run
-    writing to ``out`` before failing with ``DatasetLocked``.
+    writing to ``out`` before failing with ``DatasetLocked``. ``scale_out``: submit one
+    chunky task per batch to the flow's task runner (a DaskTaskRunner from ``isnad run
+    --dask``) instead of running the stages in this process.
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex
     with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
-        return _run(inputs, out, batch_size, max_bytes, run_id)
+        return _run(inputs, out, batch_size, max_bytes, run_id, scale_out)
 
 
-def _run(inputs: list[str], out: str, batch_size: int, max_bytes: int, run_id: str) -> dict:
+def _run(
+    inputs: list[str], out: str, batch_size: int, max_bytes: int, run_id: str, scale_out: bool
+) -> dict:
     """The flow's body, under the dataset's lock."""
     logger = get_run_logger()
     started = time.perf_counter()
@@ -299,9 +315,14 @@ def _run(inputs: list[str], out: str, batch_size: int, max_bytes: int, run_id: s
 
     parts: list[dict[str, pa.Table]] = []
     batches = ingest.iter_batches(files, batch_size, max_bytes=max_bytes)
+    futures = []
     for number, read in enumerate(batches, 1):
         batch = incremental.skip_published(read, published)
         clock.lap("ingest")
+        if scale_out:
+            payload = (batch.articles, batch.quarantine, batch.counts, run_id, started_at)
+            futures.append(analyse_batch.submit(pickle.dumps(payload)))
+            continue
         analyses: list[ArticleAnalysis] = []
         if batch.articles:
             cleaned = clean(quote(batch.articles))
@@ -324,6 +345,9 @@ def _run(inputs: list[str], out: str, batch_size: int, max_bytes: int, run_id: s
             batch.counts.already_published,
             parts[-1]["quotes"].num_rows,
         )
+    if futures:  # results in batch order, whatever order the workers finished in
+        parts = [future.result() for future in futures]
+        clock.lap("analyse (workers)")
     delta = merge(quote(parts))
     del parts
     clock.lap("tables")
