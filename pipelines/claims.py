@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -621,20 +620,6 @@ def attach_claims(
         if name == "quotes":
             out[TABLE_NAME] = claims
     return out
-
-
-def read_previous_claims(out_dir: str) -> pa.Table | None:
-    """``claim_id`` and ``quote_ids`` of ``<out_dir>/claims.parquet`` when a previous run
-    published one (None otherwise, or when it cannot be read)."""
-    import pyarrow.parquet as pq
-
-    path = os.path.join(out_dir, f"{TABLE_NAME}.parquet")
-    if not os.path.exists(path):
-        return None
-    try:
-        return pq.read_table(path, columns=["claim_id", "quote_ids"])
-    except (OSError, pa.ArrowException, KeyError):
-        return None
 
 
 # --- validation (for pipelines/validate.py) ------------------------------------------------

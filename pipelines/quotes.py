@@ -154,10 +154,6 @@ def tokens(text: str, start: int, end: int) -> list[Tok]:
     return [Tok(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text, start, end)]
 
 
-def _inside(pos: int, spans: list[QuoteSpan]) -> bool:
-    return any(q.start < pos < q.end - 1 or (q.start == pos and False) for q in spans)
-
-
 def _quote_at(pos: int, spans: list[QuoteSpan]) -> QuoteSpan | None:
     for q in spans:
         if q.start == pos:
