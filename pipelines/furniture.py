@@ -8,6 +8,7 @@ segmentation; each is reported as a dropped span with its reason.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from pipelines.clean import fold_insensitive, fold_pattern
 
 _WORD = re.compile(r"\w+")
 _SENT_SPLIT = re.compile(r"(?<=[.!?؟])\s+")
+# A line stripped of its surrounding white space ("\S" is exactly not str.isspace); without
+# look-around, so searching within (pos, endpos) equals searching the slice.
+_LINE = re.compile(r"\S(?:[^\n]*\S)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +55,10 @@ def load_lexicon() -> Lexicon:
     )
 
 
-def _lines(text: str) -> list[tuple[int, int, str]]:
-    out = []
-    for m in re.finditer(r"[^\n]+", text):
-        line = m.group().strip()
-        if line:
-            a = m.start() + (len(m.group()) - len(m.group().lstrip()))
-            out.append((a, a + len(line), line))
-    return out
+def _lines(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str]]:
+    """Non-empty lines of ``text[start:end]``, stripped, as (start, end, line) in ``text``."""
+    matches = _LINE.finditer(text, start, len(text) if end is None else end)
+    return [(m.start(), m.end(), m.group()) for m in matches]
 
 
 def _is_short_list_line(line: str) -> bool:
@@ -108,18 +108,81 @@ def _sentence_key(s: str) -> str | None:
     return " ".join(words) if len(words) >= 5 else None
 
 
+# find_repeats first asks a cheaper question that every repeat needs a "yes" to: do two
+# sentences of the kept text have the same word characters, in the same order? A line is
+# dropped only when one of its sentence keys is a key of an earlier line, so without such a
+# pair nothing is dropped. The question is asked at C speed of the text encoded one byte a
+# character: cp1256 holds the Arabic letters, any other character becomes "x" if it is a
+# word character, " " if white space, "#" otherwise; then word bytes and newlines stay, white
+# space becomes " ", the end marks . ! ? ؟ become ".", the rest "#". A sentence break (white
+# space after an end mark) then starts at ". ", which becomes a newline, and deleting " .#"
+# leaves one piece a sentence holding its word characters only. The map is a function of the
+# character that keeps words, white space and end marks apart, so two sentences with one key
+# always give one piece; a "yes" (rare: a repeated short line will do) runs the exact loop.
+_BYTE_CODEC = "cp1256"
+_BYTE_ERRORS = "isnad-furniture-class"
+
+
+def _classify_unencodable(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    chunk = err.object[err.start : err.end]
+    rep = "".join("x" if c.isalnum() or c == "_" else " " if c.isspace() else "#" for c in chunk)
+    return rep, err.end
+
+
+codecs.register_error(_BYTE_ERRORS, _classify_unencodable)
+
+
+def _byte_tables() -> tuple[bytes, bytes]:
+    chars = [bytes([v]).decode(_BYTE_CODEC) for v in range(256)]
+
+    def byte(c: str) -> int:
+        if c.isalnum() or c == "_" or c == "\n":
+            return ord(c.encode(_BYTE_CODEC))  # word characters and newlines stay
+        if c.isspace():
+            return 32
+        return 46 if c in ".!?؟" else 35  # "." the sentence end marks, "#" the rest
+
+    classes = bytes(byte(c) for c in chars)
+    return classes, b" .#"
+
+
+_BYTE_CLASSES, _BYTE_NONWORD = _byte_tables()
+
+
+def _may_repeat(text: str, keep: list[tuple[int, int]]) -> bool:
+    """False only if no two sentences in ``keep`` have the same words (see above)."""
+    encoded = text.encode(_BYTE_CODEC, _BYTE_ERRORS)
+    if len(encoded) != len(text):  # not one byte a character: cannot tell, so maybe
+        return True
+    encoded = encoded.translate(_BYTE_CLASSES)
+    pieces: set[bytes] = set()
+    n = 0
+    for ks, ke in keep:
+        region = encoded[ks:ke] if ks or ke != len(encoded) else encoded
+        # One piece a sentence (or less: a line's leading or trailing spaces), words only.
+        found = region.replace(b". ", b"\n").translate(None, _BYTE_NONWORD).split(b"\n")
+        pieces.update(found)
+        n += len(found) - found.count(b"")
+    pieces.discard(b"")
+    return len(pieces) < n
+
+
 def find_repeats(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
     """Lines whose sentences all appeared earlier on the page: a body the scraper saw twice."""
+    if not _may_repeat(text, keep):
+        return []
     seen: set[str] = set()
     drops: list[tuple[int, int, str]] = []
     for ks, ke in keep:
-        for a, b, line in _lines(text[ks:ke]):
+        for a, b, line in _lines(text, ks, ke):
             keys = [k for k in (_sentence_key(s) for s in _SENT_SPLIT.split(line)) if k]
             if not keys:
                 continue
             repeated = sum(len(k) for k in keys if k in seen)
             if len(line) >= 40 and repeated >= 0.7 * sum(len(k) for k in keys):
-                drops.append((ks + a, ks + b, "repeat"))
+                drops.append((a, b, "repeat"))
                 continue
             seen.update(keys)
     return drops

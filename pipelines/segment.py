@@ -105,26 +105,61 @@ def outer_quotes(spans: list[QuoteSpan]) -> list[QuoteSpan]:
     return out
 
 
+# A paragraph: a line stripped of its surrounding white space ("\S" is exactly not
+# str.isspace); no look-around, so searching within (pos, endpos) equals searching a slice.
+_PARAGRAPH = re.compile(r"\S(?:[^\n]*\S)?")
+
+
 def paragraphs(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Non-empty lines inside the kept regions, stripped of surrounding spaces."""
-    out: list[tuple[int, int]] = []
-    for ks, ke in keep:
-        for m in re.finditer(r"[^\n]+", text[ks:ke]):
-            a, b = ks + m.start(), ks + m.end()
-            while a < b and text[a].isspace():
-                a += 1
-            while b > a and text[b - 1].isspace():
-                b -= 1
-            if b > a:
-                out.append((a, b))
-    return out
+    return [m.span() for ks, ke in keep for m in _PARAGRAPH.finditer(text, ks, ke)]
 
 
 # A sentence ends at one full stop, question or exclamation mark followed by a space; a run of
 # two or more dots ("في واشنطن.. "إن ...") is an ellipsis that introduces speech, not an end.
+# The same three alternatives written after their common first character, so that the regex
+# engine skips to the next mark instead of trying the look-behinds at every position:
+# "(?<!\.)X" at p is "X(?<!\.X)" at p + 1, and "(?<=L{2})\." is "\.(?<=L{2}\.)".
 _SENT_END = re.compile(
-    r"(?<!\.)[.!?؟]+(?!\.)(?=\s)|(?<![.])[.!?؟](?=$)|(?<=[\u0621-\u064a]{2})\.(?=[\u0621-\u064a]{2})"
+    r"[.!?؟](?:(?<!\.[.!?؟])[.!?؟]*(?!\.)(?=\s)|(?<!\.[.!?؟])(?=$)"
+    r"|(?<=[\u0621-\u064a]{2}\.)(?=[\u0621-\u064a]{2}))"
 )
+
+
+def _sentence_cuts(text: str, a: int, b: int, inside: list[QuoteSpan]) -> list[int]:
+    """Where sentences of the paragraph [a, b) end; ``inside``: its outer quotations, which
+    are sorted and disjoint, so one pointer walks them along the increasing ends."""
+    cuts: list[int] = []
+    k = 0
+    for m in _SENT_END.finditer(text, a, b):
+        start, pos = m.span()
+        # A run holding two or more dots is an ellipsis, not an end.
+        if pos - start > 1 and text.count(".", start, pos) >= 2:
+            continue
+        if inside:  # any(q.start < pos < q.end for q in inside)
+            while k < len(inside) and inside[k].end <= pos:
+                k += 1
+            if k < len(inside) and inside[k].start < pos:
+                continue
+        cuts.append(pos)
+    return cuts
+
+
+def _pieces(text: str, a: int, b: int, cuts: list[int]) -> list[tuple[int, int]]:
+    """The spans between cuts, each without its leading white space; empty ones left out."""
+    out: list[tuple[int, int]] = []
+    s = a
+    for c in cuts:
+        while s < c and text[s].isspace():
+            s += 1
+        if c > s:
+            out.append((s, c))
+        s = c
+    while s < b and text[s].isspace():
+        s += 1
+    if b > s:
+        out.append((s, b))
+    return out
 
 
 def split_sentences(
@@ -132,32 +167,31 @@ def split_sentences(
 ) -> list[tuple[int, int]]:
     """Sentences of one paragraph; never split inside a paired quotation."""
     a, b = para
-    inside = outer_quotes(quotes)
-    cuts: list[int] = []
-    for m in _SENT_END.finditer(text, a, b):
-        if m.group().startswith("..") or text[m.start() : m.end()].count(".") >= 2:
-            continue
-        pos = m.end()
-        if any(q.start < pos < q.end for q in inside):
-            continue
-        cuts.append(pos)
-    out: list[tuple[int, int]] = []
-    s = a
-    for c in [*cuts, b]:
-        e = c
-        while s < e and text[s].isspace():
-            s += 1
-        if e > s:
-            out.append((s, e))
-        s = c
-    return out
+    return _pieces(text, a, b, _sentence_cuts(text, a, b, outer_quotes(quotes) if quotes else []))
 
 
 def segment_field(text: str, keep: list[tuple[int, int]]) -> list[Unit]:
     units: list[Unit] = []
-    for p_index, para in enumerate(paragraphs(text, keep)):
-        quotes = pair_quotes(text, *para)
-        for s, e in split_sentences(text, para, quotes):
-            inner = tuple(q for q in quotes if q.start >= s and q.end <= e)
-            units.append(Unit(s, e, p_index, inner))
+    append = units.append
+    # Only a text holding a quotation mark can hold a paired quotation.
+    marks = '"' in text or "«" in text or "»" in text
+    for p_index, (a, b) in enumerate(paragraphs(text, keep)):
+        quotes = pair_quotes(text, a, b) if marks else []
+        if quotes:
+            for s, e in _pieces(text, a, b, _sentence_cuts(text, a, b, outer_quotes(quotes))):
+                inner = tuple(q for q in quotes if q.start >= s and q.end <= e)
+                append(Unit(s, e, p_index, inner))
+            continue
+        # split_sentences without quotations, its pieces made units as they are found
+        s = a
+        for c in _sentence_cuts(text, a, b, []):
+            while s < c and text[s].isspace():
+                s += 1
+            if c > s:
+                append(Unit(s, c, p_index, ()))
+            s = c
+        while s < b and text[s].isspace():
+            s += 1
+        if b > s:
+            append(Unit(s, b, p_index, ()))
     return units

@@ -1,0 +1,375 @@
+"""The fast text stages give exactly what their plain forms give.
+
+clean, furniture, segment and write were rewritten for speed (C-level string calls instead of
+per-character Python, regexes the engine can scan quickly, a cheap test before the per-line
+repeat loop). The plain forms they replaced are kept here as oracles, and every output is
+compared with theirs on generated text that is dense in the characters each shortcut is about:
+marks, entities, diacritics, presentation forms, odd white space, characters outside cp1256,
+repeated sentences, end marks next to quotation marks.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from operator import attrgetter
+
+import pytest
+from camel_tools.utils.normalize import normalize_unicode
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pipelines import clean, furniture, segment, write
+from pipelines.analyse import analyse_articles
+from pipelines.records import Article
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# --- oracles: the plain forms ----------------------------------------------------------------
+
+_ENTITY = r"&(?:#[0-9]{2,6}|#[xX][0-9a-fA-F]{2,5}|[a-zA-Z]{2,8})[;؛]"
+_SPECIAL_PLAIN = re.compile(
+    _ENTITY + "|[" + re.escape("".join(sorted(clean.DELETIONS))) + "\ufb50-\ufdff\ufe70-\ufefe]"
+)
+_SENT_END_PLAIN = re.compile(
+    r"(?<!\.)[.!?؟]+(?!\.)(?=\s)|(?<![.])[.!?؟](?=$)|(?<=[\u0621-\u064a]{2})\.(?=[\u0621-\u064a]{2})"
+)
+
+
+def plain_light(s: str) -> str:
+    return clean._LIGHT_RE.sub(lambda m: clean.LIGHT[m.group()], s)
+
+
+def plain_clean_text(raw: str, fold_letters: bool = True) -> tuple[str, tuple[int, ...] | None]:
+    light = plain_light(raw)
+    if not _SPECIAL_PLAIN.search(light):
+        return (light.translate(clean.FOLDS) if fold_letters else light), None
+    pieces: list[str] = []
+    origin: list[int] = []
+    pos = 0
+    for m in _SPECIAL_PLAIN.finditer(light):
+        i = m.start()
+        if i > pos:
+            pieces.append(light[pos:i])
+            origin.extend(range(pos, i))
+        ch = m.group()
+        if len(ch) > 1:
+            ref = ch[:-1] + ";"
+            decoded = html.unescape(ref)
+            if decoded != ref:
+                rep = "".join(c for c in plain_light(decoded) if c not in clean.DELETIONS)
+                pieces.append(rep)
+                origin.extend([i] * len(rep))
+            else:
+                pieces.append(ch)
+                origin.extend(range(i, m.end()))
+        elif ch not in clean.DELETIONS:
+            expanded = plain_light(normalize_unicode(ch))
+            rep = "".join(c for c in expanded if c not in clean.DELETIONS)
+            pieces.append(rep)
+            origin.extend([i] * len(rep))
+        pos = m.end()
+    pieces.append(light[pos:])
+    origin.extend(range(pos, len(light)))
+    text = "".join(pieces)
+    return (text.translate(clean.FOLDS) if fold_letters else text), tuple(origin)
+
+
+def plain_lines(text: str) -> list[tuple[int, int, str]]:
+    out = []
+    for m in re.finditer(r"[^\n]+", text):
+        line = m.group().strip()
+        if line:
+            a = m.start() + (len(m.group()) - len(m.group().lstrip()))
+            out.append((a, a + len(line), line))
+    return out
+
+
+def plain_find_repeats(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    seen: set[str] = set()
+    drops: list[tuple[int, int, str]] = []
+    for ks, ke in keep:
+        for a, b, line in plain_lines(text[ks:ke]):
+            keys = [k for k in map(furniture._sentence_key, furniture._SENT_SPLIT.split(line)) if k]
+            if not keys:
+                continue
+            repeated = sum(len(k) for k in keys if k in seen)
+            if len(line) >= 40 and repeated >= 0.7 * sum(len(k) for k in keys):
+                drops.append((ks + a, ks + b, "repeat"))
+                continue
+            seen.update(keys)
+    return drops
+
+
+def plain_sentence_keys(text: str, keep: list[tuple[int, int]]) -> list[str]:
+    return [
+        k
+        for ks, ke in keep
+        for _, _, line in plain_lines(text[ks:ke])
+        for k in map(furniture._sentence_key, furniture._SENT_SPLIT.split(line))
+        if k
+    ]
+
+
+def plain_paragraphs(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for ks, ke in keep:
+        for m in re.finditer(r"[^\n]+", text[ks:ke]):
+            a, b = ks + m.start(), ks + m.end()
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            if b > a:
+                out.append((a, b))
+    return out
+
+
+def plain_split_sentences(
+    text: str, para: tuple[int, int], quotes: list[segment.QuoteSpan]
+) -> list[tuple[int, int]]:
+    a, b = para
+    inside = segment.outer_quotes(quotes)
+    cuts: list[int] = []
+    for m in _SENT_END_PLAIN.finditer(text, a, b):
+        if m.group().startswith("..") or text[m.start() : m.end()].count(".") >= 2:
+            continue
+        pos = m.end()
+        if any(q.start < pos < q.end for q in inside):
+            continue
+        cuts.append(pos)
+    out: list[tuple[int, int]] = []
+    s = a
+    for c in [*cuts, b]:
+        while s < c and text[s].isspace():
+            s += 1
+        if c > s:
+            out.append((s, c))
+        s = c
+    return out
+
+
+def plain_segment_field(text: str, keep: list[tuple[int, int]]) -> list[segment.Unit]:
+    units: list[segment.Unit] = []
+    for p_index, para in enumerate(plain_paragraphs(text, keep)):
+        quotes = segment.pair_quotes(text, *para)
+        for s, e in plain_split_sentences(text, para, quotes):
+            inner = tuple(q for q in quotes if q.start >= s and q.end <= e)
+            units.append(segment.Unit(s, e, p_index, inner))
+    return units
+
+
+def plain_columns(records, names):
+    if not records:
+        return [() for _ in names]
+    if len(names) == 1:
+        return [tuple(map(attrgetter(names[0]), records))]
+    return list(zip(*map(attrgetter(*names), records), strict=True))
+
+
+# --- generated text --------------------------------------------------------------------------
+
+LETTERS = [chr(c) for c in range(0x0621, 0x064B)] + list("abcXYZ_")
+WORD_CHARS_OUTSIDE_CP1256 = ["٠", "١", "٩", "ی", "ڤ", "é", "Ä", "ß", "漢"]
+OTHER_OUTSIDE_CP1256 = ["●", "﴿", "﴾", "٪", "٬", "😀", "\u0653"]
+MARKS = ["\u064b", "\u064e", "\u0651", "\u0652", "\u0670", "\u0640", "\u200f", "\ufeff", "\u00ad"]
+FORMS = ["ﻟ", "ﺎ", "ﻻ", "ﷲ", "ﷺ", "\ufe70", "\ufefc"]
+ENTITIES = ["&quot;", "&amp;", "&#8220;", "&#x201D;", "&copy", "&&quot;", "&xyz;", "&quot؛", "&"]
+QUOTES = ['"', "“", "”", "«", "»", "‹", "›", "„"]
+ENDS = [".", "..", "...", "!", "?", "؟", "?!", ".!", "!.", "؟.", "،", ",", ":", ";", "؛", "-"]
+SPACES = [" ", " ", " ", "  ", "\n", "\n\n", " \n ", "\t", "\xa0", "\u2028", "\x1c", "\x85"]
+SPACES += ["\u3000", "\r\n", "\x0b", "\u1680"]
+WORDS = ["قال", "الوزير", "إن", "أن", "سوريا", "الحل", "سياسي", "واشنطن", "موسكو", "في", "على"]
+FURNITURE = ["اكتب تعليقك", "التعليقات (3):", "أكثر الأخبار قراءة", "الدولار 3.75", "• رابط"]
+FURNITURE += ["اقرأ أيضا", "شارك", "تويتر", "https://x.y/z", "المصدر: واس", "12:30", "Home page"]
+
+char = st.one_of(
+    st.sampled_from(LETTERS),
+    st.sampled_from(WORD_CHARS_OUTSIDE_CP1256),
+    st.sampled_from(OTHER_OUTSIDE_CP1256),
+    st.sampled_from(MARKS),
+    st.sampled_from(FORMS),
+    st.sampled_from(ENTITIES),
+    st.sampled_from(QUOTES),
+    st.sampled_from(ENDS),
+    st.sampled_from(SPACES),
+)
+word = st.one_of(st.sampled_from(WORDS), st.lists(char, min_size=1, max_size=6).map("".join))
+sentence = st.tuples(
+    st.sampled_from(["", '"', "«", "(", "- "]),
+    st.lists(word, min_size=1, max_size=9).map(" ".join),
+    st.sampled_from(["", '"', "»", ")", '."', "»."]),
+    st.sampled_from([*ENDS, "", ""]),
+).map("".join)
+line = st.one_of(
+    st.lists(sentence, min_size=1, max_size=4).map(" ".join),
+    st.sampled_from(FURNITURE),
+)
+
+
+@st.composite
+def page(draw: st.DrawFn) -> str:
+    """Lines, some of them (or some of their sentences) repeated, with different spacing and
+    punctuation around the same words."""
+    lines = draw(st.lists(line, max_size=10))
+    for _ in range(draw(st.integers(0, 3))):
+        if not lines:
+            break
+        src = draw(st.sampled_from(lines))
+        if draw(st.booleans()):
+            src = re.sub(r"[ ،,]", draw(st.sampled_from([" ", "  ", "، ", " - "])), src)
+        lines.insert(draw(st.integers(0, len(lines))), src)
+    for _ in range(draw(st.integers(0, 2))):  # a sentence of one line ends another
+        if len(lines) < 2:
+            break
+        parts = re.split(r"(?<=[.!?؟])\s+", draw(st.sampled_from(lines)))
+        i = draw(st.integers(0, len(lines) - 1))
+        lines[i] += draw(st.sampled_from([" ", ". ", "! "])) + draw(st.sampled_from(parts))
+    seps = draw(st.lists(st.sampled_from(["\n", "\n\n", " \n", "\n \t"]), min_size=len(lines)))
+    return "".join(x + s for x, s in zip(lines, seps, strict=False))
+
+
+text = st.one_of(page(), st.lists(char, max_size=120).map("".join), st.text(max_size=200))
+
+SHARED_SENTENCE = (
+    "قال الوزير إن الحل في سوريا سياسي. وأضاف أن المحادثات مستمرة اليوم.\n"
+    "وأكد الوزير أمس أن اللقاء كان مثمرا جدا. قال الوزير إن الحل في سوريا سياسي!"
+)
+REPEATED_BODY = (
+    "قال الوزير إن الحل في سوريا سياسي وليس عسكريا. وأضاف أن المحادثات مستمرة.\n"
+    "الحل في سوريا سياسي ولا شيء غيره، كما قال.\n"
+    "قال الوزير: إن الحل في سوريا سياسي، وليس عسكريا! وأضاف أن المحادثات مستمرة.\n"
+)
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(text)
+@example(REPEATED_BODY)
+@example("&&quot;x&quot؛ ﻻ \u0640ـ‹a›“b”")
+def test_clean_text_is_the_plain_form(raw: str) -> None:
+    for fold_letters in (False, True):
+        view = clean.clean_text(raw, fold_letters=fold_letters)
+        assert (view.text, view.origin) == plain_clean_text(raw, fold_letters)
+        assert view.raw == raw
+    light = clean.clean_text(raw, fold_letters=False)
+    assert light.folded() == clean.clean_text(raw)
+
+
+def test_clean_text_beyond_the_shared_index_table() -> None:
+    raw = ("ًكلمة " * 9000) + "&quot;" + ("x" * (clean._INDEX_CAP + 10)) + "\u0640"
+    view = clean.clean_text(raw, fold_letters=False)
+    assert (view.text, view.origin) == plain_clean_text(raw, False)
+
+
+@SETTINGS
+@given(text)
+@example(REPEATED_BODY)
+@example(SHARED_SENTENCE)
+def test_furniture_is_the_plain_form(raw: str) -> None:
+    for view in (clean.clean_text(raw, fold_letters=False), clean.clean_text(raw)):
+        t = view.text
+        assert furniture._lines(t) == plain_lines(t)
+        chrome = furniture.find_chrome(t)
+        keep = furniture.complement(len(t), chrome)
+        assert furniture.find_repeats(t, keep) == plain_find_repeats(t, keep)
+        keys = plain_sentence_keys(t, keep)
+        if len(set(keys)) < len(keys):  # the cheap test never says "no" to a shared key
+            assert furniture._may_repeat(t, keep)
+
+
+@SETTINGS
+@given(text, st.lists(st.integers(0, 400), max_size=6))
+def test_repeats_over_any_kept_regions(raw: str, cuts: list[int]) -> None:
+    t = clean.clean_text(raw).text
+    bounds = sorted({min(c, len(t)) for c in cuts} | {0, len(t)})
+    keep = list(zip(bounds[::2], bounds[1::2], strict=False))
+    assert furniture.find_repeats(t, keep) == plain_find_repeats(t, keep)
+    for start, end in keep:
+        assert furniture._lines(t, start, end) == [
+            (start + a, start + b, s) for a, b, s in plain_lines(t[start:end])
+        ]
+
+
+def test_a_repeated_body_is_still_found() -> None:
+    t = clean.clean_text(REPEATED_BODY * 2).text
+    _, drops = furniture.find_furniture(t)
+    assert [d for d in drops if d[2] == "repeat"]
+    assert furniture.find_repeats(t, [(0, len(t))]) == plain_find_repeats(t, [(0, len(t))])
+
+
+@SETTINGS
+@given(text, st.lists(st.integers(0, 400), max_size=6))
+def test_segmentation_is_the_plain_form(raw: str, cuts: list[int]) -> None:
+    for view in (clean.clean_text(raw, fold_letters=False), clean.clean_text(raw)):
+        t = view.text
+        keep, _ = furniture.find_furniture(t)
+        assert segment.paragraphs(t, keep) == plain_paragraphs(t, keep)
+        assert segment.segment_field(t, keep) == plain_segment_field(t, keep)
+        bounds = sorted({min(c, len(t)) for c in cuts} | {0, len(t)})
+        regions = list(zip(bounds[::2], bounds[1::2], strict=False))
+        assert segment.segment_field(t, regions) == plain_segment_field(t, regions)
+        for para in plain_paragraphs(t, regions):
+            quotes = segment.pair_quotes(t, *para)
+            assert segment.split_sentences(t, para, quotes) == plain_split_sentences(
+                t, para, quotes
+            )
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from([*"..!?؟ \n\tاب", "مم", "a", '"', "\xa0"]), max_size=40).map("".join),
+    st.integers(0, 45),
+    st.integers(0, 45),
+)
+def test_sentence_end_regex_is_the_plain_form(t: str, pos: int, endpos: int) -> None:
+    spans = [m.span() for m in segment._SENT_END.finditer(t, pos, endpos)]
+    assert spans == [m.span() for m in _SENT_END_PLAIN.finditer(t, pos, endpos)]
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.sampled_from([*ENTITIES, *MARKS, *FORMS, "a", "&", "#", ";", "؛", "1"]), max_size=30
+    ).map("".join),
+    st.integers(0, 40),
+)
+def test_special_regex_is_the_plain_form(t: str, pos: int) -> None:
+    spans = [m.span() for m in clean._SPECIAL_RE.finditer(t, pos)]
+    assert spans == [m.span() for m in _SPECIAL_PLAIN.finditer(t, pos)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(text, st.one_of(st.none(), text)), min_size=0, max_size=4))
+def test_columns_are_the_plain_transpose(pages: list[tuple[str, str | None]]) -> None:
+    articles = [
+        Article(f"id{i}", f"s{i}", body or "ن", title) for i, (body, title) in enumerate(pages)
+    ]
+    analyses = analyse_articles(articles)
+    sentences = [s for a in analyses for s in a.sentences]
+    spans = [d for a in analyses for d in a.dropped]
+    for records, names in (
+        (sentences, [f.name for f in write.SCHEMAS["sentences"]]),
+        ([a.article for a in analyses], list(write._ARTICLE_COLUMNS)),
+        (spans, ["field", "start", "end", "reason"]),
+        (spans, ["reason"]),
+    ):
+        assert write._columns(records, names) == plain_columns(records, names)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_tables_from_records(n: int) -> None:
+    articles = [Article(f"id{i}", f"s{i}", REPEATED_BODY * (i + 1), "عنوان") for i in range(n)]
+    analyses = analyse_articles(articles)
+    sentences = write.build_sentences(analyses)
+    assert sentences.to_pylist() == [
+        {f: getattr(s, f) for f in sentences.column_names} for a in analyses for s in a.sentences
+    ]
+    table = write.build_articles(analyses)
+    assert table.column("n_sentences").to_pylist() == [len(a.sentences) for a in analyses]
+    assert table.column("dropped_spans").to_pylist() == [
+        [{"field": d.field, "start": d.start, "end": d.end, "reason": d.reason} for d in a.dropped]
+        for a in analyses
+    ]
