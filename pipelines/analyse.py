@@ -3,8 +3,11 @@
 clean_articles -> segment_articles -> detect_quotations -> attribute_quotations
 
 Each batch function takes the previous one's output list, so a flow can run each stage as one
-task per batch. Only articles that can mention one of the five (a cheap scan of names and
-offices) go through detection and attribution; every article gets its sentences.
+task per batch. Only articles that can mention one of the five go through detection and
+attribution (the cascade, ``speakers.may_mention_five``: a literal prefilter for surnames,
+office and counterpart words, then a scan that requires a name of the five, or an office or
+counterpart of one of their countries, in the title or the text); every article gets its
+sentences.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pipelines.speakers import (
     find_mentions,
     load_registry,
     may_mention_five,
+    passes_prefilter,
 )
 
 
@@ -42,7 +46,7 @@ class CleanArticle:
     article: Article
     fields: tuple[CleanField, ...]
     dropped: tuple[DroppedSpan, ...]
-    candidate: bool  # may hold a quotation by the five
+    candidate: bool  # may hold a quotation by the five (speakers.may_mention_five)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +70,18 @@ class DetectedArticle:
 def clean_article(article: Article) -> CleanArticle:
     fields: list[CleanField] = []
     dropped: list[DroppedSpan] = []
-    # The light view (no letter folding) is enough to segment; only articles the cascade
-    # keeps pay for folding, which matching needs.
+    # The light view (no letter folding) is enough to segment; only articles that pass the
+    # cascade's literal prefilter pay for folding, which the mention scan and matching need.
+    # They keep the folded view even when the scan then rejects them.
     views: list[tuple[str, CleanText]] = []
     if article.title and article.title.strip():
         views.append(("title", clean_text(article.title, fold_letters=False)))
     views.append(("text", clean_text(article.text, fold_letters=False)))
-    candidate = any(may_mention_five(ct.text) for _, ct in views)
+    candidate = False
+    if any(passes_prefilter(ct.text) for _, ct in views):
+        views = [(name, ct.folded()) for name, ct in views]
+        candidate = may_mention_five(*(ct.text for _, ct in views))
     for name, ct in views:
-        if candidate:
-            ct = ct.folded()
         if name == "title":
             fields.append(CleanField("title", ct, ((0, len(ct.text)),)))
             continue

@@ -2,7 +2,8 @@
 
 Data lives in ``lexicons/speakers.json`` and ``lexicons/mentions.json``; this module only
 compiles it into patterns over the clean (folded) text and answers "who held this office on
-this date".
+this date". It also holds the cascade test (:func:`may_mention_five`) that decides which
+articles are worth detecting quotations in.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from pipelines.clean import fold, fold_insensitive
+from pipelines.clean import fold
 
 
 def _load(name: str) -> dict:
@@ -122,7 +123,6 @@ class MentionPatterns:
     nisba_country: dict[str, str]
     implied_country: dict[str, str]
     role_of_word: dict[str, str]
-    cheap_scan: re.Pattern[str]
     prefilter: re.Pattern[str]
 
 
@@ -195,10 +195,11 @@ def patterns() -> MentionPatterns:
     person = re.compile(
         _B + _PRE + r"(?P<m>(?:" + _alt(lex["person_titles"]) + r")(?:\s+" + nisba + r")?)" + _E
     )
-    scan_words = list(surname_to_speaker) + [
-        fold(w) for ws in lex["role_words"].values() for w in ws
-    ]
-    cheap = re.compile(fold_insensitive(_alt(scan_words)))
+    # Every mention the cascade accepts (a name, an office incl. the dual, a counterpart)
+    # holds one of these words, so the prefilter never rejects what the scan would accept.
+    scan_words = (
+        list(surname_to_speaker) + list(role_of_word) + [fold(w) for w in lex["counterpart"]]
+    )
     prefilter = re.compile(_prefilter(scan_words))
     return MentionPatterns(
         name=name,
@@ -214,13 +215,12 @@ def patterns() -> MentionPatterns:
         nisba_country=nisba_country,
         implied_country={fold(k): v for k, v in lex["implied_country"].items()},
         role_of_word=role_of_word,
-        cheap_scan=cheap,
         prefilter=prefilter,
     )
 
 
 def _prefilter(words: list[str]) -> str:
-    """A literal pattern that rules out most texts before the variant-aware scan runs.
+    """A literal pattern that rules out most texts before the mention scan runs.
 
     Names and offices are written with a plain alef, and only a word-final ya varies (ى);
     so each word is kept literally, with a class for a final ya only, and the alternation
@@ -232,17 +232,74 @@ def _prefilter(words: list[str]) -> str:
     return "|".join(sorted(pieces, key=len, reverse=True))
 
 
-def may_mention_five(clean: str) -> bool:
-    """Cheap cascade test over a clean (light or folded) text: can it hold a quotation by one
-    of the five at all? Names and offices in any spelling variant."""
+def passes_prefilter(clean: str) -> bool:
+    """First step of the cascade, over a clean (light or folded) text: does a surname of the
+    five (weak ones included), an office word ("وزير الخارجية"، "وزير دفاع"، "وزيرا
+    الخارجية" ...) or a counterpart word ("نظيره") occur at all, whatever the nationality?
+    A literal search, cheap enough for every article; only texts it keeps are folded and
+    scanned for mentions (:func:`may_mention_five`)."""
+    return patterns().prefilter.search(clean) is not None
+
+
+@lru_cache(maxsize=1)
+def five_countries() -> frozenset[str]:
+    """The countries whose offices one of the five held (from the registry: ru, us, sy)."""
+    reg = load_registry()
+    return frozenset(o.country for sid in reg.speakers for o in reg.speaker_roles(sid))
+
+
+def may_mention_five(*fields: str) -> bool:
+    """The cascade test over the folded clean views of one article's fields (title, text):
+    can the article hold a quotation by one of the five at all?
+
+    It can only if some field names one of the five (any variant, a weak name such as
+    "المعلم" included), or holds an office or counterpart of one of :func:`five_countries`:
+    "وزير الخارجية الروسي"، "وزيري الدفاع الروسي والأمريكي"، "نظيره الأمريكي"، "رئيس
+    البنتاغون". Attribution resolves every other mention through one of these: an office
+    without a nationality only to an office the article binds to a name; "الوزير"،
+    "الوزير الروسي" and "الأخير" only to another mention that resolves; a weak name only
+    where the article names the speaker; an office of another country ("وزير الخارجية
+    السعودي") never. So an article the test rejects cannot get a quotation attributed to
+    one of the five, and analysing it would only find quotations of other people.
+
+    The literal prefilter runs first; only if it passes are the fields scanned, with the
+    name, office and counterpart patterns of :func:`find_mentions` (every mention it keeps
+    is one of their matches, so the scan accepts whatever those mentions would). The test
+    is per article: a mention in the title counts for the text and the other way round.
+    """
+    if not any(passes_prefilter(f) for f in fields):
+        return False
     p = patterns()
-    return p.prefilter.search(clean) is not None and p.cheap_scan.search(clean) is not None
+    countries = five_countries()
+    for f in fields:
+        if p.name.search(f) is not None:
+            return True
+        if any(_role_country(p, m) in countries for m in p.role.finditer(f)):
+            return True
+        if any(_country(p, m.group("nisba")) in countries for m in p.counterpart.finditer(f)):
+            return True
+    return False
+
+
+def _weak(p: MentionPatterns, m: re.Match[str]) -> bool:
+    """A match of the name pattern that is a weak surname without a first name."""
+    return m.group("sur") in p.weak_surnames and not m.group("first")
 
 
 def _country(p: MentionPatterns, nisba: str | None) -> str | None:
     if not nisba:
         return None
     return p.nisba_country.get(nisba, "xx")
+
+
+def _role_country(p: MentionPatterns, m: re.Match[str]) -> str | None:
+    """The country of an office match; None when the article does not say which."""
+    rw = m.group("rw")
+    country = p.implied_country.get(rw) or _country(p, m.group("nisba"))
+    if country is None and not rw.split()[-1].startswith("ال"):
+        # "وزير خارجية الفاتيكان": the construct state always names a country; unknown here.
+        country = "xx"
+    return country
 
 
 def find_mentions(text: str) -> list[Mention]:
@@ -256,26 +313,21 @@ def find_mentions(text: str) -> list[Mention]:
     for m in p.name.finditer(text):
         sur = m.group("sur")
         sid = p.surname_to_speaker[sur]
-        weak = sur in p.weak_surnames and not m.group("first")
+        weak = _weak(p, m)
         found.append(
             Mention(
                 m.start("m"), m.end("m"), m.start(), "weak_name" if weak else "name", speaker_id=sid
             )
         )
     for m in p.role.finditer(text):
-        rw = m.group("rw")
-        country = p.implied_country.get(rw) or _country(p, m.group("nisba"))
-        if country is None and not rw.split()[-1].startswith("ال"):
-            # "وزير خارجية الفاتيكان": the construct state always names a country; unknown here.
-            country = "xx"
         found.append(
             Mention(
                 m.start("m"),
                 m.end("m"),
                 m.start(),
                 "role",
-                role=p.role_of_word[rw],
-                country=country,
+                role=p.role_of_word[m.group("rw")],
+                country=_role_country(p, m),
                 former=bool(m.group("former")),
             )
         )
