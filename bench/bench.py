@@ -1,12 +1,16 @@
 """Benchmark: the full isnad flow over a corpus, against a floor on the same corpus.
 
-Prints articles/s, MB/s, peak RSS and seconds per stage for the flow, then the floor (read the
+Prints articles/s, MB/s, peak memory and seconds per stage for the flow (``isnad run``, the
+command an operator runs, with its default ``--workers auto``), then the floor (read the
 records, a regex sentence split, write the sentences table) and the ratio flow / floor. The
-flow runs in a child process and the floor in another, so each peak RSS is its own.
+flow runs in a child process and the floor in another. The flow's memory is sampled every
+0.1 s over its whole process tree (the run and its worker processes; not the shared Prefect
+server): the peak of the summed RSS is printed, and the peak RSS of the run's own process.
 
     .venv/bin/python bench/bench.py                      # the SaudiNewsNet dev corpus once
     .venv/bin/python bench/bench.py --replicate 4        # 4 copies with new ids (~123k articles)
     .venv/bin/python bench/bench.py --limit 1            # start-up cost: a run over one article
+    .venv/bin/python bench/bench.py --workers 1          # one process, no pool
 
 Replicas get new ids and a marked title, so their content hashes differ and none of them is
 skipped as an exact duplicate. This is a benchmark that prints figures, not a test.
@@ -21,6 +25,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,33 +52,69 @@ def prepare(
     return out, n, chars
 
 
-def run_child(code: str, *args: str) -> dict:
-    """Run ``code`` in a fresh interpreter; it prints one JSON line last."""
+def _parents() -> dict[int, list[int]]:
+    """Children of each process, from every /proc/<pid>/stat (a process pool may start its
+    workers from any thread, so a thread's ``children`` file is not enough)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_rss(pid: int) -> tuple[int, int]:
+    """(RSS of ``pid`` and all its descendants summed, RSS of ``pid`` alone), in bytes."""
+    children = _parents()
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _rss(p)
+        todo.extend(children.get(p, []))
+    return total, _rss(pid)
+
+
+def run_child(cmd: list[str]) -> tuple[str, float, int, int]:
+    """Run ``cmd``; return its stdout, wall seconds, and the peak tree / own RSS sampled."""
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=ROOT
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
     )
+    peaks = [0, 0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            total, own = tree_rss(proc.pid)
+            peaks[0], peaks[1] = max(peaks[0], total), max(peaks[1], own)
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    wall = time.perf_counter() - started
+    sampler.join()
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
+        sys.stderr.write(err[-4000:])
         raise SystemExit(f"child failed with {proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return out, wall, peaks[0], peaks[1]
 
-
-FLOW_CHILD = r"""
-import json, resource, sys, time
-t0 = time.perf_counter()
-from flows.cli import _quiet_prefect, prefect_api
-_quiet_prefect(verbose=False)
-from flows.pipeline import isnad_flow
-t1 = time.perf_counter()
-with prefect_api():
-    summary = isnad_flow([sys.argv[1]], sys.argv[2], batch_size=int(sys.argv[3]))
-t2 = time.perf_counter()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"import_s": t1 - t0, "flow_s": t2 - t1, "peak_rss": peak,
-                  "stages": summary.get("stage_seconds", {}), "articles": summary.get("articles"),
-                  "quotes": summary.get("quotes")}))
-"""
 
 FLOOR_CHILD = r"""
 import gzip, json, re, resource, sys, time
@@ -108,6 +150,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="use only the first N records")
     ap.add_argument("--batch-size", type=int, default=2000)
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--workers", default="auto", help="isnad run --workers (default auto)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="isnad-bench-") as tmp:
@@ -118,17 +161,27 @@ def main() -> None:
             f"corpus   {n} articles, {chars / 1e6:.1f} M characters (~{mb:.0f} MB UTF-8), "
             f"replicate={args.replicate}"
         )
-        flow = run_child(FLOW_CHILD, str(inp), str(work / "out"), str(args.batch_size))
-        total = flow["import_s"] + flow["flow_s"]
+        isnad = str(Path(sys.executable).with_name("isnad"))
+        cmd = [isnad, "run", str(inp), "--out", str(work / "out"), "--json"]
+        cmd += ["--batch-size", str(args.batch_size), "--workers", args.workers]
+        out, total, tree_peak, own_peak = run_child(cmd)
+        summary = json.loads(out.strip().splitlines()[-1])
         print(
-            f"flow     {total:.1f} s wall ({flow['import_s']:.1f} s imports), "
-            f"{n / total:.0f} articles/s, {mb / total:.2f} MB/s, "
-            f"peak RSS {flow['peak_rss'] / 2**20:.0f} MiB, {flow['quotes']} quotes"
+            f"flow     {total:.1f} s wall (`isnad run --workers {args.workers}`), "
+            f"{n / total:.0f} articles/s, {mb / total:.2f} MB/s, {summary['quotes']} quotes"
         )
-        for stage, seconds in flow["stages"].items():
-            print(f"  {stage:<12} {seconds:7.1f} s")
+        print(
+            f"memory   peak RSS {tree_peak / 2**20:.0f} MiB summed over the run's processes, "
+            f"{own_peak / 2**20:.0f} MiB in the run's own process"
+        )
+        print("  seconds in the run's process (batch stages: summed over the processes ran them)")
+        for stage, seconds in summary["stage_seconds"].items():
+            print(f"  {stage:<26} {seconds:7.1f} s")
         if not args.no_floor:
-            floor = run_child(FLOOR_CHILD, str(inp), str(work / "floor.parquet"))
+            out, _, _, _ = run_child(
+                [sys.executable, "-c", FLOOR_CHILD, str(inp), str(work / "floor.parquet")]
+            )
+            floor = json.loads(out.strip().splitlines()[-1])
             print(
                 f"floor    {floor['floor_s']:.1f} s (read + regex split + write sentences), "
                 f"peak RSS {floor['peak_rss'] / 2**20:.0f} MiB"

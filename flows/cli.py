@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="add new articles to the Parquet tables")
     _add_run_options(run)
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's run logs")
+    run.add_argument(
+        "--json", action="store_true", help="print the run's summary as JSON (stage times too)"
+    )
     run.set_defaults(handler=run_command)
 
     serve = commands.add_parser("serve", help="run on a cron schedule (a Prefect deployment)")
@@ -124,6 +127,14 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         help="wait this long for another run writing to --out (default 0: exit at once, code 3)",
     )
     parser.add_argument(
+        "--workers",
+        type=_workers,
+        default="auto",
+        metavar="N",
+        help="processes that analyse batches in parallel (a Prefect process pool); 'auto' "
+        "(default): one per core when the inputs hold more than 8 MB, else this process only",
+    )
+    parser.add_argument(
         "--dask",
         metavar="ADDRESS",
         default=None,
@@ -145,8 +156,42 @@ def _flow_options(args: argparse.Namespace, *, absolute: bool = False) -> dict[s
     return options
 
 
+AUTO_WORKERS_MIN_BYTES = 8 * 2**20  # below this, starting processes costs more than it saves
+
+
+def _workers(value: str) -> int | str:
+    if value == "auto":
+        return value
+    return _positive_int(value)
+
+
+def worker_count(requested: int | str, inputs: list[str]) -> int:
+    """Processes to run batches in: ``requested``, or for 'auto' one per core when the inputs
+    are big enough to pay for starting them."""
+    if requested != "auto":
+        return int(requested)
+    from pipelines import ingest
+
+    size = 0
+    with contextlib.suppress(OSError, ValueError):  # the flow reports unreadable inputs
+        for path in ingest.find_input_files(inputs):
+            size += path.stat().st_size
+    return (os.cpu_count() or 1) if size >= AUTO_WORKERS_MIN_BYTES else 1
+
+
+def process_pool_runner(workers: int) -> Any:
+    """Prefect's process pool task runner (spawned workers; batches travel pickled)."""
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    return ProcessPoolTaskRunner(max_workers=workers)
+
+
 def run_command(args: argparse.Namespace) -> int:
     _quiet_prefect(verbose=args.verbose)
+    workers = (
+        1 if getattr(args, "dask", None) else worker_count(getattr(args, "workers", 1), args.inputs)
+    )
+    shared_api = export_api_url() if workers > 1 else None
     from flows.pipeline import ValidationFailed, isnad_flow
     from pipelines.dataset import DatasetError, DatasetLocked
 
@@ -155,7 +200,15 @@ def run_command(args: argparse.Namespace) -> int:
     if getattr(args, "dask", None):
         flow_fn = isnad_flow.with_options(task_runner=dask_runner(args.dask))
         options["scale_out"] = True
-    with prefect_api():
+    with prefect_api() as api:
+        if workers > 1 and (api is None or api != shared_api):
+            # Each spawned worker would start a temporary server of its own.
+            print(
+                "isnad: no Prefect API to share with worker processes; one process", file=sys.stderr
+            )
+        elif workers > 1:
+            flow_fn = isnad_flow.with_options(task_runner=process_pool_runner(workers))
+            options |= {"scale_out": True, "in_flight": workers + 1}
         try:
             summary = flow_fn(**options)
         except ValidationFailed as exc:
@@ -167,7 +220,11 @@ def run_command(args: argparse.Namespace) -> int:
         except DatasetError as exc:
             print(f"isnad: {exc}", file=sys.stderr)
             return 1
-    print(format_summary(summary))
+    print(
+        json.dumps(summary, default=str)
+        if getattr(args, "json", False)
+        else format_summary(summary)
+    )
     return 0
 
 
@@ -324,6 +381,40 @@ def _quiet_prefect(*, verbose: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "CRITICAL")
 
 
+def _profile_api_url() -> str | None:
+    """PREFECT_API_URL of the active Prefect profile, read without importing prefect."""
+    import tomllib
+
+    path = Path(
+        os.environ.get("PREFECT_PROFILES_PATH")
+        or Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect") / "profiles.toml"
+    )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or data.get("active", "ephemeral")
+    return data.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+
+
+def export_api_url() -> str | None:
+    """Put the API every process of the run must share in the environment, before prefect
+    is imported: Prefect reads its settings once, at import, and a spawned worker process,
+    or a thread of Prefect's own (the process pool forwards its workers' events from one),
+    reads them from the environment. Without it each would start a temporary server."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured or "prefect" in sys.modules:
+        return configured
+    if profile := _profile_api_url():
+        return profile
+    if os.environ.get("ISNAD_PREFECT_SERVER", "local") == "ephemeral":
+        return None
+    url = ensure_local_server()
+    if url is not None:
+        os.environ["PREFECT_API_URL"] = url
+    return url
+
+
 @contextlib.contextmanager
 def prefect_api() -> Iterator[str | None]:
     """Settings under which flows run: the configured API, else the local server, else none."""
@@ -342,8 +433,17 @@ def prefect_api() -> Iterator[str | None]:
         )
         yield None
         return
-    with temporary_settings(updates={PREFECT_API_URL: url}):
-        yield url
+    # Worker processes (a process pool spawns them) read the API from the environment.
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
 
 
 def server_home() -> Path:
@@ -358,9 +458,11 @@ def local_api_url() -> str:
 
 def ensure_local_server(timeout: float = START_TIMEOUT_SECONDS) -> str | None:
     """The local server's API URL, starting the server first if it is not up; None if it
-    cannot be had (port taken by something else, another Prefect version, start failed)."""
-    import prefect
+    cannot be had (port taken by something else, another Prefect version, start failed).
+    Does not import prefect (see :func:`export_api_url`)."""
+    from importlib.metadata import version as installed
 
+    prefect_version = installed("prefect")
     url = local_api_url()
     home = server_home()
     home.mkdir(parents=True, exist_ok=True)
@@ -373,11 +475,11 @@ def ensure_local_server(timeout: float = START_TIMEOUT_SECONDS) -> str | None:
             if not _server_running(home):
                 _start_server(home, url)
             version = _wait_for_server(url, timeout)
-    if version != prefect.__version__:
+    if version != prefect_version:
         if version is not None:
             print(
                 f"isnad: the Prefect server at {url} runs version {version}, this is "
-                f"{prefect.__version__}; stop it with `isnad server stop`",
+                f"{prefect_version}; stop it with `isnad server stop`",
                 file=sys.stderr,
             )
         return None

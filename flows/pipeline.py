@@ -38,16 +38,17 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pickle
+import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -55,9 +56,9 @@ from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
-from pipelines import analyse, dataset, incremental, ingest, validate, write
+from pipelines import dataset, incremental, ingest, stream, validate, write
 from pipelines import report as report_page
-from pipelines.records import SPEAKER_IDS, Article, ArticleAnalysis, InputCounts
+from pipelines.records import SPEAKER_IDS
 
 
 def _io_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -97,56 +98,32 @@ def find_inputs(inputs: list[str]) -> list[str]:
 
 
 @task(cache_policy=NO_CACHE)
-def clean(articles: list[Article]) -> list[Any]:
-    return analyse.clean_articles(articles)
-
-
-@task(cache_policy=NO_CACHE)
-def segment(cleaned: list[Any]) -> list[Any]:
-    return analyse.segment_articles(cleaned)
-
-
-@task(cache_policy=NO_CACHE)
-def detect(segmented: list[Any]) -> list[Any]:
-    return analyse.detect_quotations(segmented)
-
-
-@task(cache_policy=NO_CACHE)
-def attribute(detected: list[Any]) -> list[ArticleAnalysis]:
-    return analyse.attribute_quotations(detected)
-
-
-@task(cache_policy=NO_CACHE)
-def tabulate(
-    analyses: list[ArticleAnalysis],
-    quarantine: list[dict],
-    counts: InputCounts | None = None,
-    run_id: str | None = None,
-    started_at: dt.datetime | None = None,
-) -> dict[str, pa.Table]:
-    return write.build_tables(analyses, quarantine, counts, run_id=run_id, started_at=started_at)
-
-
-@task(cache_policy=NO_CACHE)
-def analyse_batch(payload: bytes) -> dict[str, pa.Table]:
-    """All text stages and the batch's tables in one task: the chunk a Dask worker gets
-    (a task there costs 125-210 ms, so it must carry a whole batch). The batch travels
-    pickled: Prefect's parameter handling would turn slotted records into tuples."""
-    articles, quarantine, counts, run_id, started_at = pickle.loads(payload)
-    analyses = analyse.analyse_articles(articles)
-    return write.build_tables(analyses, quarantine, counts, run_id=run_id, started_at=started_at)
-
-
-@task(cache_policy=NO_CACHE)
-def merge(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
-    return merge_batch_tables(parts)
+def analyse_batch(payload: bytes) -> bytes:
+    """One batch, start to finish (``stream.run_batch``): text stages, tables, derived checks,
+    its articles and sentences parts written into the staged version. The batch is one
+    chunk for a worker process (a task costs 10-20 ms in threads, 125-210 ms on Dask), and
+    travels pickled both ways: Prefect's parameter handling would turn slotted records into
+    tuples, and would walk every record to track dependencies."""
+    return pickle.dumps(stream.run_batch(pickle.loads(payload)), protocol=5)
 
 
 @task(cache_policy=NO_CACHE)
 def check(
-    tables: dict[str, pa.Table], docs_dir: str, lookups: dict[str, pa.Table]
+    tables: dict[str, pa.Table],
+    docs_dir: str,
+    lookups: dict[str, pa.Table],
+    delta: stream.RunDelta,
 ) -> validate.ValidationReport:
-    return validate.validate_tables(tables, docs_dir, lookups=lookups)
+    """Validate the run's new rows (articles and sentences as their validation frames, with
+    the derived checks their batches computed) and the recomputed claims and speakers."""
+    return validate.validate_tables(
+        tables,
+        docs_dir,
+        lookups=lookups,
+        precomputed=delta.checks,
+        problems=delta.problems,
+        schemas=delta.schemas,
+    )
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -159,18 +136,24 @@ def extend(delta: dict[str, pa.Table], published: incremental.Published) -> incr
     return incremental.plan_update(delta, published)
 
 
-@task(cache_policy=NO_CACHE, **_IO_RETRIES)
+@task(cache_policy=NO_CACHE)
 def publish(
-    update: incremental.Update, run_row: pa.Table, out: str, run_id: str
+    txn: dataset.Transaction, update: incremental.Update, run_row: pa.Table
 ) -> dataset.Manifest:
-    """Commit the run's rows and its ``runs`` row as one version (idempotent per run id)."""
-    return dataset.publish(
-        out,
-        run_id,
-        append=update.append,
-        replace={**update.replace, "runs": update.runs_table(run_row)},
-        rewrite=update.rewrite,
-    )
+    """Add the run's quotes, quarantine rows, claims, speakers and ``runs`` row to the staged
+    version that already holds its articles and sentences parts, and commit it. (Not
+    retried: a commit that failed half way leaves the staging to the next run's clean-up.)"""
+    for name in incremental.APPENDED:
+        if name in stream.WRITTEN_BY_BATCH:  # its parts are staged; make sure the table exists
+            txn.append(name, write.SCHEMAS[name].empty_table())
+            continue
+        txn.append(name, update.append[name])
+    for name, table in {**update.replace, "runs": update.runs_table(run_row)}.items():
+        txn.replace(name, table)
+    for name, parts in update.rewrite.items():
+        for file, table in parts.items():
+            txn.rewrite(name, file, table)
+    return txn.commit()
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -179,30 +162,6 @@ def record_failed_run(
 ) -> dataset.Manifest:
     """Commit a version where only ``runs`` changed: the failed run's row."""
     return dataset.publish(out, run_id, replace={"runs": update.runs_table(run_row)})
-
-
-def merge_batch_tables(parts: Sequence[dict[str, pa.Table]]) -> dict[str, pa.Table]:
-    """One set of tables from per-batch sets: rows concatenated, speaker counts summed.
-
-    ``speakers`` is the registry with a per-run ``n_quotes``: every batch holds the same
-    rows in the same order, so the first batch's rows are kept with the counts added up.
-    ``runs`` is one row a batch: the rows are added up into one.
-    """
-    if not parts:
-        return write.build_tables([], [])
-    merged = {
-        name: pa.concat_tables([part[name] for part in parts])
-        for name in parts[0]
-        if name not in ("speakers", "runs")
-    }
-    merged["runs"] = write.combine_run_summaries([part["runs"] for part in parts])
-    speakers = parts[0]["speakers"]
-    n_quotes = speakers.column("n_quotes")
-    for part in parts[1:]:
-        n_quotes = pc.add(n_quotes, part["speakers"].column("n_quotes"))
-    column = speakers.schema.get_field_index("n_quotes")
-    merged["speakers"] = speakers.set_column(column, speakers.schema.field(column), n_quotes)
-    return {name: merged[name] for name in parts[0]}
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -237,6 +196,10 @@ class _StageClock:
         now = time.perf_counter()
         self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
         self._last = now
+
+    def add(self, stage: str, seconds: float) -> None:
+        """Seconds measured elsewhere (a batch, in whichever process ran it)."""
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
 def _speaker_artifact(
@@ -279,23 +242,32 @@ def isnad_flow(
     max_bytes: int = ingest.DEFAULT_MAX_BYTES,
     lock_timeout: float = 0.0,
     scale_out: bool = False,
+    in_flight: int | None = None,
 ) -> dict[str, Any]:
     """Read ``inputs``, find the five speakers' quotations in the articles not published
     yet, and add them to the dataset under ``out``.
 
     ``max_bytes`` caps a .txt/.html file, a JSONL line and a record's text (larger ones are
     quarantined as ``too_large``). ``lock_timeout``: seconds to wait for another run
-    writing to ``out`` before failing with ``DatasetLocked``. ``scale_out``: submit one
-    chunky task per batch to the flow's task runner (a DaskTaskRunner from ``isnad run
-    --dask``) instead of running the stages in this process.
+    writing to ``out`` before failing with ``DatasetLocked``. ``scale_out``: submit each
+    batch to the flow's task runner (a process pool or a DaskTaskRunner, from ``isnad run
+    --workers/--dask``) instead of running it in this process, with at most ``in_flight``
+    batches submitted and not yet collected (default: cores + 1), so that reading never
+    runs far ahead of the workers.
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex
     with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
-        return _run(inputs, out, batch_size, max_bytes, run_id, scale_out)
+        return _run(inputs, out, batch_size, max_bytes, run_id, scale_out, in_flight)
 
 
 def _run(
-    inputs: list[str], out: str, batch_size: int, max_bytes: int, run_id: str, scale_out: bool
+    inputs: list[str],
+    out: str,
+    batch_size: int,
+    max_bytes: int,
+    run_id: str,
+    scale_out: bool,
+    in_flight: int | None,
 ) -> dict:
     """The flow's body, under the dataset's lock."""
     logger = get_run_logger()
@@ -312,75 +284,94 @@ def _run(
         len(published.article_ids),
     )
     clock.lap("ingest")
+    limit = max(1, in_flight or (os.cpu_count() or 1) + 1)
+    # Validation's imports (~3 s) happen while the batches run: this process mostly waits.
+    warm = threading.Thread(target=validate.prewarm, name="isnad-prewarm", daemon=True)
+    warm.start()
+    with dataset.Transaction(out, run_id) as txn:
+        results: list[stream.BatchResult] = []
+        pending: deque[Any] = deque()
 
-    parts: list[dict[str, pa.Table]] = []
-    batches = ingest.iter_batches(files, batch_size, max_bytes=max_bytes)
-    futures = []
-    for number, read in enumerate(batches, 1):
-        batch = incremental.skip_published(read, published)
-        clock.lap("ingest")
-        if scale_out:
-            payload = (batch.articles, batch.quarantine, batch.counts, run_id, started_at)
-            futures.append(analyse_batch.submit(pickle.dumps(payload)))
-            continue
-        analyses: list[ArticleAnalysis] = []
-        if batch.articles:
-            cleaned = clean(quote(batch.articles))
-            clock.lap("clean")
-            segmented = segment(quote(cleaned))
-            clock.lap("segment")
-            detected = detect(quote(segmented))
-            clock.lap("quotes")
-            analyses = attribute(quote(detected))
-            clock.lap("attribute")
-        parts.append(tabulate(quote(analyses), batch.quarantine, batch.counts, run_id, started_at))
+        def collect(payload: bytes) -> None:
+            result: stream.BatchResult = pickle.loads(payload)
+            for name, (file, rows) in result.parts.items():
+                txn.adopt(name, file, rows, write.SCHEMAS[name].names)
+            for stage, seconds in result.seconds.items():
+                clock.add(f"batch: {stage}", seconds)
+            results.append(result)
+            logger.info(
+                "batch %d: %d new articles, %d sentences, %d quotes, %d quarantined",
+                result.number,
+                result.frames["articles"].num_rows,
+                result.frames["sentences"].num_rows,
+                result.frames["quotes"].num_rows,
+                result.frames["quarantine"].num_rows,
+            )
+
+        batches = ingest.iter_batches(files, batch_size, max_bytes=max_bytes)
+        for number, read in enumerate(batches, 1):
+            batch = incremental.skip_published(read, published)
+            job = stream.BatchJob(
+                number=number,
+                articles=batch.articles,
+                quarantine=batch.quarantine,
+                counts=batch.counts,
+                run_id=run_id,
+                started_at=started_at,
+                staging=str(txn.staging),
+                part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
+            )
+            payload = pickle.dumps(job, protocol=5)
+            del batch, read, job
+            clock.lap("ingest")
+            if not scale_out:
+                collect(analyse_batch(payload))
+                clock.lap("batches")
+                continue
+            pending.append(analyse_batch.submit(payload))
+            while len(pending) >= limit:  # results in batch order, whatever order they end in
+                collect(pending.popleft().result())
+            clock.lap("batches")
+        while pending:
+            collect(pending.popleft().result())
+        clock.lap("batches")
+        delta = stream.merge_results(results)
+        results.clear()
         clock.lap("tables")
-        logger.info(
-            "batch %d: %d new articles, %d quarantined, %d exact duplicates, "
-            "%d already published, %d quotes",
-            number,
-            len(batch.articles),
-            len(batch.quarantine),
-            batch.counts.exact_duplicates,
-            batch.counts.already_published,
-            parts[-1]["quotes"].num_rows,
-        )
-    if futures:  # results in batch order, whatever order the workers finished in
-        parts = [future.result() for future in futures]
-        clock.lap("analyse (workers)")
-    delta = merge(quote(parts))
-    del parts
-    clock.lap("tables")
-    update = extend(quote(delta), quote(published))
-    clock.lap("claims")
+        update = extend(quote(delta.tables), quote(published))
+        clock.lap("claims")
 
-    docs_dir = str(Path(out) / "validation")
-    report = check(quote(update.validation_tables()), docs_dir, quote(update.lookups))
-    clock.lap("validate")
-    run_row = write.finish_run_row(
-        update.run,
-        ended_at=dt.datetime.now(dt.UTC),
-        validation="passed" if report.success else "failed",
-        failed_expectations=list(report.failed),
-        dataset_version=update.version,
-    )
-    create_markdown_artifact(report.summary(), key="isnad-validation")
-    create_markdown_artifact(
-        _speaker_artifact(update, report, run_row), key="isnad-quotes-by-speaker"
-    )
-    if not report.success:
-        logger.error("validation failed: %s", "; ".join(report.failed))
-        failed_row = write.finish_run_row(
-            run_row, table_rows=incremental.failed_table_rows(published)
+        docs_dir = str(Path(out) / "validation")
+        warm.join()
+        report = check(
+            quote(update.validation_tables()), docs_dir, quote(update.lookups), quote(delta)
         )
-        try:
-            record_failed_run(quote(update), failed_row, out, run_id)
-        except Exception:  # the failure to report is the validation's, not this one's
-            logger.exception("could not record the failed run in %s/runs", out)
-        # Beside the Data Docs, not over the published report: a failed run adds no rows.
-        write_report(quote(update.validation_tables()), report.to_dict(), docs_dir, {}, run_id)
-        raise ValidationFailed(report.failed, report.docs_path)
-    manifest = publish(quote(update), run_row, out, run_id)
+        clock.lap("validate")
+        run_row = write.finish_run_row(
+            update.run,
+            ended_at=dt.datetime.now(dt.UTC),
+            validation="passed" if report.success else "failed",
+            failed_expectations=list(report.failed),
+            dataset_version=update.version,
+        )
+        create_markdown_artifact(report.summary(), key="isnad-validation")
+        create_markdown_artifact(
+            _speaker_artifact(update, report, run_row), key="isnad-quotes-by-speaker"
+        )
+        if not report.success:
+            txn.abort()  # the staged articles and sentences parts go
+            logger.error("validation failed: %s", "; ".join(report.failed))
+            failed_row = write.finish_run_row(
+                run_row, table_rows=incremental.failed_table_rows(published)
+            )
+            try:
+                record_failed_run(quote(update), failed_row, out, run_id)
+            except Exception:  # the failure to report is the validation's, not this one's
+                logger.exception("could not record the failed run in %s/runs", out)
+            # Beside the Data Docs, not over the published report: a failed run adds no rows.
+            write_report(quote(update.validation_tables()), report.to_dict(), docs_dir, {}, run_id)
+            raise ValidationFailed(report.failed, report.docs_path)
+        manifest = publish(quote(txn), quote(update), run_row)
     clock.lap("write")
     paths = dataset.table_paths(out, write.TABLE_NAMES)
     report_path = write_report(None, report.to_dict(), out, paths, run_id)

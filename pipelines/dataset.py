@@ -409,6 +409,13 @@ def collect_garbage(out: str | Path, keep: set[int]) -> None:
                 child.unlink(missing_ok=True)
 
 
+def write_part_file(path: str | Path, name: str, table: pa.Table, run_id: str) -> None:
+    """Write one part of table ``name`` (checked publishable, stamped, fsynced) at ``path``."""
+    _check_publishable(name, table)
+    pq.write_table(_stamp(name, table, run_id), path, compression="zstd")
+    _fsync(Path(path))
+
+
 class Transaction:
     """One new version in the making; nothing is visible to readers until :meth:`commit`.
 
@@ -451,18 +458,33 @@ class Transaction:
         if not self._done:
             self.abort()
 
-    def _write_part(self, name: str, table: pa.Table) -> Part:
-        _check_publishable(name, table)
-        if name in self._columns and self._columns[name] != table.column_names:
-            raise ValueError(f"table {name!r} has columns {table.column_names}, its parts "
+    def _check_columns(self, name: str, columns: list[str]) -> None:
+        if name in self._columns and self._columns[name] != columns:
+            raise ValueError(f"table {name!r} has columns {columns}, its parts "
                              f"{self._columns[name]}")  # fmt: skip
+
+    def reserve(self, name: str) -> str:
+        """A new part file name for ``name``, whose file someone else (a worker process)
+        writes under ``staging/<name>/`` with :func:`write_part_file`, then :meth:`adopt`."""
         file = f"part-{self.version:06d}-{self._counter:05d}.parquet"
         self._counter += 1
-        folder = self.staging / name
-        folder.mkdir(exist_ok=True)
-        path = folder / file
-        pq.write_table(_stamp(name, table, self.run_id), path, compression="zstd")
-        _fsync(path)
+        (self.staging / name).mkdir(exist_ok=True)
+        return file
+
+    def adopt(self, name: str, file: str, rows: int, columns: list[str]) -> None:
+        """Add the part a worker wrote to a :meth:`reserve`'d file as ``name``'s next part."""
+        path = self.staging / name / file
+        if not path.is_file():
+            raise DatasetError(f"part {path} was reserved but not written")
+        self._check_columns(name, columns)
+        self._columns[name] = list(columns)
+        self._written.add((name, file))
+        self._parts.setdefault(name, []).append(Part(file, rows))
+
+    def _write_part(self, name: str, table: pa.Table) -> Part:
+        self._check_columns(name, table.column_names)
+        file = self.reserve(name)
+        write_part_file(self.staging / name / file, name, table, self.run_id)
         self._columns[name] = table.column_names
         self._written.add((name, file))
         return Part(file, table.num_rows)

@@ -731,22 +731,27 @@ def _record_to_article(
     title = title if isinstance(title, str) and title else None
     source, url = _optional_str(record.get("source")), _optional_str(record.get("url"))
     source_name = None if record_id is None or record_id == "" else str(record_id)
+    encoded: dict[str, bytes] = {}  # the text is encoded once: checked, measured, hashed
     for name, value in (("id", source_name), ("text", text), ("title", title),
                         ("source", source), ("url", url)):  # fmt: skip
-        if isinstance(value, str) and _has_lone_surrogate(value):  # JSON's "\ud800"
-            detail = f"{name} holds a lone surrogate: not Unicode text"
-            return _quarantine(where, path, UNDECODABLE, detail)
+        if isinstance(value, str):
+            try:
+                encoded[name] = value.encode("utf-8")
+            except UnicodeEncodeError:  # JSON's "\ud800": a lone surrogate
+                detail = f"{name} holds a lone surrogate: not Unicode text"
+                return _quarantine(where, path, UNDECODABLE, detail)
     if source_name is None:
         return _quarantine(where, path, MISSING_ID, "the record has no id")
     if not isinstance(text, str):
         return _quarantine(source_name, path, MISSING_TEXT, f"text is {type(text).__name__}")
-    size = len(text.encode("utf-8"))
+    size = len(encoded["text"])
     if size > max_bytes:
         detail = f"text of {size} bytes, more than {max_bytes}"
         return _quarantine(source_name, path, TOO_LARGE, detail)
     content_type = "html" if looks_like_html(text) else "text"
     if content_type == "html":
         text = html_to_text(text)
+        encoded["text"] = text.encode("utf-8")
     problem = _text_problem(text)
     if problem is not None:
         return _quarantine(source_name, path, problem.reason, problem.detail)
@@ -754,7 +759,7 @@ def _record_to_article(
     if day is None:
         day, origin = find_text_date(text), "text"
     return Article(
-        article_id=make_article_id(text, title),
+        article_id=_article_id(encoded["text"], encoded.get("title")),
         source_name=source_name,
         text=text,
         title=title,
@@ -768,12 +773,12 @@ def _record_to_article(
     )
 
 
-def _has_lone_surrogate(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+def _article_id(text: bytes, title: bytes | None) -> str:
+    """:func:`make_article_id` from the UTF-8 bytes (the same digest, no second encoding)."""
+    digest = hashlib.sha256(title or b"")
+    digest.update(b"\x1f")
+    digest.update(text)
+    return digest.hexdigest()[:16]
 
 
 def _optional_str(value: Any) -> str | None:

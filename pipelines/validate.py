@@ -172,10 +172,9 @@ def load_suite(name: str, suites_dir: Path | None = None) -> Any:
 # --- layer 1: Arrow schema -----------------------------------------------------------------
 
 
-def _schema_checks(name: str, table: pa.Table) -> list[CheckResult]:
+def _schema_checks(name: str, actual: pa.Schema) -> list[CheckResult]:
     """Names, order and exact types against the declared schema (nullability is GE's job)."""
     expected = SCHEMAS[name]
-    actual = table.schema
     checks = []
     if actual.names != expected.names:
         checks.append(
@@ -202,17 +201,37 @@ def _schema_checks(name: str, table: pa.Table) -> list[CheckResult]:
     return checks
 
 
+# The frame GE validates holds every column but the long texts: a year of news does not fit
+# in a pandas frame in bounded memory. What the suites would check on them (non-null, length,
+# the offset identity) is in derived columns computed over each batch, where the text is in
+# memory (``chk_n_chars``, ``chk_offset``), and their Arrow type in the schema check.
+FRAME_DROPS: dict[str, tuple[str, ...]] = {"articles": ("text",), "sentences": ("text",)}
+FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(c for c in schema.names if c not in FRAME_DROPS.get(name, ()))
+    for name, schema in SCHEMAS.items()
+}
+# Tables whose derived checks read only the batch they come from (an article's sentences and
+# quotations are always in its batch): computed per batch by :func:`batch_checks`.
+BATCH_CHECKED: tuple[str, ...] = ("articles", "sentences", "quotes")
+
+
+def frame(name: str, table: pa.Table) -> pa.Table:
+    """The columns of ``table`` that the suite of ``name`` validates (see FRAME_DROPS)."""
+    return table.select(list(FRAME_COLUMNS[name])) if FRAME_DROPS.get(name) else table
+
+
 def _has_columns(table: pa.Table | None, name: str) -> bool:
-    return table is not None and set(SCHEMAS[name].names) <= set(table.column_names)
+    return table is not None and set(FRAME_COLUMNS[name]) <= set(table.column_names)
 
 
 # --- layer 2: derived check columns --------------------------------------------------------
 
 # A span is good when it is non-empty, inside its field, and the field's characters there are
-# exactly the span's text. DuckDB's substring/length count code points, like Python's str.
+# exactly the span's text (whose length is the span's: then it lies inside the field).
+# DuckDB's substring/length count code points, like Python's str.
 _SPAN_OK = """
 create or replace temp macro span_ok(f, s, e, t) as
-    coalesce(s >= 0 and e > s and e <= length(f) and substring(f, s + 1, e - s) = t, false)
+    coalesce(s >= 0 and e > s and length(t) = e - s and substring(f, s + 1, e - s) = t, false)
 """
 _ARTICLE_LOOKUP = """
     a as (select article_id, any_value(text) as text, any_value(title) as title,
@@ -244,18 +263,26 @@ _DERIVED_SQL: dict[str, str] = {
         left join nq on nq.article_id = x.article_id
         order by x.__row
     """,
+    # The span check streams through the join: only booleans are kept, not the article text
+    # joined to every sentence (a window or sort over that copy cost 2-3x more).
     "sentences": f"""
-        with {_ARTICLE_LOOKUP}
-        select
-            a.article_id is not null as chk_article_exists,
-            span_ok(case s.field when 'text' then a.text when 'title' then a.title end,
-                    s.char_start, s.char_end, s.text) as chk_offset,
-            coalesce(s.sentence_index < a.n_sentences, false) as chk_sentence_index,
-            coalesce(lag(s.char_end) over (partition by s.article_id, s.field
-                                           order by s.sentence_index) <= s.char_start, true)
-                as chk_order
-        from sentences s left join a on a.article_id = s.article_id
-        order by s.__row
+        with {_ARTICLE_LOOKUP},
+        chk as (
+            select s.__row,
+                a.article_id is not null as chk_article_exists,
+                span_ok(case s.field when 'text' then a.text when 'title' then a.title end,
+                        s.char_start, s.char_end, s.text) as chk_offset,
+                coalesce(s.sentence_index < a.n_sentences, false) as chk_sentence_index
+            from sentences s left join a on a.article_id = s.article_id),
+        ord as (
+            select __row,
+                coalesce(lag(char_end) over (partition by article_id, field
+                                             order by sentence_index) <= char_start, true)
+                    as chk_order
+            from sentences)
+        select chk_article_exists, chk_offset, chk_sentence_index, chk_order
+        from chk join ord using (__row)
+        order by __row
     """,
     "quotes": f"""
         with {_ARTICLE_LOOKUP},
@@ -346,19 +373,33 @@ def _with_row(table: pa.Table) -> pa.Table:
     return table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
+# Derived columns that can be computed alone, from small tables, when the others of their
+# table came precomputed from the batches (a quotation's claim is known only at the end).
+_SINGLE_SQL: dict[str, dict[str, str]] = {
+    "quotes": {claims.QUOTES_CHECK_COLUMN: claims.QUOTES_CHECK_SQL},
+}
+
+
 def _derive(
     tables: Mapping[str, pa.Table],
     lookups: Mapping[str, pa.Table] | None = None,
+    *,
+    only: tuple[str, ...] | None = None,
+    precomputed: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
     """Derived check columns per table, and per table what could not be computed and why.
 
     ``lookups`` are whole tables that a table's checks read in place of the validated ones
     when they look *into another* table (an incremental run validates its new quotes, but
-    claims and speaker counts are checked against every quotation).
+    claims and speaker counts are checked against every quotation). ``only``: the tables to
+    derive for (default all). ``precomputed``: columns computed over the batches
+    (:func:`batch_checks`); of those tables only the columns missing from it are computed,
+    where ``_SINGLE_SQL`` can.
     """
     import duckdb
 
     lookups = lookups or {}
+    precomputed = precomputed or {}
     readable = {name: _has_columns(tables.get(name), name) for name in TABLE_NAMES}
     readable_lookup = {name: _has_columns(table, name) for name, table in lookups.items()}
     out: dict[str, dict[str, np.ndarray]] = {}
@@ -370,9 +411,29 @@ def _derive(
         con.execute("set preserve_insertion_order = true")
         con.execute(_SPAN_OK)
         for name, columns in DERIVED.items():
+            if only is not None and name not in only:
+                continue
             table = tables.get(name)
             values: dict[str, np.ndarray] = {}
-            if name in _DERIVED_SQL:
+            if name in precomputed:
+                values.update(precomputed[name])
+                for column in columns:
+                    if column in values:
+                        continue
+                    sql = _SINGLE_SQL.get(name, {}).get(column)
+                    if sql is None or not (readable[name] and readable["claims"]):
+                        problems[name].append(f"{column}: not computed over the batches")
+                        continue
+                    con.register(name, rowed[name])
+                    con.register("claims", rowed["claims"])
+                    try:
+                        result = con.sql(sql).to_arrow_table()
+                    except duckdb.Error as exc:
+                        problems[name].append(f"{type(exc).__name__}: {exc}")
+                    else:
+                        array = result.column(column).to_numpy(zero_copy_only=False)
+                        values[column] = array.astype(bool)
+            elif name in _DERIVED_SQL:
                 sources = {
                     t: ("lookup" if t != name and t in lookups else "table")
                     for t in DERIVED_READS[name]
@@ -407,6 +468,18 @@ def _derive(
     finally:
         con.close()
     return out, problems
+
+
+def batch_checks(
+    tables: Mapping[str, pa.Table],
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
+    """The derived checks of one batch's tables that read only the batch (BATCH_CHECKED),
+    and what could not be computed. A quotation's claim is checked at the end of the run."""
+    values, problems = _derive(tables, only=BATCH_CHECKED)
+    for name in _SINGLE_SQL:
+        for column in _SINGLE_SQL[name]:
+            values.get(name, {}).pop(column, None)
+    return values, {name: problems[name] for name in BATCH_CHECKED if problems[name]}
 
 
 def derive_check_columns(
@@ -518,6 +591,75 @@ def _context(docs_dir: str | None) -> Any:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
+# GE works on a pandas copy of the frame, with temporaries several times its size: the
+# sentences table (ten rows an article) is validated in chunks of whole articles, so the peak
+# memory of validation does not grow with the run (the frames themselves are ~30 bytes a
+# sentence). Other tables are validated whole (article ids must be unique across the run).
+CHUNK_ROWS = 250_000
+CHUNKED: tuple[str, ...] = ("sentences",)
+
+
+def chunk_bounds(table: pa.Table, rows: int | None = None) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering ``table``, each about ``rows`` long (CHUNK_ROWS), cut
+    only where ``article_id`` changes: an article's rows (contiguous, as batches write them)
+    stay in one chunk, so per-article checks (unique sentence indexes) see them together."""
+    rows = rows or CHUNK_ROWS
+    n = table.num_rows
+    if n <= rows or "article_id" not in table.column_names:
+        return [(0, n)]
+    ids = table.column("article_id")
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while n - start > rows:
+        cut = start + rows
+        while cut < n and ids[cut].as_py() == ids[cut - 1].as_py():
+            cut += 1
+        bounds.append((start, cut))
+        start = cut
+    if start < n:
+        bounds.append((start, n))
+    return bounds
+
+
+def _merge_chunks(chunks: list[list[CheckResult]]) -> list[CheckResult]:
+    """One result per expectation over the chunks of a table: failed if any chunk failed,
+    unexpected counts added up, the first examples kept."""
+    if len(chunks) == 1:
+        return chunks[0]
+    merged: list[CheckResult] = []
+    for results in zip(*chunks, strict=True):
+        first = results[0]
+        counts = [r.unexpected_count for r in results if r.unexpected_count is not None]
+        examples = [e for r in results for e in r.examples][:5]
+        errors = "; ".join(dict.fromkeys(r.error for r in results if r.error)) or None
+        merged.append(
+            CheckResult(
+                check=first.check,
+                success=all(r.success for r in results),
+                severity=first.severity,
+                unexpected_count=sum(counts) if counts else None,
+                unexpected_percent=None if counts else first.unexpected_percent,
+                examples=examples,
+                observed=next((r.observed for r in results if not r.success), first.observed),
+                error=errors,
+            )
+        )
+    return merged
+
+
+def prewarm() -> None:
+    """Import what validation needs and build a throwaway context (Great Expectations takes
+    ~3 s to import), so that a run can pay for it while its batches are being analysed
+    rather than after. Errors are left for :func:`validate_tables` to raise."""
+    try:
+        import duckdb  # noqa: F401
+        import pandas  # noqa: F401
+
+        _context(None)
+    except Exception:  # reported by validate_tables, where they matter
+        logger.debug("validation prewarm failed", exc_info=True)
+
+
 def _labels(results: Mapping[str, TableReport], *, critical: bool) -> list[str]:
     """'table: check' for each failed check of the given kind (critical, or warning/info)."""
     return [
@@ -535,6 +677,9 @@ def validate_tables(
     suites_dir: str | Path | None = None,
     today: dt.date | None = None,
     lookups: Mapping[str, pa.Table] | None = None,
+    precomputed: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    problems: Mapping[str, list[str]] | None = None,
+    schemas: Mapping[str, list[pa.Schema]] | None = None,
 ) -> ValidationReport:
     """Validate the seven tables; build Data Docs under ``docs_dir`` when it is given.
 
@@ -542,6 +687,11 @@ def validate_tables(
     current date plus one day for time zones. ``lookups`` are whole tables that checks of
     *other* tables read instead of the validated ones (an incremental run validates its new
     quotes, while claims and speaker counts are checked against all of them).
+
+    ``articles`` and ``sentences`` may be given as their validation frames (:func:`frame`,
+    no ``text``) with their derived checks ``precomputed`` over the batches
+    (:func:`batch_checks`; ``problems``: what a batch could not compute) and ``schemas``,
+    the Arrow schemas the tables were built in, for the schema check.
     """
     started = time.perf_counter()
     import great_expectations as gx
@@ -554,7 +704,9 @@ def validate_tables(
     }
     context = _context(docs_dir)
     data_source = context.data_sources.add_pandas("isnad")
-    derived, derive_problems = _derive(tables, lookups)
+    derived, derive_problems = _derive(tables, lookups, precomputed=precomputed)
+    for name, items in (problems or {}).items():
+        derive_problems[name].extend(items)
 
     results: dict[str, TableReport] = {}
     for name in TABLE_NAMES:
@@ -564,16 +716,19 @@ def validate_tables(
             missing = CheckResult("table_present", False, error="table not given")
             results[name] = TableReport(name, False, 0, [missing])
             continue
-        checks = _schema_checks(name, table)
+        built = (schemas or {}).get(name) or [table.schema]
+        checks = [c for schema in built for c in _schema_checks(name, schema)]
+        if len(built) > 1:
+            checks = [c for c in checks if not c.success] or checks[:1]
         checks.extend(
             CheckResult("derived_checks", False, error=problem) for problem in derive_problems[name]
         )
-        frame = _to_frame(table, derived[name])
+        data_table = frame(name, table)
         batch = data_source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=batch, suite=suite)
         )
-        keys = [k for k in ROW_KEYS[name] if k in frame.columns]
+        keys = [k for k in ROW_KEYS[name] if k in data_table.column_names]
         actions = []
         if docs_dir is not None:
             actions.append(gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE]))
@@ -589,11 +744,20 @@ def validate_tables(
                 },
             )
         )
-        outcome = checkpoint.run(
-            batch_parameters={"dataframe": frame}, expectation_parameters=parameters
-        )
-        for run_result in outcome.run_results.values():
-            checks.extend(_ge_check(r) for r in run_result.results)
+        chunk_checks: list[list[CheckResult]] = []
+        bounds = chunk_bounds(data_table) if name in CHUNKED else [(0, data_table.num_rows)]
+        for start, stop in bounds:
+            data = _to_frame(
+                data_table.slice(start, stop - start),
+                {c: v[start:stop] for c, v in derived[name].items()},
+            )
+            outcome = checkpoint.run(
+                batch_parameters={"dataframe": data}, expectation_parameters=parameters
+            )
+            del data
+            for run_result in outcome.run_results.values():
+                chunk_checks.append([_ge_check(r) for r in run_result.results])
+        checks.extend(_merge_chunks(chunk_checks))
         critical = [c for c in checks if not c.success and c.severity == "critical"]
         results[name] = TableReport(name, not critical, table.num_rows, checks)
 

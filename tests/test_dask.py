@@ -1,7 +1,12 @@
-"""Scale-out: the same flow on a Dask LocalCluster gives exactly the default runner's tables."""
+"""Scale-out: the same flow on a Dask LocalCluster, or on a Prefect process pool (``isnad run
+--workers 2``), gives exactly the default runner's tables."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -45,6 +50,30 @@ class TestDaskRunner:
             inputs=[SAMPLE], out=str(tmp_path / "dask"), batch_size=2, scale_out=True
         )
         assert scaled["validation_success"] and default["validation_success"]
-        assert "analyse (workers)" in scaled["stage_seconds"]
+        assert "batch: quotes" in scaled["stage_seconds"]
         assert scaled["quotes"] == default["quotes"] > 0
         assert _tables(tmp_path / "dask") == _tables(tmp_path / "default")
+
+
+@pytest.mark.flow
+class TestProcessPool:
+    def test_two_worker_processes_give_the_same_tables(
+        self, prefect_harness: None, tmp_path: Path
+    ) -> None:
+        """`isnad run --workers 2` (spawned worker processes sharing the run's Prefect API)
+        over three batches publishes exactly what one process does."""
+        from prefect.settings import get_current_settings
+
+        default = isnad_flow(inputs=[SAMPLE], out=str(tmp_path / "default"), batch_size=2)
+        env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url)}
+        isnad = str(Path(sys.executable).with_name("isnad"))
+        command = [isnad, "run", SAMPLE, "--out", str(tmp_path / "pool"), "--json"]
+        command += ["--batch-size", "2", "--workers", "2"]
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "temporary server" not in proc.stderr  # the workers used the run's API
+        pooled = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert pooled["validation_success"] and default["validation_success"]
+        assert "batch: quotes" in pooled["stage_seconds"]
+        assert pooled["quotes"] == default["quotes"] > 0
+        assert _tables(tmp_path / "pool") == _tables(tmp_path / "default")

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from flows import cli, pipeline
-from pipelines import dataset, validate, write
+from pipelines import analyse, dataset, stream, validate, write
 from pipelines.ingest import read_inputs
-from pipelines.records import ArticleAnalysis
+from pipelines.records import InputCounts
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 TABLES = write.TABLE_NAMES  # articles, sentences, quotes, claims, speakers, quarantine, ...]
@@ -95,40 +95,61 @@ class TestTasks:
         files = pipeline.find_inputs.fn([str(SAMPLE_DIR)])
         assert [Path(f).name for f in files] == sorted(p.name for p in SAMPLE_DIR.glob("*.txt"))
 
-    def test_stages_chain_to_analyses(self) -> None:
-        """The four stage tasks turn articles into one ArticleAnalysis each, in order."""
-        articles, _ = read_inputs([SAMPLE_DIR])
-        result = articles
-        for stage in (pipeline.clean, pipeline.segment, pipeline.detect, pipeline.attribute):
-            result = stage.fn(result)
-        assert all(isinstance(a, ArticleAnalysis) for a in result)
-        assert [a.article.article_id for a in result] == [a.article_id for a in articles]
-
-    def test_merge_batch_tables_sums_speaker_counts(self) -> None:
-        """Merging batches concatenates rows and adds up speakers.n_quotes per speaker."""
-        articles, _ = read_inputs([SAMPLE_DIR])
-        analyses = [ArticleAnalysis(article=a) for a in articles]
-        quarantine = [{"source_name": "x", "input_path": "x", "reason": "empty_text", "detail": ""}]
-        first = write.build_tables(analyses[:2], [])
-        second = write.build_tables(analyses[2:], quarantine)
-        second["speakers"] = second["speakers"].set_column(
-            second["speakers"].schema.get_field_index("n_quotes"),
-            second["speakers"].schema.field("n_quotes"),
-            pa.array([1, 0, 0, 0, 2], pa.int64()),
+    def _job(self, articles: list, staging: Path | None, number: int = 1) -> stream.BatchJob:
+        return stream.BatchJob(
+            number=number,
+            articles=articles,
+            quarantine=[],
+            counts=InputCounts(len(articles), len(articles), 0, 0),
+            run_id="run-1",
+            started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            staging=None if staging is None else str(staging),
+            part_files={name: f"part-{number}.parquet" for name in stream.WRITTEN_BY_BATCH},
         )
 
-        merged = pipeline.merge.fn([first, second])
+    def test_batch_writes_its_parts_and_returns_what_the_run_needs(self, tmp_path: Path) -> None:
+        """A batch writes its articles and sentences as parts (the rows build_tables makes);
+        it returns their validation frames (no text), its quotes whole, its derived checks
+        (all true on good data) and stage times."""
+        articles, _ = read_inputs([SAMPLE_DIR])
+        for name in stream.WRITTEN_BY_BATCH:
+            (tmp_path / name).mkdir()
+        result = stream.run_batch(self._job(articles, tmp_path))
+        expected = write.build_tables(analyse.analyse_articles(articles), [])
+        for name in stream.WRITTEN_BY_BATCH:
+            file, rows = result.parts[name]
+            written = pq.read_table(tmp_path / name / file)
+            assert written.replace_schema_metadata(None).equals(
+                expected[name].replace_schema_metadata(None)
+            )
+            assert rows == expected[name].num_rows > 0
+            assert "text" not in result.frames[name].column_names
+            assert result.frames[name].num_rows == rows
+        assert result.frames["quotes"].equals(expected["quotes"])
+        for name, columns in result.checks.items():
+            assert set(columns) == set(validate.DERIVED[name]) - {"chk_claim"}
+            assert all(values.all() for values in columns.values()), name
+        assert not result.problems
+        assert {"clean", "segment", "quotes", "tables", "write"} <= set(result.seconds)
 
-        assert list(merged) == list(first)
-        assert merged["articles"].num_rows == 5
-        assert merged["quarantine"].num_rows == 1
-        assert merged["speakers"].column("n_quotes").to_pylist() == [1, 0, 0, 0, 2]
-        for name, table in merged.items():
-            assert table.schema.equals(write.SCHEMAS[name], check_metadata=True), name
+    def test_merge_results_keeps_batch_order(self) -> None:
+        """Merged batches: rows and check columns concatenated in batch order, one runs row
+        with the counts added up."""
+        articles, _ = read_inputs([SAMPLE_DIR])
+        first = stream.run_batch(self._job(articles[:2], None, 1))
+        second = stream.run_batch(self._job(articles[2:], None, 2))
+        delta = stream.merge_results([first, second])
+        ids = delta.tables["articles"].column("article_id").to_pylist()
+        assert ids == [a.article_id for a in articles]
+        n = delta.tables["sentences"].num_rows
+        assert n == first.frames["sentences"].num_rows + second.frames["sentences"].num_rows
+        assert all(len(v) == n for v in delta.checks["sentences"].values())
+        assert delta.tables["runs"].column("articles").to_pylist() == [5]
+        assert delta.schemas["articles"] == [write.SCHEMAS["articles"]]
 
     def test_merge_of_no_batches_is_empty_tables(self) -> None:
         """An input with no articles still yields all five tables, empty but typed."""
-        merged = pipeline.merge_batch_tables([])
+        merged = stream.merge_results([]).tables
         assert set(merged) == set(TABLES)
         assert merged["articles"].num_rows == 0
         assert merged["speakers"].num_rows == 5

@@ -1,0 +1,170 @@
+"""One batch from articles to written Parquet parts, wherever it runs; and the run's merge.
+
+A run streams: ingest yields batches, each batch is analysed, tabulated, checked and
+*written* by :func:`run_batch`, and only what the end of the run needs comes back, so the
+memory of the process that drives the run does not grow with the text of the corpus:
+
+- ``articles`` and ``sentences`` (the bulk: every article's text, every sentence) are written
+  by the batch itself as parts of the run's staged version (``BatchJob.staging``, the
+  directory a :class:`pipelines.dataset.Transaction` reserved them in). What comes back is
+  their *validation frame*: every column but ``text`` (``validate.FRAME_COLUMNS``), with the
+  derived checks that read the text (offsets, lengths) computed here, over the batch, where
+  the text is in memory.
+- ``quotes`` and ``quarantine`` (a few rows a batch) come back whole: claims are computed
+  over all quotations at the end of the run, and the claim ids go into the quotes parts.
+- the batch's ``runs`` row (ingest's accounting) comes back, to be added up.
+
+The function is pure Python over picklable values, so the same code runs in the driving
+process, in a Prefect process pool or on a Dask worker (``flows.pipeline``); a batch's rows
+depend on its articles alone, so where it ran does not change them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from pipelines import analyse, dataset, validate, write
+from pipelines.records import Article, InputCounts
+
+# Tables a batch writes itself; their validation frames come back instead of their rows.
+WRITTEN_BY_BATCH: tuple[str, ...] = ("articles", "sentences")
+# Tables whose rows come back whole.
+RETURNED: tuple[str, ...] = ("quotes", "quarantine")
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    number: int
+    articles: list[Article]
+    quarantine: list[dict]
+    counts: InputCounts
+    run_id: str
+    started_at: dt.datetime
+    staging: str | None  # directory of the staged version; None: return the rows instead
+    part_files: dict[str, str] = field(default_factory=dict)  # table -> reserved part file
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    number: int
+    parts: dict[str, tuple[str, int]]  # table -> (part file, rows) written under staging
+    frames: dict[str, pa.Table]  # validation frames of WRITTEN_BY_BATCH, RETURNED tables whole
+    runs: pa.Table  # the batch's row of ``runs``
+    checks: dict[str, dict[str, np.ndarray]]  # derived check columns computed over the batch
+    problems: dict[str, list[str]]  # derived checks that could not be computed, and why
+    schemas: dict[str, pa.Schema]  # each table's Arrow schema as built
+    seconds: dict[str, float]  # per stage
+    rows: dict[str, pa.Table] = field(default_factory=dict)  # WRITTEN_BY_BATCH when not written
+
+
+def run_batch(job: BatchJob) -> BatchResult:
+    """Analyse one batch, build its tables, compute its derived checks, write its parts."""
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = seconds.get(stage, 0.0) + now - clock
+        clock = now
+
+    cleaned = analyse.clean_articles(job.articles)
+    lap("clean")
+    segmented = analyse.segment_articles(cleaned)
+    del cleaned
+    lap("segment")
+    detected = analyse.detect_quotations(segmented)
+    del segmented
+    lap("quotes")
+    analyses = analyse.attribute_quotations(detected)
+    del detected
+    lap("attribute")
+    tables = write.build_tables(
+        analyses, job.quarantine, job.counts, run_id=job.run_id, started_at=job.started_at
+    )
+    del analyses
+    lap("tables")
+    checks, problems = validate.batch_checks(tables)
+    lap("validate (batch)")
+    parts: dict[str, tuple[str, int]] = {}
+    rows: dict[str, pa.Table] = {}
+    for name in WRITTEN_BY_BATCH:
+        table = tables[name]
+        if job.staging is None:
+            rows[name] = table
+        elif table.num_rows:
+            file = job.part_files[name]
+            dataset.write_part_file(Path(job.staging) / name / file, name, table, job.run_id)
+            parts[name] = (file, table.num_rows)
+    lap("write")
+    frames = {name: validate.frame(name, tables[name]) for name in WRITTEN_BY_BATCH}
+    frames.update({name: tables[name] for name in RETURNED})
+    return BatchResult(
+        number=job.number,
+        parts=parts,
+        frames=frames,
+        runs=tables["runs"],
+        checks=checks,
+        problems=problems,
+        schemas={name: tables[name].schema for name in (*WRITTEN_BY_BATCH, *RETURNED)},
+        seconds=seconds,
+        rows=rows,
+    )
+
+
+@dataclass(frozen=True)
+class RunDelta:
+    """A run's new rows over all its batches, as the end of the run needs them."""
+
+    tables: dict[str, pa.Table]  # articles/sentences: validation frames; quotes, quarantine,
+    # runs (one row): whole; claims, speakers: empty (recomputed over the whole dataset)
+    checks: dict[str, dict[str, np.ndarray]]
+    problems: dict[str, list[str]]
+    schemas: dict[str, list[pa.Schema]]  # the distinct Arrow schemas each table was built in
+
+
+def merge_results(results: Sequence[BatchResult]) -> RunDelta:
+    """The batches' results in batch order, concatenated (an empty run gives empty tables)."""
+    if not results:
+        empty = write.build_tables([], [])
+        result = BatchResult(
+            number=0,
+            parts={},
+            frames={name: validate.frame(name, empty[name]) for name in WRITTEN_BY_BATCH}
+            | {name: empty[name] for name in RETURNED},
+            runs=empty["runs"],
+            checks=validate.batch_checks(empty)[0],
+            problems={},
+            schemas={name: empty[name].schema for name in (*WRITTEN_BY_BATCH, *RETURNED)},
+            seconds={},
+        )
+        results = [result]
+    tables = {
+        name: pa.concat_tables([r.frames[name] for r in results])
+        for name in (*WRITTEN_BY_BATCH, *RETURNED)
+    }
+    tables["runs"] = write.combine_run_summaries([r.runs for r in results])
+    tables["claims"] = write.SCHEMAS["claims"].empty_table()
+    tables["speakers"] = write.build_speakers({})
+    checks: dict[str, dict[str, np.ndarray]] = {}
+    for name in results[0].checks:
+        columns = results[0].checks[name]
+        checks[name] = {c: np.concatenate([r.checks[name][c] for r in results]) for c in columns}
+    problems: dict[str, list[str]] = {}
+    schemas: dict[str, list[pa.Schema]] = {}
+    for r in results:
+        for name, items in r.problems.items():
+            known_problems = problems.setdefault(name, [])
+            known_problems.extend(p for p in items if p not in known_problems)
+        for name, schema in r.schemas.items():
+            known = schemas.setdefault(name, [])
+            if not any(schema.equals(s) for s in known):
+                known.append(schema)
+    return RunDelta(tables=tables, checks=checks, problems=problems, schemas=schemas)
