@@ -175,8 +175,10 @@ def main() -> None:
             f"{own_peak / 2**20:.0f} MiB in the run's own process"
         )
         print("  seconds in the run's process (batch stages: summed over the processes ran them)")
+        peaks = summary.get("stage_peak_rss_mib", {})
         for stage, seconds in summary["stage_seconds"].items():
-            print(f"  {stage:<26} {seconds:7.1f} s")
+            peak = f"  (run's process peak {peaks[stage]} MiB by its end)" if stage in peaks else ""
+            print(f"  {stage:<26} {seconds:7.1f} s{peak}")
         if not args.no_floor:
             out, _, _, _ = run_child(
                 [sys.executable, "-c", FLOOR_CHILD, str(inp), str(work / "floor.parquet")]

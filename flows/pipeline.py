@@ -2,17 +2,21 @@
 
 Wiring only: every task wraps one ``pipelines`` function. Design notes:
 
-- Tasks get whole batches, so Prefect's per-task cost (~5 ms) is paid four times per batch,
-  not per article. Batches are passed wrapped in ``quote()``: otherwise Prefect walks every
-  Article and Sentence of a batch to track dependencies, which measured ~0.4 s per task for
-  a batch of 500 articles. ``NO_CACHE`` keeps Prefect from hashing the batches for a cache
-  key (results are not persisted, so a key would be useless anyway).
-- Tasks are called, not submitted: the stages of a batch depend on each other, and the
-  work is pure Python, so threads would not run two batches at once; resolving futures
-  would walk the batches again. The flow's task runner is therefore the default one.
-- Each batch is turned into Arrow tables as soon as it is analysed (``write.build_tables``)
-  and the Python records are dropped, so memory follows the Arrow size of the output, not
-  the much larger size of the records; the batch tables are concatenated at the end.
+- One task a batch (``analyse_batch`` -> ``stream.run_batch``): the four text stages, the
+  batch's tables, the derived checks over its rows, and the writing of its ``articles`` and
+  ``sentences`` parts into the run's staged version. A batch is a chunk big enough to pay
+  for a task anywhere (10-20 ms in this process, 125-210 ms on Dask). It travels pickled,
+  both ways: Prefect would otherwise walk every record of a batch to track dependencies
+  (~0.4 s a task for 500 articles) and turn slotted records into tuples. ``NO_CACHE`` keeps
+  Prefect from hashing payloads for a cache key.
+- Where batches run: called in this process by default; submitted to the flow's task
+  runner with ``scale_out`` (``isnad run --workers N``: Prefect's process pool; ``--dask``:
+  a DaskTaskRunner), with at most ``in_flight`` batches out, so reading never runs far
+  ahead of the workers, and collected in batch order, so parts and rows keep the input
+  order whichever worker finished first.
+- Memory: what comes back from a batch is small (validation frames without the texts,
+  quotations, counts); the text of the corpus is never held by this process beyond the
+  batches in flight.
 - Only the tasks that touch the disk (finding inputs, reading the published dataset,
   publishing, the report) retry, with backoff. Reading is streamed by
   ``ingest.iter_batches`` in the flow itself: a generator cannot be retried halfway, and bad
@@ -30,9 +34,9 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
   Markdown artifact ``isnad-validation``, and quotations per speaker (the run's, the
   dataset's) with the validation result as ``isnad-quotes-by-speaker``.
 - Accounting: each batch carries ingest's counts (inputs seen, articles, quarantined,
-  exact duplicates, already published) into its ``runs`` row; ``merge`` adds them up, and
-  validation checks inputs seen = articles + quarantined + exact duplicates + already
-  published against the run's new rows.
+  exact duplicates, already published) into its ``runs`` row; ``stream.merge_results`` adds
+  them up, and validation checks inputs seen = articles + quarantined + exact duplicates +
+  already published against the run's new rows.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pickle
+import resource
 import threading
 import time
 import uuid
@@ -186,15 +191,18 @@ REPORT_COLUMNS: dict[str, list[str]] = {
 
 
 class _StageClock:
-    """Seconds spent in each stage over all batches (the benchmark prints them)."""
+    """Seconds spent in each stage over all batches, and this process's peak RSS when each
+    stage last ended (the benchmark prints both)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mib: dict[str, int] = {}
         self._last = time.perf_counter()
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
         self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
+        self.peak_mib[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         self._last = now
 
     def add(self, stage: str, seconds: float) -> None:
@@ -401,6 +409,7 @@ def _run(
         "dataset_rows": {name: manifest.rows(name) for name in write.TABLE_NAMES},
         "report_path": report_path,
         "stage_seconds": {k: round(v, 2) for k, v in clock.seconds.items()},
+        "stage_peak_rss_mib": clock.peak_mib,
         "validation_success": report.success,
         "docs_path": report.docs_path,
         "paths": paths,

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.records import QUOTE_TYPES, SPEAKER_IDS
 
@@ -364,9 +365,11 @@ def _top_claims(
             for c in ("article_id", "source_name", "title", "source", "url", "published_date")
             if c in tables["articles"].column_names
         ]
-        for a in tables["articles"].select(cols).to_pylist():
-            if a["article_id"] in needed:
-                articles[a["article_id"]] = a
+        table = tables["articles"].select(cols)
+        # Only the articles the listed claims quote: a dataset holds hundreds of thousands.
+        mask = pc.is_in(table.column("article_id"), value_set=pa.array(sorted(needed), pa.string()))
+        for a in table.filter(mask).to_pylist():
+            articles[a["article_id"]] = a
 
     items = []
     for rank, r in enumerate(rows, 1):
