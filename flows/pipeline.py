@@ -251,6 +251,7 @@ def isnad_flow(
     lock_timeout: float = 0.0,
     scale_out: bool = False,
     in_flight: int | None = None,
+    run_here: bool = False,
 ) -> dict[str, Any]:
     """Read ``inputs``, find the five speakers' quotations in the articles not published
     yet, and add them to the dataset under ``out``.
@@ -261,11 +262,19 @@ def isnad_flow(
     batch to the flow's task runner (a process pool or a DaskTaskRunner, from ``isnad run
     --workers/--dask``) instead of running it in this process, with at most ``in_flight``
     batches submitted and not yet collected (default: cores + 1), so that reading never
-    runs far ahead of the workers.
+    runs far ahead of the workers. ``run_here``: while that many are out, this process
+    analyses the next batch itself instead of waiting (``isnad run --workers N`` starts N - 1
+    worker processes and counts this one).
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex
     with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
-        return _run(inputs, out, batch_size, max_bytes, run_id, scale_out, in_flight)
+        return _run(inputs, out, batch_size, max_bytes, run_id, scale_out, in_flight, run_here)
+
+
+def _done(future: Any) -> bool:
+    """Whether a submitted batch has finished, without waiting (process pool or Dask)."""
+    wrapped = getattr(future, "wrapped_future", None)
+    return bool(wrapped is not None and wrapped.done())
 
 
 def _run(
@@ -276,6 +285,7 @@ def _run(
     run_id: str,
     scale_out: bool,
     in_flight: int | None,
+    run_here: bool = False,
 ) -> dict:
     """The flow's body, under the dataset's lock."""
     logger = get_run_logger()
@@ -299,9 +309,15 @@ def _run(
     with dataset.Transaction(out, run_id) as txn:
         results: list[stream.BatchResult] = []
         pending: deque[Any] = deque()
+        ready: dict[int, stream.BatchResult] = {}  # done out of order, waiting for earlier ones
 
         def collect(payload: bytes) -> None:
             result: stream.BatchResult = pickle.loads(payload)
+            ready[result.number] = result
+            while len(results) + 1 in ready:  # parts and rows keep the batch order
+                adopt(ready.pop(len(results) + 1))
+
+        def adopt(result: stream.BatchResult) -> None:
             for name, (file, rows) in result.parts.items():
                 txn.adopt(name, file, rows, write.SCHEMAS[name].names)
             for stage, seconds in result.seconds.items():
@@ -336,13 +352,20 @@ def _run(
                 collect(analyse_batch(payload))
                 clock.lap("batches")
                 continue
-            pending.append(analyse_batch.submit(payload))
-            while len(pending) >= limit:  # results in batch order, whatever order they end in
+            while pending and _done(pending[0]):
+                collect(pending.popleft().result())
+            if run_here and len(pending) >= limit:
+                # The workers have enough queued: this process takes the batch itself.
+                collect(analyse_batch(payload))
+            else:
+                pending.append(analyse_batch.submit(payload))
+            while len(pending) > limit:
                 collect(pending.popleft().result())
             clock.lap("batches")
         while pending:
             collect(pending.popleft().result())
         clock.lap("batches")
+        assert not ready, f"batches {sorted(ready)} were never followed by their predecessors"
         delta = stream.merge_results(results)
         results.clear()
         clock.lap("tables")
@@ -381,10 +404,6 @@ def _run(
             raise ValidationFailed(report.failed, report.docs_path)
         manifest = publish(quote(txn), quote(update), run_row)
     clock.lap("write")
-    paths = dataset.table_paths(out, write.TABLE_NAMES)
-    report_path = write_report(None, report.to_dict(), out, paths, run_id)
-    clock.lap("report")
-
     (accounting,) = run_row.to_pylist()
     new_quotes = update.append["quotes"]
     by_speaker = Counter(new_quotes.column("speaker_id").to_pylist())
@@ -405,6 +424,13 @@ def _run(
         "quotes_by_speaker": quotes_by_speaker,
         "quarantined": update.append["quarantine"].num_rows,
         "claims": update.replace["claims"].num_rows,
+    }
+    # The run's frames are published and counted: the report reads the dataset instead.
+    del update, delta, new_quotes
+    paths = dataset.table_paths(out, write.TABLE_NAMES)
+    report_path = write_report(None, report.to_dict(), out, paths, run_id)
+    clock.lap("report")
+    summary |= {
         "dataset_version": manifest.version,
         "dataset_rows": {name: manifest.rows(name) for name in write.TABLE_NAMES},
         "report_path": report_path,

@@ -21,6 +21,8 @@ depend on its articles alone, so where it ran does not change them.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import time
 from collections.abc import Sequence
@@ -106,17 +108,31 @@ def run_batch(job: BatchJob) -> BatchResult:
     lap("write")
     frames = {name: validate.frame(name, tables[name]) for name in WRITTEN_BY_BATCH}
     frames.update({name: tables[name] for name in RETURNED})
+    runs = tables["runs"]
+    schemas = {name: tables[name].schema for name in (*WRITTEN_BY_BATCH, *RETURNED)}
+    del tables
+    _release_memory()
     return BatchResult(
         number=job.number,
         parts=parts,
         frames=frames,
-        runs=tables["runs"],
+        runs=runs,
         checks=checks,
         problems=problems,
-        schemas={name: tables[name].schema for name in (*WRITTEN_BY_BATCH, *RETURNED)},
+        schemas=schemas,
         seconds=seconds,
         rows=rows,
     )
+
+
+def _release_memory() -> None:
+    """Give the batch's freed memory back to the system (glibc keeps freed pages of its heap
+    otherwise, and a process's RSS would stay at its largest batch)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 @dataclass(frozen=True)
