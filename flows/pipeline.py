@@ -246,7 +246,7 @@ def _speaker_artifact(
 def isnad_flow(
     inputs: list[str],
     out: str,
-    batch_size: int = 500,
+    batch_size: int = 1000,
     max_bytes: int = ingest.DEFAULT_MAX_BYTES,
     lock_timeout: float = 0.0,
     scale_out: bool = False,
@@ -377,6 +377,7 @@ def _run(
         report = check(
             quote(update.validation_tables()), docs_dir, quote(update.lookups), quote(delta)
         )
+        stream.release_memory()
         clock.lap("validate")
         run_row = write.finish_run_row(
             update.run,
@@ -427,6 +428,7 @@ def _run(
     }
     # The run's frames are published and counted: the report reads the dataset instead.
     del update, delta, new_quotes
+    stream.release_memory()
     paths = dataset.table_paths(out, write.TABLE_NAMES)
     report_path = write_report(None, report.to_dict(), out, paths, run_id)
     clock.lap("report")

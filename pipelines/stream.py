@@ -22,12 +22,13 @@ depend on its articles alone, so where it ran does not change them.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -111,7 +112,7 @@ def run_batch(job: BatchJob) -> BatchResult:
     runs = tables["runs"]
     schemas = {name: tables[name].schema for name in (*WRITTEN_BY_BATCH, *RETURNED)}
     del tables
-    _release_memory()
+    release_memory()
     return BatchResult(
         number=job.number,
         parts=parts,
@@ -125,14 +126,22 @@ def run_batch(job: BatchJob) -> BatchResult:
     )
 
 
-def _release_memory() -> None:
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None elsewhere. (Not ``ctypes.util.find_library``: it
+    forks a process to ask ``ldconfig``.)"""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory() -> None:
     """Give the batch's freed memory back to the system (glibc keeps freed pages of its heap
     otherwise, and a process's RSS would stay at its largest batch)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @dataclass(frozen=True)

@@ -219,9 +219,35 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
 BATCH_CHECKED: tuple[str, ...] = ("articles", "sentences", "quotes")
 
 
+# Columns of a frame that repeat a few values over many rows: kept dictionary-encoded while
+# a run collects its batches' frames (~16 bytes a sentence less), decoded chunk by chunk for GE.
+FRAME_DICTIONARY: dict[str, tuple[str, ...]] = {
+    "articles": ("input_path", "encoding", "content_type", "date_origin"),
+    "sentences": ("article_id", "field"),
+}
+
+
 def frame(name: str, table: pa.Table) -> pa.Table:
-    """The columns of ``table`` that the suite of ``name`` validates (see FRAME_DROPS)."""
-    return table.select(list(FRAME_COLUMNS[name])) if FRAME_DROPS.get(name) else table
+    """The columns of ``table`` that the suite of ``name`` validates (see FRAME_DROPS), the
+    repetitive ones dictionary-encoded (FRAME_DICTIONARY)."""
+    if not FRAME_DROPS.get(name):
+        return table
+    table = table.select(list(FRAME_COLUMNS[name]))
+    for column in FRAME_DICTIONARY.get(name, ()):
+        i = table.schema.get_field_index(column)
+        if i >= 0 and pa.types.is_string(table.schema.field(i).type):
+            encoded = table.column(i).dictionary_encode()
+            table = table.set_column(i, table.schema.field(i).with_type(encoded.type), encoded)
+    return table
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded columns as plain values (what GE should see)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            plain = table.column(i).cast(f.type.value_type)
+            table = table.set_column(i, f.with_type(f.type.value_type), plain)
+    return table
 
 
 def _has_columns(table: pa.Table | None, name: str) -> bool:
@@ -752,7 +778,7 @@ def validate_tables(
         bounds = chunk_bounds(data_table) if name in CHUNKED else [(0, data_table.num_rows)]
         for start, stop in bounds:
             data = _to_frame(
-                data_table.slice(start, stop - start),
+                _decoded(data_table.slice(start, stop - start)),
                 {c: v[start:stop] for c, v in derived[name].items()},
             )
             outcome = checkpoint.run(
