@@ -297,3 +297,39 @@ class TestSafetyProperty:
         if not clean_article(art).candidate:
             assert forced == []
         assert five_quotes(analysis) == forced
+
+
+class TestPrefilterTrie:
+    def test_trie_matches_what_the_word_list_matches(self) -> None:
+        """The prefilter's trie regex keeps exactly the texts a plain alternation of its
+        words keeps: every word alone, inside other text, and texts with none of them."""
+        import re
+
+        from pipelines.speakers import _prefilter, patterns
+
+        words = [w.replace("\\", "") for w in re.findall(r"[^|]+", _flat_words())]
+        flat = re.compile("|".join(sorted(map(re.escape, words), key=len, reverse=True)))
+        trie = patterns().prefilter
+        texts = [f"قال {w} أمس" for w in words] + [w for w in words]
+        texts += ["لا شيء هنا", "وزيرة التعليم", "نظرية المعرفة", "الكيروسين", ""]
+        for text in texts:
+            assert (trie.search(text) is None) == (flat.search(text) is None), text
+        assert _prefilter(["كيري", "كير"]) != ""
+
+
+def _flat_words() -> str:
+    """The prefilter's words, each spelling of a final ya written out."""
+    from pipelines.clean import fold
+    from pipelines.speakers import _load
+
+    lex, reg = _load("mentions.json"), _load("speakers.json")
+    words = [fold(w) for ws in lex["role_words"].values() for w in ws]
+    words += [fold(w) for ws in lex["dual_role_words"].values() for w in ws]
+    words += [fold(w) for w in lex["counterpart"]]
+    for sp in reg["speakers"]:
+        for w in sp["surnames"] + sp.get("weak_surnames", []) + sp.get("variants", []):
+            words.append(fold(w))
+    out = []
+    for w in words:
+        out += [w[:-1] + y for y in "يىی"] if w.endswith("ي") else [w]
+    return "|".join(out)
