@@ -49,7 +49,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ from prefect.utilities.annotations import quote
 
 from pipelines import dataset, incremental, ingest, stream, validate, write
 from pipelines import report as report_page
-from pipelines.records import SPEAKER_IDS
+from pipelines.records import SPEAKER_IDS, InputCounts
 
 
 def _io_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -271,6 +271,17 @@ def isnad_flow(
         return _run(inputs, out, batch_size, max_bytes, run_id, scale_out, in_flight, run_here)
 
 
+def _at_least_one(batches: Iterator[ingest.InputBatch]) -> Iterator[ingest.InputBatch]:
+    """``batches``, or one empty batch when there are none (no input file at all): a run's
+    ``runs`` row comes from its batches, and must carry the run's id and start."""
+    empty = True
+    for batch in batches:
+        empty = False
+        yield batch
+    if empty:
+        yield ingest.InputBatch([], [], InputCounts())
+
+
 def _done(future: Any) -> bool:
     """Whether a submitted batch has finished, without waiting (process pool or Dask)."""
     wrapped = getattr(future, "wrapped_future", None)
@@ -332,7 +343,7 @@ def _run(
                 result.frames["quarantine"].num_rows,
             )
 
-        batches = ingest.iter_batches(files, batch_size, max_bytes=max_bytes)
+        batches = _at_least_one(ingest.iter_batches(files, batch_size, max_bytes=max_bytes))
         for number, read in enumerate(batches, 1):
             batch = incremental.skip_published(read, published)
             job = stream.BatchJob(

@@ -156,21 +156,10 @@ class RunDelta:
 
 
 def merge_results(results: Sequence[BatchResult]) -> RunDelta:
-    """The batches' results in batch order, concatenated (an empty run gives empty tables)."""
+    """The batches' results in batch order, concatenated. A run always has one at least (a
+    run without input runs one empty batch, so its ``runs`` row carries the run's id)."""
     if not results:
-        empty = write.build_tables([], [])
-        result = BatchResult(
-            number=0,
-            parts={},
-            frames={name: validate.frame(name, empty[name]) for name in WRITTEN_BY_BATCH}
-            | {name: empty[name] for name in RETURNED},
-            runs=empty["runs"],
-            checks=validate.batch_checks(empty)[0],
-            problems={},
-            schemas={name: empty[name].schema for name in (*WRITTEN_BY_BATCH, *RETURNED)},
-            seconds={},
-        )
-        results = [result]
+        raise ValueError("no batch results to merge")
     tables = {
         name: pa.concat_tables([r.frames[name] for r in results])
         for name in (*WRITTEN_BY_BATCH, *RETURNED)

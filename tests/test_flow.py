@@ -61,6 +61,17 @@ class TestFlowRun:
         (run,) = pq.read_table(out / "runs").to_pylist()
         assert (run["validation"], run["articles"], run["dataset_version"]) == ("passed", 5, 1)
 
+    def test_run_without_input_records_itself(self, prefect_harness: None, tmp_path: Path):
+        """An empty inbox still makes a validated version whose runs row is this run's
+        (its id, not one made up for a batch that never came)."""
+        inbox = tmp_path / "inbox"
+        inbox.mkdir()
+        summary = pipeline.isnad_flow([str(inbox)], str(tmp_path / "out"))
+        assert summary["validation_success"] and summary["inputs_seen"] == 0
+        (run,) = pq.read_table(tmp_path / "out" / "runs").to_pylist()
+        assert run["run_id"] == summary["run_id"]
+        assert pq.read_table(tmp_path / "out" / "articles").num_rows == 0
+
     def test_failed_validation_publishes_nothing(
         self, prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -147,12 +158,16 @@ class TestTasks:
         assert delta.tables["runs"].column("articles").to_pylist() == [5]
         assert delta.schemas["articles"] == [write.SCHEMAS["articles"]]
 
-    def test_merge_of_no_batches_is_empty_tables(self) -> None:
-        """An input with no articles still yields all five tables, empty but typed."""
-        merged = stream.merge_results([]).tables
+    def test_merge_of_an_empty_batch_is_empty_tables(self) -> None:
+        """An input with no articles still yields all the tables, empty but typed; merging
+        no batch at all is refused (a run always has one, see the flow)."""
+        merged = stream.merge_results([stream.run_batch(self._job([], None))]).tables
         assert set(merged) == set(TABLES)
         assert merged["articles"].num_rows == 0
         assert merged["speakers"].num_rows == 5
+        assert merged["runs"].column("run_id").to_pylist() == ["run-1"]
+        with pytest.raises(ValueError):
+            stream.merge_results([])
 
 
 class TestCli:
