@@ -301,11 +301,6 @@ def may_mention_five(*fields: str) -> bool:
     return False
 
 
-def _weak(p: MentionPatterns, m: re.Match[str]) -> bool:
-    """A match of the name pattern that is a weak surname without a first name."""
-    return m.group("sur") in p.weak_surnames and not m.group("first")
-
-
 def _country(p: MentionPatterns, nisba: str | None) -> str | None:
     if not nisba:
         return None
@@ -333,7 +328,7 @@ def find_mentions(text: str) -> list[Mention]:
     for m in p.name.finditer(text):
         sur = m.group("sur")
         sid = p.surname_to_speaker[sur]
-        weak = _weak(p, m)
+        weak = sur in p.weak_surnames and not m.group("first")
         found.append(
             Mention(
                 m.start("m"), m.end("m"), m.start(), "weak_name" if weak else "name", speaker_id=sid

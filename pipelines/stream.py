@@ -50,7 +50,7 @@ class BatchJob:
     counts: InputCounts
     run_id: str
     started_at: dt.datetime
-    staging: str | None  # directory of the staged version; None: return the rows instead
+    staging: str | None  # directory of the staged version; None: write nothing (tests)
     part_files: dict[str, str] = field(default_factory=dict)  # table -> reserved part file
 
 
@@ -64,7 +64,6 @@ class BatchResult:
     problems: dict[str, list[str]]  # derived checks that could not be computed, and why
     schemas: dict[str, pa.Schema]  # each table's Arrow schema as built
     seconds: dict[str, float]  # per stage
-    rows: dict[str, pa.Table] = field(default_factory=dict)  # WRITTEN_BY_BATCH when not written
 
 
 def run_batch(job: BatchJob) -> BatchResult:
@@ -97,12 +96,9 @@ def run_batch(job: BatchJob) -> BatchResult:
     checks, problems = validate.batch_checks(tables)
     lap("validate (batch)")
     parts: dict[str, tuple[str, int]] = {}
-    rows: dict[str, pa.Table] = {}
     for name in WRITTEN_BY_BATCH:
         table = tables[name]
-        if job.staging is None:
-            rows[name] = table
-        elif table.num_rows:
+        if job.staging is not None and table.num_rows:
             file = job.part_files[name]
             dataset.write_part_file(Path(job.staging) / name / file, name, table, job.run_id)
             parts[name] = (file, table.num_rows)
@@ -122,7 +118,6 @@ def run_batch(job: BatchJob) -> BatchResult:
         problems=problems,
         schemas=schemas,
         seconds=seconds,
-        rows=rows,
     )
 
 
