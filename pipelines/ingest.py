@@ -162,8 +162,7 @@ class InputBatch:
 
 def make_article_id(text: str, title: str | None = None) -> str:
     """A stable, content-based id: the same title and text always give the same id."""
-    digest = hashlib.sha256(((title or "") + "\x1f" + text).encode("utf-8"))
-    return digest.hexdigest()[:16]
+    return _article_id(text.encode("utf-8"), title.encode("utf-8") if title else None)
 
 
 # --- decoding ------------------------------------------------------------------------------
@@ -774,7 +773,8 @@ def _record_to_article(
 
 
 def _article_id(text: bytes, title: bytes | None) -> str:
-    """:func:`make_article_id` from the UTF-8 bytes (the same digest, no second encoding)."""
+    """:func:`make_article_id` from the UTF-8 bytes (a record's text is encoded once, for its
+    checks and this): SHA-256 of title, 0x1F, text; its first 16 hex digits."""
     digest = hashlib.sha256(title or b"")
     digest.update(b"\x1f")
     digest.update(text)
