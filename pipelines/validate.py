@@ -405,9 +405,25 @@ def _with_row(table: pa.Table) -> pa.Table:
 
 # Derived columns that can be computed alone, from small tables, when the others of their
 # table came precomputed from the batches (a quotation's claim is known only at the end).
-_SINGLE_SQL: dict[str, dict[str, str]] = {
-    "quotes": {claims.QUOTES_CHECK_COLUMN: claims.QUOTES_CHECK_SQL},
+# column -> (its SQL, the tables it reads).
+_SINGLE_SQL: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "quotes": {claims.QUOTES_CHECK_COLUMN: (claims.QUOTES_CHECK_SQL, ("quotes", "claims"))},
 }
+
+
+def _query(con: Any, sql: str, problems: list[str]) -> dict[str, np.ndarray]:
+    """The boolean columns ``sql`` selects; a DuckDB error goes to ``problems`` (and no
+    column comes back, so the checks fail closed)."""
+    import duckdb
+
+    try:
+        result = con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        problems.append(f"{type(exc).__name__}: {exc}")
+        return {}
+    return {
+        c: result.column(c).to_numpy(zero_copy_only=False).astype(bool) for c in result.column_names
+    }
 
 
 def _derive(
@@ -450,19 +466,15 @@ def _derive(
                 for column in columns:
                     if column in values:
                         continue
-                    sql = _SINGLE_SQL.get(name, {}).get(column)
-                    if sql is None or not (readable[name] and readable["claims"]):
+                    sql, reads = _SINGLE_SQL.get(name, {}).get(column, (None, ()))
+                    if sql is None or not all(readable[t] for t in reads):
                         problems[name].append(f"{column}: not computed over the batches")
                         continue
-                    con.register(name, rowed[name])
-                    con.register("claims", rowed["claims"])
-                    try:
-                        result = con.sql(sql).to_arrow_table()
-                    except duckdb.Error as exc:
-                        problems[name].append(f"{type(exc).__name__}: {exc}")
-                    else:
-                        array = result.column(column).to_numpy(zero_copy_only=False)
-                        values[column] = array.astype(bool)
+                    for t in reads:
+                        con.register(t, rowed[t])
+                    found = _query(con, sql, problems[name])
+                    if column in found:
+                        values[column] = found[column]
             elif name in _DERIVED_SQL:
                 sources = {
                     t: ("lookup" if t != name and t in lookups else "table")
@@ -478,14 +490,7 @@ def _derive(
                 else:
                     for t, kind in sources.items():
                         con.register(t, rowed_lookup[t] if kind == "lookup" else rowed[t])
-                    try:
-                        result = con.sql(_DERIVED_SQL[name]).to_arrow_table()
-                    except duckdb.Error as exc:
-                        problems[name].append(f"{type(exc).__name__}: {exc}")
-                    else:
-                        for c in result.column_names:
-                            array = result.column(c).to_numpy(zero_copy_only=False)
-                            values[c] = array.astype(bool)
+                    values.update(_query(con, _DERIVED_SQL[name], problems[name]))
             if name == "speakers" and readable["speakers"]:
                 rows = table.select(["name_ar", "variants", "roles"]).to_pylist()
                 values["chk_roles"] = np.array([_roles_ok(r["roles"]) for r in rows], dtype=bool)
@@ -506,8 +511,8 @@ def batch_checks(
     """The derived checks of one batch's tables that read only the batch (BATCH_CHECKED),
     and what could not be computed. A quotation's claim is checked at the end of the run."""
     values, problems = _derive(tables, only=BATCH_CHECKED)
-    for name in _SINGLE_SQL:
-        for column in _SINGLE_SQL[name]:
+    for name, single in _SINGLE_SQL.items():
+        for column in single:
             values.get(name, {}).pop(column, None)
     return values, {name: problems[name] for name in BATCH_CHECKED if problems[name]}
 
