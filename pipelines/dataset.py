@@ -476,18 +476,20 @@ class Transaction:
         path = self.staging / name / file
         if not path.is_file():
             raise DatasetError(f"part {path} was reserved but not written")
+        self._parts.setdefault(name, []).append(self._register(name, file, rows, columns))
+
+    def _register(self, name: str, file: str, rows: int, columns: list[str]) -> Part:
+        """Record a part written into the staging (by this process or a worker)."""
         self._check_columns(name, columns)
         self._columns[name] = list(columns)
         self._written.add((name, file))
-        self._parts.setdefault(name, []).append(Part(file, rows))
+        return Part(file, rows)
 
     def _write_part(self, name: str, table: pa.Table) -> Part:
-        self._check_columns(name, table.column_names)
+        self._check_columns(name, table.column_names)  # before writing a file for nothing
         file = self.reserve(name)
         write_part_file(self.staging / name / file, name, table, self.run_id)
-        self._columns[name] = table.column_names
-        self._written.add((name, file))
-        return Part(file, table.num_rows)
+        return self._register(name, file, table.num_rows, table.column_names)
 
     def append(self, name: str, table: pa.Table) -> None:
         """Add ``table``'s rows to ``name`` as a new part (an empty table adds no part)."""
