@@ -221,6 +221,32 @@ class TestCli:
             cli.main(argv)
         assert caught.value.code == 2
 
+    def test_auto_workers_follow_input_size(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--workers auto: this process alone for a small inbox, one per core past 8 MB; a
+        number is taken as it is."""
+        monkeypatch.setattr(os, "cpu_count", lambda: 4)
+        small = tmp_path / "small.txt"
+        small.write_text("نص قصير", encoding="utf-8")
+        assert cli.worker_count("auto", [str(small)]) == 1
+        big = tmp_path / "big.txt"
+        big.write_bytes(b"x" * cli.AUTO_WORKERS_MIN_BYTES)
+        assert cli.worker_count("auto", [str(tmp_path)]) == 4
+        assert cli.worker_count(3, [str(small)]) == 3
+
+    def test_memory_settings_keep_an_operators_choice(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The CLI asks for Arrow's system allocator and two malloc arenas unless the
+        environment says otherwise."""
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "")  # restored after the test
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+        cli._memory_settings()
+        assert os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system"
+        assert os.environ["MALLOC_ARENA_MAX"] == "8"
+
     def test_configured_api_is_used_as_is(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """With PREFECT_API_URL configured, no local server is started."""
         from prefect.settings import PREFECT_API_URL, temporary_settings
