@@ -8,7 +8,8 @@ check itself: ``getattr(article, field)[start:end] == text``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 SPEAKER_IDS: tuple[str, ...] = ("lavrov", "kerry", "shoigu", "hagel", "muallem")
 QUOTE_TYPES: tuple[str, ...] = ("direct", "indirect", "mixed", "nominal", "headline")
@@ -40,6 +41,14 @@ class Article:
     input_path: str | None = None
     encoding: str | None = None
     content_type: str | None = None  # "text", or "html" when text was extracted from markup
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        # Batches travel pickled to worker processes; a slotted dataclass pickles through a
+        # per-field getstate/setstate, ~3x slower both ways than its positional arguments.
+        return (Article, _article_values(self))
+
+
+_article_values = attrgetter(*(f.name for f in fields(Article)))
 
 
 @dataclass(frozen=True, slots=True)

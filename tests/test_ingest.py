@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 from pipelines import ingest
 from pipelines.ingest import iter_inputs, make_article_id, read_inputs
+from pipelines.records import Article
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 TEXT = "قال لافروف إن المحادثات كانت مثمرة.\r\nوأضاف أن اللقاء المقبل في جنيف."
@@ -313,3 +315,17 @@ class TestTextDates:
     def test_first_date_written_in_the_text(self, text: str, expected: dt.date | None) -> None:
         """ISO, day/month/year and Arabic month names (both series) give the text's date."""
         assert ingest.find_text_date(text) == expected
+
+
+def test_an_article_survives_pickling_with_every_field() -> None:
+    # Batches travel pickled to worker processes (Article.__reduce__ sends its fields by
+    # position): a field added to Article must come back too.
+    article = Article(
+        "0123456789abcdef", "rec-1", "قال لافروف", "عنوان", dt.date(2015, 7, 1), "record",
+        "okaz", "https://x.example/1", "in.jsonl", "utf-8", "text",
+    )  # fmt: skip
+    copy = pickle.loads(pickle.dumps(article, protocol=5))
+    assert copy == article
+    assert [getattr(copy, f) for f in Article.__slots__] == [
+        getattr(article, f) for f in Article.__slots__
+    ]
