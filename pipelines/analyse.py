@@ -23,7 +23,7 @@ from pipelines.clean import CleanText, clean_text
 from pipelines.furniture import find_furniture
 from pipelines.quotes import ArticleState, Candidate, detect_field
 from pipelines.records import Article, ArticleAnalysis, DroppedSpan, Quote, Sentence
-from pipelines.segment import Unit, pair_quotes, segment_field
+from pipelines.segment import Unit, pair_quotes, segment_field, sentence_spans, title_span
 from pipelines.speakers import (
     Mention,
     bound_offices,
@@ -52,7 +52,7 @@ class CleanArticle:
 @dataclass(frozen=True, slots=True)
 class SegmentedArticle:
     cleaned: CleanArticle
-    units: tuple[tuple[Unit, ...], ...]  # per field
+    units: tuple[tuple[Unit, ...], ...]  # per field; empty for an article that is not a candidate
     sentences: tuple[Sentence, ...]
     first_index: tuple[int, ...]  # global sentence index of each field's first unit
 
@@ -102,31 +102,38 @@ def clean_articles(articles: Sequence[Article]) -> list[CleanArticle]:
 
 def _title_units(text: str) -> list[Unit]:
     """A title is one unit whatever its punctuation: headlines hold one statement."""
-    a, b = 0, len(text)
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return [Unit(a, b, 0, tuple(pair_quotes(text, a, b)))] if b > a else []
+    span = title_span(text)
+    return [Unit(*span, 0, tuple(pair_quotes(text, *span)))] if span else []
 
 
 def segment_article(cleaned: CleanArticle) -> SegmentedArticle:
+    """Sentences of every field; units, with the quotations inside them, only for a candidate.
+
+    detect_article reads no unit of an article that is not a candidate (98% of them), which
+    therefore gets an empty tuple per field: its units would cost their making, and then
+    garbage-collector passes over many objects alive until the batch ends.
+    """
     art = cleaned.article
     all_units: list[tuple[Unit, ...]] = []
     sentences: list[Sentence] = []
     first: list[int] = []
     for f in cleaned.fields:
-        units = (
-            _title_units(f.clean.text)
-            if f.name == "title"
-            else segment_field(f.clean.text, list(f.keep))
-        )
+        text = f.clean.text
+        units: list[Unit] = []
+        if cleaned.candidate:
+            units = _title_units(text) if f.name == "title" else segment_field(text, f.keep)
+            spans = [(u.start, u.end, u.paragraph_index) for u in units]
+        elif f.name == "title":
+            span = title_span(text)
+            spans = [(*span, 0)] if span else []
+        else:
+            spans = sentence_spans(text, f.keep)
         first.append(len(sentences))
-        for u in units:
-            ra, rb, raw = f.clean.raw_span(u.start, u.end)
-            sentences.append(
-                Sentence(art.article_id, f.name, len(sentences), u.paragraph_index, ra, rb, raw)
-            )
+        raw_span = f.clean.raw_span
+        sentences += [
+            Sentence(art.article_id, f.name, i, p_index, *raw_span(start, end))
+            for i, (start, end, p_index) in enumerate(spans, len(sentences))
+        ]
         all_units.append(tuple(units))
     return SegmentedArticle(cleaned, tuple(all_units), tuple(sentences), tuple(first))
 

@@ -7,6 +7,8 @@ paired quotation, so a quotation that runs over several sentences stays in one s
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Characters that may stand right before an opening mark: a one-letter clitic written
@@ -55,7 +57,18 @@ def _mark_role(text: str, i: int) -> str:
     return "either"
 
 
-_MARKS = re.compile('[«»"]')
+def _mark_positions(text: str, start: int = 0, end: int | None = None) -> list[int]:
+    """Where the quotation marks of text[start:end] stand, in order (str.find runs at C speed
+    where a regex tries its character class at every position)."""
+    positions: list[int] = []
+    end = len(text) if end is None else end
+    for mark in '"«»':
+        i = text.find(mark, start, end)
+        while i >= 0:
+            positions.append(i)
+            i = text.find(mark, i + 1, end)
+    positions.sort()
+    return positions
 
 
 def _spaced_scare_quote(text: str, i: int, end: int) -> bool:
@@ -70,11 +83,15 @@ def _spaced_scare_quote(text: str, i: int, end: int) -> bool:
 
 def pair_quotes(text: str, start: int, end: int) -> list[QuoteSpan]:
     """Pair quotation marks inside one paragraph; unbalanced marks are left unpaired."""
+    return _pair_marks(text, _mark_positions(text, start, end), end)
+
+
+def _pair_marks(text: str, positions: list[int], end: int) -> list[QuoteSpan]:
+    """pair_quotes over the marks at ``positions``, all of them in one paragraph ending at end."""
     spans: list[QuoteSpan] = []
     stack: list[tuple[str, int]] = []  # (kind, position)
-    for m in _MARKS.finditer(text, start, end):
-        i = m.start()
-        c = m.group()
+    for i in positions:
+        c = text[i]
         if c == "«":
             stack.append(("«", i))
         elif c == "»":
@@ -126,40 +143,58 @@ _SENT_END = re.compile(
 )
 
 
-def _sentence_cuts(text: str, a: int, b: int, inside: list[QuoteSpan]) -> list[int]:
-    """Where sentences of the paragraph [a, b) end; ``inside``: its outer quotations, which
-    are sorted and disjoint, so one pointer walks them along the increasing ends."""
+def _stops(text: str, start: int, end: int) -> list[int]:
+    """Where a sentence may end in [start, end): after each stop that is not an ellipsis.
+
+    A stop holds no white space, so it never runs from one paragraph into the next: scanning
+    a whole kept region gives, inside each of its paragraphs, the stops that scanning the
+    paragraph alone gives. Only a stop that ends the paragraph may differ (the look-aheads see
+    the next character instead of the end), and a cut there changes nothing.
+    """
+    stops: list[int] = []
+    for m in _SENT_END.finditer(text, start, end):
+        s, e = m.span()
+        # A run holding two or more dots is an ellipsis, not an end.
+        if e - s == 1 or text.count(".", s, e) < 2:
+            stops.append(e)
+    return stops
+
+
+def _outside(stops: list[int], inside: list[QuoteSpan]) -> list[int]:
+    """The stops that fall inside no quotation of ``inside``; as quotations are sorted and
+    disjoint, one pointer walks them along the increasing stops."""
     cuts: list[int] = []
     k = 0
-    for m in _SENT_END.finditer(text, a, b):
-        start, pos = m.span()
-        # A run holding two or more dots is an ellipsis, not an end.
-        if pos - start > 1 and text.count(".", start, pos) >= 2:
-            continue
-        if inside:  # any(q.start < pos < q.end for q in inside)
-            while k < len(inside) and inside[k].end <= pos:
-                k += 1
-            if k < len(inside) and inside[k].start < pos:
-                continue
-        cuts.append(pos)
+    n = len(inside)
+    for pos in stops:  # keep pos unless any(q.start < pos < q.end for q in inside)
+        while k < n and inside[k].end <= pos:
+            k += 1
+        if k == n or inside[k].start >= pos:
+            cuts.append(pos)
     return cuts
 
 
-def _pieces(text: str, a: int, b: int, cuts: list[int]) -> list[tuple[int, int]]:
-    """The spans between cuts, each without its leading white space; empty ones left out."""
-    out: list[tuple[int, int]] = []
+def _sentence_cuts(text: str, a: int, b: int, inside: list[QuoteSpan]) -> list[int]:
+    """Where sentences of the paragraph [a, b) end; ``inside``: its outer quotations."""
+    return _outside(_stops(text, a, b), inside)
+
+
+def _add_pieces(
+    text: str, a: int, b: int, cuts: list[int], p_index: int, out: list[tuple[int, int, int]]
+) -> None:
+    """Add to ``out`` (start, end, p_index) for each span of [a, b) between cuts, without its
+    leading white space; empty ones left out."""
     s = a
     for c in cuts:
         while s < c and text[s].isspace():
             s += 1
         if c > s:
-            out.append((s, c))
+            out.append((s, c, p_index))
         s = c
     while s < b and text[s].isspace():
         s += 1
     if b > s:
-        out.append((s, b))
-    return out
+        out.append((s, b, p_index))
 
 
 def split_sentences(
@@ -167,31 +202,67 @@ def split_sentences(
 ) -> list[tuple[int, int]]:
     """Sentences of one paragraph; never split inside a paired quotation."""
     a, b = para
-    return _pieces(text, a, b, _sentence_cuts(text, a, b, outer_quotes(quotes) if quotes else []))
+    pieces: list[tuple[int, int, int]] = []
+    cuts = _sentence_cuts(text, a, b, outer_quotes(quotes) if quotes else [])
+    _add_pieces(text, a, b, cuts, 0, pieces)
+    return [(s, e) for s, e, _ in pieces]
 
 
-def segment_field(text: str, keep: list[tuple[int, int]]) -> list[Unit]:
-    units: list[Unit] = []
-    append = units.append
-    # Only a text holding a quotation mark can hold a paired quotation.
-    marks = '"' in text or "«" in text or "»" in text
-    for p_index, (a, b) in enumerate(paragraphs(text, keep)):
-        quotes = pair_quotes(text, a, b) if marks else []
-        if quotes:
-            for s, e in _pieces(text, a, b, _sentence_cuts(text, a, b, outer_quotes(quotes))):
-                inner = tuple(q for q in quotes if q.start >= s and q.end <= e)
-                append(Unit(s, e, p_index, inner))
-            continue
-        # split_sentences without quotations, its pieces made units as they are found
-        s = a
-        for c in _sentence_cuts(text, a, b, []):
-            while s < c and text[s].isspace():
-                s += 1
-            if c > s:
-                append(Unit(s, c, p_index, ()))
-            s = c
-        while s < b and text[s].isspace():
-            s += 1
-        if b > s:
-            append(Unit(s, b, p_index, ()))
-    return units
+def _segment(
+    text: str, keep: Sequence[tuple[int, int]], pair_all: bool
+) -> tuple[list[tuple[int, int, int]], dict[int, list[QuoteSpan]]]:
+    """split_sentences over each paragraph of the kept regions: (start, end, paragraph index)
+    of each sentence, and the paired quotations by paragraph index. Stops and marks are found
+    once for a region or the text, not once per paragraph.
+
+    With ``pair_all`` every paragraph holding a mark is paired; without, only those where a
+    pair can hold a stop, that is with a stop between their first and last marks: elsewhere
+    the pairs change no cut.
+    """
+    spans: list[tuple[int, int, int]] = []
+    paired: dict[int, list[QuoteSpan]] = {}
+    marks = _mark_positions(text)
+    p_index = -1
+    for ks, ke in keep:
+        stops = _stops(text, ks, ke)
+        k = 0
+        for m in _PARAGRAPH.finditer(text, ks, ke):
+            a, b = m.span()
+            p_index += 1
+            first = bisect_right(stops, a, k)  # past the end of an earlier paragraph
+            k = bisect_left(stops, b, first)
+            cuts = stops[first:k]
+            if marks:
+                lo = bisect_left(marks, a)
+                hi = bisect_left(marks, b, lo)
+                if hi > lo and (
+                    pair_all or bisect_right(cuts, marks[lo]) < bisect_right(cuts, marks[hi - 1])
+                ):
+                    quotes = paired[p_index] = _pair_marks(text, marks[lo:hi], b)
+                    if quotes:
+                        cuts = _outside(cuts, outer_quotes(quotes))
+            _add_pieces(text, a, b, cuts, p_index, spans)
+    return spans, paired
+
+
+def segment_field(text: str, keep: Sequence[tuple[int, int]]) -> list[Unit]:
+    """The sentence units of the kept regions, each with the paired quotations inside it."""
+    spans, paired = _segment(text, keep, pair_all=True)
+    return [
+        Unit(s, e, p, tuple(q for q in paired.get(p, ()) if q.start >= s and q.end <= e))
+        for s, e, p in spans
+    ]
+
+
+def sentence_spans(text: str, keep: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(start, end, paragraph index) of each unit segment_field gives, without building the
+    unit: all that an article not analysed for quotations needs."""
+    return _segment(text, keep, pair_all=False)[0]
+
+
+def title_span(text: str) -> tuple[int, int] | None:
+    """A title is one unit whatever its punctuation (headlines hold one statement): the whole
+    text without its surrounding white space; None when nothing is left."""
+    a = len(text) - len(text.lstrip())  # str.strip removes exactly what str.isspace accepts
+    b = len(text.rstrip())
+    return (a, b) if b > a else None

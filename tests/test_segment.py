@@ -9,7 +9,14 @@ from __future__ import annotations
 import pytest
 
 from pipelines.clean import clean_text
-from pipelines.segment import QuoteSpan, outer_quotes, pair_quotes, segment_field
+from pipelines.segment import (
+    QuoteSpan,
+    outer_quotes,
+    pair_quotes,
+    segment_field,
+    sentence_spans,
+    title_span,
+)
 
 
 def raw_quotes(raw: str) -> list[str]:
@@ -174,6 +181,24 @@ class TestSplitSentences:
         """Dots between single letters ("أ.ف.ب") abbreviate a name; they end no sentence
         (regression: the letter.letter rule used to cut the abbreviation into three)."""
         assert raw_sentences(raw) == [(0, raw)]
+
+    @pytest.mark.parametrize(
+        ("case_id", "raw", "expected"), SENTENCES, ids=[c[0] for c in SENTENCES]
+    )
+    def test_spans_without_units(self, case_id: str, raw: str, expected: object) -> None:
+        """sentence_spans, which pairs marks only where a pair can hold a stop, gives the
+        spans and paragraphs of the units."""
+        text = clean_text(raw).text
+        keep = [(0, len(text))]
+        units = segment_field(text, keep)
+        assert sentence_spans(text, keep) == [(u.start, u.end, u.paragraph_index) for u in units]
+
+    @pytest.mark.parametrize(
+        ("text", "span"), [(" \n«عنوان» هنا.\t", (2, 14)), ("عنوان", (0, 5)), (" \xa0\n", None)]
+    )
+    def test_title_span(self, text: str, span: tuple[int, int] | None) -> None:
+        """A title is one span, its stops and marks aside, without surrounding white space."""
+        assert title_span(text) == span
 
     def test_units_carry_their_quotes(self) -> None:
         """Each unit lists exactly the paired quotations inside it."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from operator import attrgetter
 
 import pytest
@@ -20,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipelines import clean, furniture, segment, write
-from pipelines.analyse import analyse_articles
+from pipelines.analyse import analyse_articles, clean_article, segment_article
 from pipelines.records import Article
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,6 +158,15 @@ def plain_segment_field(text: str, keep: list[tuple[int, int]]) -> list[segment.
             inner = tuple(q for q in quotes if q.start >= s and q.end <= e)
             units.append(segment.Unit(s, e, p_index, inner))
     return units
+
+
+def plain_title_span(text: str) -> tuple[int, int] | None:
+    a, b = 0, len(text)
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return (a, b) if b > a else None
 
 
 def plain_columns(records, names):
@@ -311,11 +321,43 @@ def test_segmentation_is_the_plain_form(raw: str, cuts: list[int]) -> None:
         bounds = sorted({min(c, len(t)) for c in cuts} | {0, len(t)})
         regions = list(zip(bounds[::2], bounds[1::2], strict=False))
         assert segment.segment_field(t, regions) == plain_segment_field(t, regions)
+        for region in (keep, regions):  # the spans alone pair only where a pair moves a cut
+            assert segment.sentence_spans(t, region) == [
+                (u.start, u.end, u.paragraph_index) for u in plain_segment_field(t, region)
+            ]
         for para in plain_paragraphs(t, regions):
             quotes = segment.pair_quotes(t, *para)
             assert segment.split_sentences(t, para, quotes) == plain_split_sentences(
                 t, para, quotes
             )
+        assert segment.title_span(t) == plain_title_span(t)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text, st.one_of(st.none(), text))
+def test_only_a_candidate_gets_units(body: str, title: str | None) -> None:
+    """Every article gets the sentences its units give; only a candidate keeps the units."""
+    cleaned = clean_article(Article("id", "s", body or "ن", title))
+    analysed = segment_article(replace(cleaned, candidate=True))
+    skipped = segment_article(replace(cleaned, candidate=False))
+    assert (skipped.sentences, skipped.first_index) == (analysed.sentences, analysed.first_index)
+    assert skipped.units == tuple(() for _ in cleaned.fields)
+    plain_units = []
+    for f in cleaned.fields:
+        t = f.clean.text
+        if f.name == "title":
+            span = plain_title_span(t)
+            plain_units.append(
+                (segment.Unit(*span, 0, tuple(segment.pair_quotes(t, *span))),) if span else ()
+            )
+        else:
+            plain_units.append(tuple(plain_segment_field(t, list(f.keep))))
+    assert analysed.units == tuple(plain_units)
+    assert [(s.char_start, s.char_end, s.paragraph_index) for s in analysed.sentences] == [
+        (*f.clean.to_raw(u.start, u.end), u.paragraph_index)
+        for f, units in zip(cleaned.fields, plain_units, strict=True)
+        for u in units
+    ]
 
 
 @SETTINGS
