@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import os
 from pathlib import Path
 
@@ -142,6 +143,26 @@ class TestTasks:
             assert all(values.all() for values in columns.values()), name
         assert not result.problems
         assert {"clean", "segment", "quotes", "tables", "write"} <= set(result.seconds)
+
+    def test_batch_leaves_the_garbage_collector_as_it_found_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """run_batch sets the objects alive before it aside from the collector while it runs
+        (gc.freeze), and gives them back afterwards, also when the batch fails."""
+        articles, _ = read_inputs([SAMPLE_DIR])
+        frozen_during: list[int] = []
+
+        def fail(*args: object, **kwargs: object) -> None:
+            frozen_during.append(gc.get_freeze_count())
+            raise RuntimeError("tables")
+
+        stream.run_batch(self._job(articles[:1], None))
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setattr(write, "build_tables", fail)
+        with pytest.raises(RuntimeError, match="tables"):
+            stream.run_batch(self._job(articles[:1], None))
+        assert frozen_during and frozen_during[0] > 0
+        assert gc.get_freeze_count() == 0
 
     def test_merge_results_keeps_batch_order(self) -> None:
         """Merged batches: rows and check columns concatenated in batch order, one runs row
