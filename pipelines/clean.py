@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -60,6 +61,13 @@ _SPECIAL_CHARS = re.escape("".join(sorted(DELETIONS))) + "\ufb50-\ufdff\ufe70-\u
 # is then no match), so that the regex engine skips from one candidate to the next.
 _SPECIAL_RE = re.compile("[&" + _SPECIAL_CHARS + "](?:(?<=&)" + _ENTITY[1:] + "|(?<!&))")
 assert "&" not in DELETIONS and _ENTITY.startswith("&")
+# Light characters and specials in one pass over the raw text (one scan, not two). No light
+# character is special or can be part of a reference, so the matches are the light characters
+# plus those of _SPECIAL_RE on the light text: mapping them first would change no other match.
+_VIEW_RE = re.compile(
+    "[&" + re.escape("".join(LIGHT)) + _SPECIAL_CHARS + "](?:(?<=&)" + _ENTITY[1:] + "|(?<!&))"
+)
+assert not set(LIGHT) & (DELETIONS | set("&#;؛" + string.ascii_letters + string.digits))
 
 
 # Both maps send one character to one character that no map rewrites again, so applying them
@@ -84,9 +92,22 @@ def _index_table(n: int) -> Sequence[int]:
 
 
 @lru_cache(maxsize=4096)
-def _expand(ch: str) -> str:
-    """Presentation forms (ﻻ, ﷲ ...) to their letters, through camel-tools' Unicode normaliser."""
-    return _light(normalize_unicode(ch))
+def _replacement(special: str) -> str:
+    """What the clean view holds for a ``_SPECIAL_RE`` match: "" for a character to delete,
+    the letters of a presentation form (ﻻ, ﷲ ... through camel-tools' Unicode normaliser),
+    the character a reference stands for, or the match itself if it is not a reference after
+    all ("&copy" without meaning)."""
+    if len(special) == 1:
+        if special in DELETIONS:
+            return ""
+        expanded = _light(normalize_unicode(special))
+    else:
+        ref = special[:-1] + ";"
+        decoded = html.unescape(ref)
+        if decoded == ref:
+            return special
+        expanded = _light(decoded)
+    return "".join(c for c in expanded if c not in DELETIONS)
 
 
 def _light(s: str) -> str:
@@ -141,41 +162,32 @@ def clean_text(raw: str, fold_letters: bool = True) -> CleanText:
     ``fold_letters=False`` gives the light view (no letter folding), enough to segment an
     article that the cascade will not analyse; ``CleanText.folded`` completes it later.
     """
-    light = _light(raw)
-    first = _SPECIAL_RE.search(light)
+    first = _VIEW_RE.search(raw)
     if first is None:
-        view = CleanText(raw=raw, text=light, origin=None)
+        view = CleanText(raw=raw, text=raw, origin=None)
         return view.folded() if fold_letters else view
-    indices = _index_table(len(light))
+    indices = _index_table(len(raw))
     pieces: list[str] = []
     origin: list[int] = []
-    pos = 0
-    for m in _SPECIAL_RE.finditer(light, first.start()):
+    pos = 0  # raw[:pos] is in pieces
+    mapped = 0  # raw[:mapped] is in origin (light characters map one to one: no entry needed)
+    for m in _VIEW_RE.finditer(raw, first.start()):
         i, j = m.span()
-        if i > pos:
-            pieces.append(light[pos:i])
-            origin += indices[pos:i]
-        if j - i == 1:
-            ch = light[i]
-            if ch not in DELETIONS:
-                rep = "".join(c for c in _expand(ch) if c not in DELETIONS)
-                pieces.append(rep)
-                origin += [i] * len(rep)
+        ch = m.group()
+        if ch in LIGHT:
+            pieces += (raw[pos:i], LIGHT[ch])
         else:
-            ch = light[i:j]
-            ref = ch[:-1] + ";"
-            decoded = html.unescape(ref)
-            if decoded != ref:
-                rep = "".join(c for c in _light(decoded) if c not in DELETIONS)
-                pieces.append(rep)
-                origin += [i] * len(rep)
-            else:  # not a reference after all ("&copy" without meaning): keep it as it is
-                pieces.append(ch)
-                origin += indices[i:j]
+            rep = _replacement(ch)
+            pieces += (raw[pos:i], rep)
+            origin += indices[mapped:i]
+            # An unchanged match keeps its own indices; a replacement maps to the first.
+            origin += indices[i:j] if rep == ch else [i] * len(rep)
+            mapped = j
         pos = j
-    pieces.append(light[pos:])
-    origin += indices[pos : len(light)]
-    view = CleanText(raw=raw, text="".join(pieces), origin=tuple(origin))
+    pieces.append(raw[pos:])
+    if mapped:
+        origin += indices[mapped : len(raw)]
+    view = CleanText(raw=raw, text="".join(pieces), origin=tuple(origin) if mapped else None)
     return view.folded() if fold_letters else view
 
 

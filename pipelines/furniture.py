@@ -30,6 +30,7 @@ class Lexicon:
     line_patterns: re.Pattern[str]
     list_markers: re.Pattern[str]
     currency_line: re.Pattern[str]
+    any_line: re.Pattern[str]  # over "\n" + text: found if a line may match any category
 
 
 def _pattern(p: str) -> str:
@@ -47,12 +48,34 @@ def load_lexicon() -> Lexicon:
     def compile_all(key: str) -> re.Pattern[str]:
         return re.compile("|".join(f"(?:{_pattern(p)})" for p in data[key]), re.IGNORECASE)
 
+    categories = ("comment_markers", "line_patterns", "list_markers")
+    every = [_pattern(p) for key in categories for p in data[key]]
+    every.append(_pattern(data["currency_line"]))
     return Lexicon(
         comment_markers=compile_all("comment_markers"),
         line_patterns=compile_all("line_patterns"),
         list_markers=compile_all("list_markers"),
         currency_line=re.compile(_pattern(data["currency_line"])),
+        any_line=_any_line(every),
     )
+
+
+def _any_line(line_patterns: list[str]) -> re.Pattern[str]:
+    """A pattern over "\\n" + text that finds every line of ``text`` any of ``line_patterns``
+    ("^...", maybe "...$", searched in a stripped line) matches: each starts after a newline
+    and the white space that follows it, and its "$" allows the line's trailing white space.
+    It may also match across lines (a white space class takes newlines too), so a miss proves
+    that no line matches, which is all :func:`find_chrome` asks of it. Its literal first
+    character lets the regex engine skip from newline to newline at C speed."""
+    bodies = []
+    for p in line_patterns:
+        if not p.startswith("^") or "$" in p[:-1]:
+            raise ValueError(f"furniture patterns are '^...' or '^...$': {p!r}")
+        body = p[1:]
+        if body.endswith("$"):
+            body = body[:-1] + r"(?=[^\S\n]*(?:\n|\Z))"
+        bodies.append(f"(?:{body})")
+    return re.compile(r"\n[^\S\n]*(?=\S)(?:" + "|".join(bodies) + ")", re.IGNORECASE)
 
 
 def _lines(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str]]:
@@ -70,6 +93,8 @@ def _is_short_list_line(line: str) -> bool:
 def find_chrome(text: str) -> list[tuple[int, int, str]]:
     """Comment sections, furniture lines, link lists and currency tables, in clean offsets."""
     lex = load_lexicon()
+    if not lex.any_line.search("\n" + text):  # 98% of articles: the loop would find nothing
+        return []
     lines = _lines(text)
     drops: list[tuple[int, int, str]] = []
     i = 0
@@ -149,6 +174,8 @@ def _byte_tables() -> tuple[bytes, bytes]:
 
 
 _BYTE_CLASSES, _BYTE_NONWORD = _byte_tables()
+# A sentence break in the byte classes; re.sub finds this literal 4x faster than bytes.replace.
+_BYTE_BREAK = re.compile(rb"\. ")
 
 
 def _may_repeat(text: str, keep: list[tuple[int, int]]) -> bool:
@@ -162,7 +189,7 @@ def _may_repeat(text: str, keep: list[tuple[int, int]]) -> bool:
     for ks, ke in keep:
         region = encoded[ks:ke] if ks or ke != len(encoded) else encoded
         # One piece a sentence (or less: a line's leading or trailing spaces), words only.
-        found = region.replace(b". ", b"\n").translate(None, _BYTE_NONWORD).split(b"\n")
+        found = _BYTE_BREAK.sub(b"\n", region).translate(None, _BYTE_NONWORD).split(b"\n")
         pieces.update(found)
         n += len(found) - found.count(b"")
     pieces.discard(b"")

@@ -23,11 +23,16 @@ from pipelines.clean import clean_text
 from pipelines.ingest import find_input_files, iter_batches
 from pipelines.records import Article, ArticleAnalysis
 from pipelines.speakers import (
+    _country,
+    _match_starts,
+    _matches_from,
+    _role_country,
     find_mentions,
     five_countries,
     load_registry,
     may_mention_five,
     passes_prefilter,
+    patterns,
 )
 
 ROOT = Path(__file__).parent
@@ -333,3 +338,53 @@ def _flat_words() -> str:
     for w in words:
         out += [w[:-1] + y for y in "يىی"] if w.endswith("ي") else [w]
     return "|".join(out)
+
+
+def plain_may_mention_five(*fields: str) -> bool:
+    """may_mention_five as first written: each pattern searched over the whole field."""
+    if not any(passes_prefilter(f) for f in fields):
+        return False
+    p = patterns()
+    countries = five_countries()
+    for f in fields:
+        if p.name.search(f) is not None:
+            return True
+        if any(_role_country(p, m) in countries for m in p.role.finditer(f)):
+            return True
+        if any(_country(p, m.group("nisba")) in countries for m in p.counterpart.finditer(f)):
+            return True
+    return False
+
+
+# Words the mention patterns begin with or hold, glued to clitics, punctuation and each other.
+MENTION_PIECES = [*SUBJECTS, "السيد", "معالي", "سيرغي", "جون", "تشاك هاغل", "نظيريه", "نظرائه"]
+MENTION_PIECES += ["وزيري الدفاع الروسي", "والأمريكي", "السابق", "كيرى", "شويغو", "لافروفي"]
+GLUE = ["", " ", "  ", "\n", "و", "ف", "ب", "ل", "ال", "،", ".", ":", '"', "x", "ـ"]
+mention_text = st.lists(
+    st.one_of(st.sampled_from(MENTION_PIECES), st.sampled_from(GLUE)), max_size=14
+).map("".join)
+
+
+class TestScanShortcut:
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(mention_text, min_size=1, max_size=2))
+    def test_scan_is_the_plain_form(self, raw_fields: list[str]) -> None:
+        """Trying the mention patterns only where a start word stands finds every match the
+        plain finditer finds, and so the cascade decides as it did."""
+        fields = [clean_text(f).text for f in raw_fields]
+        p = patterns()
+        for f in fields:
+            starts = _match_starts(f)
+            for pat in (p.name, p.role, p.counterpart):
+                fast = [(m.span(), m.groupdict()) for m in _matches_from(pat, f, starts)]
+                assert fast == [(m.span(), m.groupdict()) for m in pat.finditer(f)], f
+        assert may_mention_five(*fields) == plain_may_mention_five(*fields)
+
+    def test_matches_begin_at_a_clitic_or_an_honorific(self) -> None:
+        """A match begins one clitic before a start word (at the text's first character
+        too) or at the honorific before a name, not at the surname."""
+        text = clean_text("ولافروف قال إن معالي السيد سيرغي لافروف وصل").text
+        p = patterns()
+        found = [m.span() for m in _matches_from(p.name, text, _match_starts(text))]
+        assert found == [m.span() for m in p.name.finditer(text)]
+        assert [text[a:b] for a, b in found] == ["ولافروف", "السيد سيرغي لافروف"]

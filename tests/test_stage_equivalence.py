@@ -86,6 +86,40 @@ def plain_lines(text: str) -> list[tuple[int, int, str]]:
     return out
 
 
+def plain_find_chrome(text: str) -> list[tuple[int, int, str]]:
+    """find_chrome without its whole-text test: every line is looked at."""
+    lex = furniture.load_lexicon()
+    lines = plain_lines(text)
+    drops: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(lines):
+        a, b, line = lines[i]
+        if lex.comment_markers.search(line):
+            if a >= 0.4 * len(text):
+                drops.append((a, len(text), "comments"))
+                break
+            drops.append((a, b, "furniture_line"))
+        elif lex.list_markers.search(line):
+            j = i + 1
+            while j < len(lines) and furniture._is_short_list_line(lines[j][2]):
+                j += 1
+            drops.append((a, lines[j - 1][1], "currency_table" if "عملات" in line else "link_list"))
+            i = j
+            continue
+        elif lex.currency_line.search(line):
+            j = i
+            while j < len(lines) and lex.currency_line.search(lines[j][2]):
+                j += 1
+            if j - i >= 3:
+                drops.append((a, lines[j - 1][1], "currency_table"))
+                i = j
+                continue
+        elif lex.line_patterns.search(line):
+            drops.append((a, b, "furniture_line"))
+        i += 1
+    return drops
+
+
 def plain_find_repeats(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
     seen: set[str] = set()
     drops: list[tuple[int, int, str]] = []
@@ -192,6 +226,15 @@ SPACES += ["\u3000", "\r\n", "\x0b", "\u1680"]
 WORDS = ["قال", "الوزير", "إن", "أن", "سوريا", "الحل", "سياسي", "واشنطن", "موسكو", "في", "على"]
 FURNITURE = ["اكتب تعليقك", "التعليقات (3):", "أكثر الأخبار قراءة", "الدولار 3.75", "• رابط"]
 FURNITURE += ["اقرأ أيضا", "شارك", "تويتر", "https://x.y/z", "المصدر: واس", "12:30", "Home page"]
+FURNITURE += [
+    "Leave a reply",
+    "تعليقات القراء :",
+    "الموضوع:",
+    "أخبار ذات صلة",
+    "- عنوان",
+    "اليورو 4.2",
+]
+FURNITURE += ["\u00a0الدولار\u00a0 3.75 \t", "الين 0,5", "روابط", "الاسعار الرسمية للعملات", "Menu"]
 
 char = st.one_of(
     st.sampled_from(LETTERS),
@@ -283,6 +326,7 @@ def test_furniture_is_the_plain_form(raw: str) -> None:
         t = view.text
         assert furniture._lines(t) == plain_lines(t)
         chrome = furniture.find_chrome(t)
+        assert chrome == plain_find_chrome(t)
         keep = furniture.complement(len(t), chrome)
         assert furniture.find_repeats(t, keep) == plain_find_repeats(t, keep)
         keys = plain_sentence_keys(t, keep)
