@@ -410,9 +410,15 @@ def collect_garbage(out: str | Path, keep: set[int]) -> None:
 
 
 def write_part_file(path: str | Path, name: str, table: pa.Table, run_id: str) -> None:
-    """Write one part of table ``name`` (checked publishable, stamped, fsynced) at ``path``."""
+    """Write one part of table ``name`` (checked publishable, stamped, fsynced) at ``path``.
+
+    No dictionary encoding: the bulk of the parts is text whose values are nearly all
+    distinct, where building the dictionary is wasted work (then thrown away past its 1 MiB
+    limit), and zstd catches the repeated short values as well (measured on SaudiNewsNet:
+    parts ~1% smaller, 5-15% less CPU to write).
+    """
     _check_publishable(name, table)
-    pq.write_table(_stamp(name, table, run_id), path, compression="zstd")
+    pq.write_table(_stamp(name, table, run_id), path, compression="zstd", use_dictionary=False)
     _fsync(Path(path))
 
 

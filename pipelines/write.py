@@ -315,10 +315,32 @@ _ARTICLE_COLUMNS = (
 )  # fmt: skip
 
 
+_MAX_STRING_BYTES = 2**31 - 1  # int32 offsets of pa.string()
+
+
 def _columns(records: Sequence[Any], names: Sequence[str]) -> list[tuple[Any, ...]]:
     """Transpose records into one tuple of values per attribute, one C-speed pass (map over an
     attrgetter) a column: no tuple a record, which would also keep the garbage collector busy."""
     return [tuple(map(attrgetter(name), records)) for name in names]
+
+
+def _text_array(values: Sequence[str]) -> pa.Array:
+    """A string column of article text, from the values' UTF-8 encoded once into one buffer.
+
+    ``pa.array`` would leave each str holding a cached UTF-8 copy of itself (a second copy of
+    the batch's text, never read again) and copy the text again into a growing buffer. Values
+    that are not all str (a None, which :func:`_table` reports) or not all encodable, or more
+    than 2 GiB of text, take ``pa.array``'s path, which handles them.
+    """
+    try:
+        encoded = list(map(str.encode, values))
+    except (TypeError, UnicodeEncodeError):
+        return pa.array(values, type=pa.string())
+    offsets = list(accumulate(map(len, encoded), initial=0))
+    if offsets[-1] > _MAX_STRING_BYTES:
+        return pa.array(values, type=pa.string())
+    value_offsets = pa.array(offsets, pa.int32()).buffers()[1]
+    return pa.StringArray.from_buffers(len(encoded), value_offsets, pa.py_buffer(b"".join(encoded)))
 
 
 def _table(name: str, columns: Mapping[str, Any]) -> pa.Table:
@@ -370,6 +392,7 @@ def build_articles(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
     articles = list(map(attrgetter("article"), analyses))
     columns = dict(zip(_ARTICLE_COLUMNS, _columns(articles, _ARTICLE_COLUMNS), strict=True))
     columns["n_chars"] = list(map(len, columns["text"]))
+    columns["text"] = _text_array(columns["text"])
     columns["dropped_spans"] = _dropped_spans_array(analyses)
     columns["n_sentences"] = list(map(len, map(attrgetter("sentences"), analyses)))
     columns["n_quotes"] = list(map(len, map(attrgetter("quotes"), analyses)))
@@ -378,7 +401,8 @@ def build_articles(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
 
 def build_sentences(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
     sentences = list(chain.from_iterable(map(attrgetter("sentences"), analyses)))
-    return _records_table("sentences", sentences)
+    text = _text_array(list(map(attrgetter("text"), sentences)))
+    return _records_table("sentences", sentences, {"text": text})
 
 
 def build_quotes(analyses: Sequence[ArticleAnalysis]) -> pa.Table:

@@ -69,6 +69,24 @@ class TestLayout:
             assert glob_rows(tmp_path, name) == tables[name].num_rows
         assert dataset.read_table(tmp_path, "quotes").equals(tables["quotes"])
 
+    def test_part_file_round_trips(self, tables: dict[str, pa.Table], tmp_path: Path) -> None:
+        """A part reads back as its table, in the declared schema (descriptions included),
+        stamped; zstd-compressed and without dictionary pages (write_part_file's settings)."""
+        for name, table in tables.items():
+            path = tmp_path / f"{name}.parquet"
+            dataset.write_part_file(path, name, table, "run-1")
+            back = pq.read_table(path)
+            assert back.equals(table)
+            assert back.schema.equals(write.SCHEMAS[name])
+            assert [f.metadata for f in back.schema] == [f.metadata for f in write.SCHEMAS[name]]
+            assert back.schema.metadata[b"isnad.table"] == name.encode()
+            meta = pq.read_metadata(path)
+            for group in range(meta.num_row_groups):
+                for i in range(meta.num_columns):
+                    chunk = meta.row_group(group).column(i)
+                    assert chunk.compression == "ZSTD"
+                    assert not chunk.has_dictionary_page, (name, chunk.path_in_schema)
+
     def test_manifest_and_footer_metadata(
         self, tables: dict[str, pa.Table], tmp_path: Path
     ) -> None:

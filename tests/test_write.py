@@ -179,3 +179,37 @@ class TestBuildTables:
         analyses[0] = ArticleAnalysis(analyses[0].article, analyses[0].sentences, (broken,))
         with pytest.raises(ValueError, match=r"quotes\.char_start"):
             write.build_quotes(analyses)
+
+    def test_null_text_raises(self) -> None:
+        """A None sentence text (the text column's own fast path) is reported like any null."""
+        analyses = sample_analyses()
+        broken = dataclasses.replace(analyses[1].sentences[0], text=None)
+        analyses[1] = ArticleAnalysis(analyses[1].article, (broken,))
+        with pytest.raises(ValueError, match=r"sentences\.text"):
+            write.build_sentences(analyses)
+
+
+class TestTextArray:
+    """The text columns are built from the encoded values, not by pa.array: same arrays."""
+
+    @pytest.mark.parametrize(
+        "values",
+        [
+            [],
+            [""],
+            [TEXT, "", TITLE, "ascii only", "emoji \U0001f600 and \u2026", "\x00nul"],
+            ("a tuple", "نص"),
+        ],
+    )
+    def test_same_as_pa_array(self, values: list[str]) -> None:
+        array = write._text_array(values)
+        array.validate(full=True)
+        assert array.equals(pa.array(values, type=pa.string()))
+
+    def test_values_pa_array_handles(self) -> None:
+        """None and more unusual values take pa.array's path (nulls counted, errors its own)."""
+        assert write._text_array(["a", None]).null_count == 1
+        with pytest.raises(UnicodeEncodeError):
+            write._text_array(["lone surrogate \ud800"])
+        with pytest.raises(pa.ArrowTypeError):
+            write._text_array(["a", 1])
