@@ -8,10 +8,12 @@ Three layers, cheapest first:
    table: offset identity ``field[char_start:char_end] == text`` for quote, cue, mention
    and sentence spans, foreign keys, counts, and the run's accounting (its row of ``runs``:
    inputs seen = articles + quarantined + exact duplicates + already published, with
-   articles and quarantined equal to those tables' row counts). They are computed
-   vectorised in DuckDB over the Arrow tables (zero copy; ``substring``/``length`` count
-   code points as Python does) and appended to the frame GE validates, so each shows up in
-   Data Docs as an ordinary ``expect_column_values_to_be_in_set(chk_..., [True])``;
+   articles and quarantined equal to those tables' row counts). Those of articles,
+   sentences and quotes (computed per batch) are vectorised over the Arrow columns with
+   pyarrow.compute and numpy, the others are DuckDB SQL over the Arrow tables (zero copy);
+   offsets count code points, as Python's ``str`` does. They are appended to the frame GE
+   validates, so each shows up in Data Docs as an ordinary
+   ``expect_column_values_to_be_in_set(chk_..., [True])``;
 3. the GE suites, one per table, loaded from JSON; an optional Data Docs site is built.
 
 A failed expectation with ``"severity": "warning"`` goes to ``warnings``, not ``failed``.
@@ -24,13 +26,15 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines import claims
 from pipelines.write import SCHEMAS, TABLE_NAMES
@@ -50,7 +54,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id",),
 }
 # Derived check columns each table's suite expects, in frame order; DERIVED_READS: the tables
-# their SQL reads.
+# their checks read.
 DERIVED: dict[str, tuple[str, ...]] = {
     "articles": ("chk_n_chars", "chk_date_origin", "chk_dropped_spans", "chk_n_sentences",
                  "chk_n_quotes"),
@@ -256,101 +260,295 @@ def _has_columns(table: pa.Table | None, name: str) -> bool:
 
 # --- layer 2: derived check columns --------------------------------------------------------
 
-# A span is good when it is non-empty, inside its field, and the field's characters there are
-# exactly the span's text (whose length is the span's: then it lies inside the field).
-# DuckDB's substring/length count code points, like Python's str.
-_SPAN_OK = """
-create or replace temp macro span_ok(f, s, e, t) as
-    coalesce(s >= 0 and e > s and length(t) = e - s and substring(f, s + 1, e - s) = t, false)
-"""
-_ARTICLE_LOOKUP = """
-    a as (select article_id, any_value(text) as text, any_value(title) as title,
-                 any_value(source_name) as source_name, any_value(published_date) as published_date,
-                 any_value(n_sentences) as n_sentences
-          from articles group by article_id)
-"""
+# The checks of articles, sentences and quotes run once a batch, over its Arrow columns with
+# pyarrow.compute and numpy: DuckDB, which the other tables' checks use, costs ~10 ms of CPU a
+# connection, and its code-point ``substring`` scans the article from its start for each
+# sentence. They keep SQL's nulls, as the DuckDB checks do: a comparison with a null fails
+# (``coalesce(..., false)``) and a null key matches nothing; a value read through an article's
+# id is the first non-null one among the rows with that id (``any_value``), should ids repeat.
+
+
+def _true(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean as numpy, null as False: a check that cannot tell fails."""
+    return np.asarray(mask.fill_null(False), dtype=bool)
+
+
+def _ints(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """An integer column as int64 (nulls as 0, and no overflow in offset arithmetic), and
+    where it is not null."""
+    return np.asarray(column.fill_null(0), dtype=np.int64), np.asarray(column.is_valid())
+
+
+def _exists(ids: pa.ChunkedArray, keys: pa.ChunkedArray) -> np.ndarray:
+    """Whether each of ``ids`` is among ``keys`` (a null one is not)."""
+    return np.asarray(pc.is_in(ids, value_set=keys, skip_nulls=True))
+
+
+def _first_rows(table: pa.Table, column: str, ids: pa.ChunkedArray) -> np.ndarray:
+    """For each of ``ids``, the first row of ``table`` with that ``article_id`` and a non-null
+    ``column`` (``any_value``), or -1."""
+    valid = table[column].is_valid()
+    found = pc.index_in(ids, value_set=table["article_id"].filter(valid), skip_nulls=True)
+    # Not found (-1) picks the -1 appended.
+    return np.append(np.flatnonzero(valid), -1)[np.asarray(found.fill_null(-1))]
+
+
+def _take(column: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
+    """``column[rows]``, null where a row is -1."""
+    return column.take(pa.array(rows, mask=rows < 0))
+
+
+def _counts(ids: pa.ChunkedArray, refs: pa.ChunkedArray) -> pa.Array:
+    """For each of ``ids``, how many of ``refs`` are equal to it (a null one: none)."""
+    first = np.asarray(pc.index_in(ids, value_set=ids, skip_nulls=True).fill_null(-1))
+    hits = np.asarray(pc.index_in(refs, value_set=ids, skip_nulls=True).drop_null())
+    return pa.array(np.append(np.bincount(hits, minlength=len(ids)), 0)[first])
+
+
+def _codes(column: pa.ChunkedArray) -> np.ndarray:
+    """An integer per distinct value of ``column``, nulls sharing one: a grouping key."""
+    return np.asarray(pc.index_in(column, value_set=column))
+
+
+def _fields(articles: pa.Table) -> pa.ChunkedArray:
+    """Every article's ``text``, then every article's ``title``: the strings spans index,
+    by the rows :func:`_field_rows` gives (without a copy)."""
+    return pa.chunked_array([*articles["text"].chunks, *articles["title"].chunks], pa.string())
+
+
+def _field_rows(articles: pa.Table, ids: pa.ChunkedArray, field: pa.ChunkedArray) -> np.ndarray:
+    """For each span, the row in :func:`_fields` of its ``field`` of article ``ids``, or -1
+    (no such article or field)."""
+    rows = np.full(len(ids), -1)
+    for k, name in enumerate(("text", "title")):
+        found = _first_rows(articles, name, ids)
+        here = _true(pc.equal(field, name)) & (found >= 0)
+        rows[here] = found[here] + k * articles.num_rows
+    return rows
+
+
+def _utf8(strings: pa.ChunkedArray, rows: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The UTF-8 bytes of ``strings[rows]`` (ascending rows, of non-null strings) back to
+    back, and the ``len(rows) + 1`` bounds of each in them. Taken chunk by chunk:
+    ``ChunkedArray.take`` of strings first copies all the chunks into one."""
+    parts = [pa.array([], pa.large_string())]
+    first = 0
+    for chunk in strings.chunks:
+        lo, hi = np.searchsorted(rows, [first, first + len(chunk)])
+        parts.append(chunk.take(rows[lo:hi] - first).cast(pa.large_string()))  # 64-bit offsets
+        first += len(chunk)
+    taken = pa.concat_arrays(parts)
+    _, offsets, data = taken.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[taken.offset : taken.offset + len(taken) + 1]
+    return (data.to_pybytes() if data is not None else b""), bounds
+
+
+# Fields :func:`_spans_match` indexes at a time: it bounds the index (8 bytes a character) on
+# whole tables; a batch's articles take one round.
+_SPAN_FIELDS_AT_ONCE = 2048
+
+
+def _spans_match(
+    fields: pa.ChunkedArray,
+    rows: np.ndarray,
+    start: pa.ChunkedArray,
+    end: pa.ChunkedArray,
+    text: pa.ChunkedArray,
+) -> np.ndarray:
+    """For each span, whether it is non-empty and ``fields[row][start:end] == text`` (row
+    -1: no field, False). Offsets count code points, as Python's ``str`` does.
+
+    Compared in UTF-8, without decoding the texts (decoding a batch's ~12 MB of article and
+    sentence text costs more than the rest of the checks): a code point offset into a field
+    becomes a byte offset through the positions of the code points' first bytes (all but
+    0b10xxxxxx). A ``text`` of ``end - start`` code points whose bytes are found there, in a
+    field at least ``end`` long, is the field's slice.
+    """
+    s, has_start = _ints(start)
+    e, has_end = _ints(end)
+    n_chars, has_text = _ints(pc.utf8_length(text))
+    spans = np.flatnonzero(
+        (rows >= 0) & has_start & has_end & has_text & (s >= 0) & (e > s) & (n_chars == e - s)
+    )
+    used, local = np.unique(rows[spans], return_inverse=True)
+    match = np.zeros(len(rows), dtype=bool)
+    for lo in range(0, len(used), _SPAN_FIELDS_AT_ONCE):
+        data, bounds = _utf8(fields, used[lo : lo + _SPAN_FIELDS_AT_ONCE])
+        char_at = np.flatnonzero(np.frombuffer(data, dtype=np.int8) >= -64)  # 0b10xxxxxx < -64
+        first_char = np.searchsorted(char_at, bounds)  # of each field
+        in_round = (local >= lo) & (local < lo + _SPAN_FIELDS_AT_ONCE)
+        of = local[in_round] - lo  # the span's field among those taken
+        fits = e[spans[in_round]] <= first_char[of + 1] - first_char[of]
+        checked = spans[in_round][fits]
+        at = char_at[first_char[of[fits]] + s[checked]]
+        said, said_bounds = _utf8(text, checked)
+        view = memoryview(said)
+        match[checked] = [
+            data.startswith(view[a:b], byte)
+            for byte, a, b in zip(
+                at.tolist(), said_bounds[:-1].tolist(), said_bounds[1:].tolist(), strict=True
+            )
+        ]
+    return match
+
+
+def _in_order(sentences: pa.Table) -> np.ndarray:
+    """Whether each sentence starts at or after the end of the one before it, by
+    ``sentence_index``, in its article and field (true for the first, or when an offset is
+    null). Null indexes sort last; a repeated index (which the suite's uniqueness check
+    flags) keeps row order."""
+    article, field = _codes(sentences["article_id"]), _codes(sentences["field"])
+    index, has_index = _ints(sentences["sentence_index"])
+    start, has_start = _ints(sentences["char_start"])
+    end, has_end = _ints(sentences["char_end"])
+    order = np.lexsort((index, ~has_index, field, article))
+    before, after = order[:-1], order[1:]
+    ok = np.ones(sentences.num_rows, dtype=bool)
+    ok[after] = (
+        (article[before] != article[after])
+        | (field[before] != field[after])
+        | ~has_end[before]
+        | ~has_start[after]
+        | (end[before] <= start[after])
+    )
+    return ok
+
+
+def _in_sentence(quotes: pa.Table, sentences: pa.Table) -> np.ndarray:
+    """Whether each quotation starts inside its sentence and in its field. A sentence (rows
+    of one article_id and sentence_index: several if the index repeats) spans from its
+    first start to its last end, in the field of its first row that has one."""
+    columns = ["article_id", "sentence_index", "field", "char_start", "char_end"]
+    quoted = pc.is_in(sentences["article_id"], value_set=quotes["article_id"], skip_nulls=True)
+    rows: dict[tuple[str, int], list[tuple[str | None, int | None, int | None]]] = defaultdict(list)
+    for article_id, index, where, start, end in zip(
+        *sentences.select(columns).filter(quoted).to_pydict().values(), strict=True
+    ):
+        if index is not None:
+            rows[article_id, index].append((where, start, end))
+    ok = []
+    for article_id, index, where, start in zip(
+        *quotes.select(columns[:4]).to_pydict().values(), strict=True
+    ):
+        sentence = rows.get((article_id, index), [])
+        fields = [f for f, _, _ in sentence if f is not None]
+        starts = [s for _, s, _ in sentence if s is not None]
+        ends = [e for _, _, e in sentence if e is not None]
+        ok.append(
+            bool(fields and starts and ends)
+            and fields[0] == where
+            and start is not None
+            and min(starts) <= start < max(ends)
+        )
+    return np.array(ok, dtype=bool)
+
+
+def _dropped_spans_ok(articles: pa.Table, lengths: Mapping[str, pa.ChunkedArray]) -> np.ndarray:
+    """Whether every dropped span of an article is non-empty and inside its field ('text' or
+    'title', whose ``lengths`` are given); a null list is not fine, an empty one is."""
+    lists = articles["dropped_spans"].combine_chunks()
+    spans = pc.list_flatten(lists)
+    article = np.asarray(pc.list_parent_indices(lists))
+    start, has_start = _ints(pc.struct_field(spans, "start"))
+    end, has_end = _ints(pc.struct_field(spans, "end"))
+    field = pc.struct_field(spans, "field")
+    inside = np.zeros(len(spans), dtype=bool)
+    for name, length in lengths.items():
+        n_chars, has_field = _ints(length)
+        inside |= _true(pc.equal(field, name)) & has_field[article] & (end <= n_chars[article])
+    ok = np.asarray(spans.is_valid()) & has_start & has_end & (start >= 0) & (end > start) & inside
+    return np.asarray(lists.is_valid()) & (np.bincount(article[~ok], minlength=len(lists)) == 0)
+
+
+def _article_checks(tables: Mapping[str, pa.Table]) -> dict[str, np.ndarray]:
+    """``n_chars`` is the text's length; ``date_origin`` is set exactly when the date is;
+    dropped spans lie inside their field; ``n_sentences`` and ``n_quotes`` count the
+    article's rows."""
+    articles = tables["articles"]
+    ids = articles["article_id"]
+    lengths = {name: pc.utf8_length(articles[name]) for name in ("text", "title")}
+    return {
+        "chk_n_chars": _true(pc.equal(articles["n_chars"], lengths["text"])),
+        "chk_date_origin": np.asarray(articles["published_date"].is_null())
+        == np.asarray(articles["date_origin"].is_null()),
+        "chk_dropped_spans": _dropped_spans_ok(articles, lengths),
+        "chk_n_sentences": _true(
+            pc.equal(articles["n_sentences"], _counts(ids, tables["sentences"]["article_id"]))
+        ),
+        "chk_n_quotes": _true(
+            pc.equal(articles["n_quotes"], _counts(ids, tables["quotes"]["article_id"]))
+        ),
+    }
+
+
+def _sentence_checks(tables: Mapping[str, pa.Table]) -> dict[str, np.ndarray]:
+    """The article exists; the text is its field's slice at the offsets; the index is below
+    the article's ``n_sentences``; a field's sentences, in index order, do not overlap."""
+    articles, sentences = tables["articles"], tables["sentences"]
+    ids = sentences["article_id"]
+    n_sentences = _take(articles["n_sentences"], _first_rows(articles, "n_sentences", ids))
+    return {
+        "chk_article_exists": _exists(ids, articles["article_id"]),
+        "chk_offset": _spans_match(
+            _fields(articles),
+            _field_rows(articles, ids, sentences["field"]),
+            sentences["char_start"],
+            sentences["char_end"],
+            sentences["text"],
+        ),
+        "chk_sentence_index": _true(pc.less(sentences["sentence_index"], n_sentences)),
+        "chk_order": _in_order(sentences),
+    }
+
+
+def _quote_checks(tables: Mapping[str, pa.Table]) -> dict[str, np.ndarray]:
+    """The article exists and its source and date are the quotation's; the quotation, its
+    speaker's mention and its cue (each optional: both offsets null) are their field's
+    slices; a speaker has a mention, 'other' has none; it starts inside its sentence."""
+    articles, quotes = tables["articles"], tables["quotes"]
+    ids = quotes["article_id"]
+    fields, rows = _fields(articles), _field_rows(articles, ids, quotes["field"])
+    found = _exists(ids, articles["article_id"])
+
+    def span(start: str, end: str, text: str) -> np.ndarray:
+        return _spans_match(fields, rows, quotes[start], quotes[end], quotes[text])
+
+    def absent(start: str, end: str) -> np.ndarray:
+        return np.asarray(quotes[start].is_null()) & np.asarray(quotes[end].is_null())
+
+    source_name = _take(articles["source_name"], _first_rows(articles, "source_name", ids))
+    date = _take(articles["published_date"], _first_rows(articles, "published_date", ids))
+    same_date = _true(pc.equal(quotes["published_date"], date)) | (
+        np.asarray(quotes["published_date"].is_null()) & np.asarray(date.is_null())
+    )
+    no_speaker = quotes["speaker_id"].is_null()
+    return {
+        "chk_article_exists": found,
+        "chk_offset": span("char_start", "char_end", "quote_text"),
+        "chk_mention_span": absent("mention_start", "mention_end")
+        | span("mention_start", "mention_end", "speaker_mention"),
+        "chk_cue_span": absent("cue_start", "cue_end") | span("cue_start", "cue_end", "cue"),
+        "chk_speaker_mention": np.asarray(no_speaker)
+        | np.asarray(quotes["speaker_mention"].is_valid()),
+        "chk_other_speaker": _true(
+            pc.or_kleene(pc.not_equal(quotes["attribution_method"], "other"), no_speaker)
+        ),
+        "chk_article_fields": found
+        & _true(pc.equal(quotes["source_name"], source_name))
+        & same_date,
+        "chk_sentence": _in_sentence(quotes, tables["sentences"]),
+    }
+
+
+# Derived checks computed over Arrow columns: each reads the tables DERIVED_READS names and
+# gives the table's DERIVED columns, but those of _LATE_SQL.
+_ARROW_CHECKS: dict[str, Callable[[Mapping[str, pa.Table]], dict[str, np.ndarray]]] = {
+    "articles": _article_checks,
+    "sentences": _sentence_checks,
+    "quotes": _quote_checks,
+}
+# The other tables' checks, in DuckDB over the registered Arrow tables (each with ``__row``).
 _DERIVED_SQL: dict[str, str] = {
-    "articles": """
-        with spans as (
-            select __row, bool_and(coalesce(
-                d.field in ('text', 'title') and d.start >= 0 and d."end" > d.start
-                and d."end" <= length(case d.field when 'text' then text
-                                      when 'title' then title end), false)) as ok
-            from (select __row, text, title, unnest(dropped_spans) as d from articles)
-            group by __row),
-        ns as (select article_id, count(*) as n from sentences group by article_id),
-        nq as (select article_id, count(*) as n from quotes group by article_id)
-        select
-            coalesce(x.n_chars = length(x.text), false) as chk_n_chars,
-            coalesce((x.published_date is null) = (x.date_origin is null), false)
-                as chk_date_origin,
-            coalesce(spans.ok, x.dropped_spans is not null) as chk_dropped_spans,
-            coalesce(x.n_sentences = coalesce(ns.n, 0), false) as chk_n_sentences,
-            coalesce(x.n_quotes = coalesce(nq.n, 0), false) as chk_n_quotes
-        from articles x
-        left join spans on spans.__row = x.__row
-        left join ns on ns.article_id = x.article_id
-        left join nq on nq.article_id = x.article_id
-        order by x.__row
-    """,
-    # The span check streams through the join: only booleans are kept, not the article text
-    # joined to every sentence (a window or sort over that copy cost 2-3x more).
-    "sentences": f"""
-        with {_ARTICLE_LOOKUP},
-        chk as (
-            select s.__row,
-                a.article_id is not null as chk_article_exists,
-                span_ok(case s.field when 'text' then a.text when 'title' then a.title end,
-                        s.char_start, s.char_end, s.text) as chk_offset,
-                coalesce(s.sentence_index < a.n_sentences, false) as chk_sentence_index
-            from sentences s left join a on a.article_id = s.article_id),
-        ord as (
-            select __row,
-                coalesce(lag(char_end) over (partition by article_id, field
-                                             order by sentence_index) <= char_start, true)
-                    as chk_order
-            from sentences)
-        select chk_article_exists, chk_offset, chk_sentence_index, chk_order
-        from chk join ord using (__row)
-        order by __row
-    """,
-    "quotes": f"""
-        with {_ARTICLE_LOOKUP},
-        s as (select article_id, sentence_index, any_value(field) as field,
-                     min(char_start) as char_start, max(char_end) as char_end
-              from sentences group by article_id, sentence_index),
-        j as (
-            select q.*, a.article_id is not null as found,
-                   case q.field when 'text' then a.text when 'title' then a.title end as ftext,
-                   a.source_name as a_source_name, a.published_date as a_published_date,
-                   s.field as s_field, s.char_start as s_start, s.char_end as s_end
-            from quotes q
-            left join a on a.article_id = q.article_id
-            left join s on s.article_id = q.article_id and s.sentence_index = q.sentence_index)
-        select
-            found as chk_article_exists,
-            span_ok(ftext, char_start, char_end, quote_text) as chk_offset,
-            case when mention_start is null and mention_end is null then true
-                 else span_ok(ftext, mention_start, mention_end, speaker_mention) end
-                as chk_mention_span,
-            case when cue_start is null and cue_end is null then true
-                 else span_ok(ftext, cue_start, cue_end, cue) end as chk_cue_span,
-            coalesce(speaker_id is null or speaker_mention is not null, false)
-                as chk_speaker_mention,
-            coalesce(attribution_method <> 'other' or speaker_id is null, false)
-                as chk_other_speaker,
-            coalesce(found and source_name = a_source_name
-                     and published_date is not distinct from a_published_date, false)
-                as chk_article_fields,
-            coalesce(s_field = field and s_start <= char_start and char_start < s_end, false)
-                as chk_sentence,
-            coalesce(case when speaker_id is null then claim_id is null
-                          else cl_speaker = speaker_id end, false) as chk_claim
-        from j
-        left join (select claim_id as cl_id, any_value(speaker_id) as cl_speaker
-                   from claims group by claim_id) cl on cl.cl_id = j.claim_id
-        order by __row
-    """,
     "claims": claims.DERIVED_SQL,
     "speakers": """
         with nq as (select speaker_id, count(*) as n from quotes
@@ -403,95 +601,114 @@ def _with_row(table: pa.Table) -> pa.Table:
     return table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
-# Derived columns that can be computed alone, from small tables, when the others of their
-# table came precomputed from the batches (a quotation's claim is known only at the end).
-# column -> (its SQL, the tables it reads).
-_SINGLE_SQL: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+# Derived columns known only once the run is whole, each computed alone: a quotation's claim
+# (claims are built at the end of a run), so batches leave it out. table -> column -> (its
+# SQL, the tables it reads).
+_LATE_SQL: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     "quotes": {claims.QUOTES_CHECK_COLUMN: (claims.QUOTES_CHECK_SQL, ("quotes", "claims"))},
 }
 
 
-def _query(con: Any, sql: str, problems: list[str]) -> dict[str, np.ndarray]:
-    """The boolean columns ``sql`` selects; a DuckDB error goes to ``problems`` (and no
-    column comes back, so the checks fail closed)."""
-    import duckdb
+class _DuckDB:
+    """A DuckDB connection opened on first use: opening one costs ~10 ms of CPU, which a
+    batch (whose checks are all over Arrow columns) does not pay."""
 
+    def __init__(self) -> None:
+        self._con: Any = None
+
+    def query(
+        self, sql: str, sources: Mapping[str, pa.Table], problems: list[str]
+    ) -> dict[str, np.ndarray]:
+        """The boolean columns ``sql`` selects over ``sources`` (registered by name, each
+        with ``__row``); a DuckDB error goes to ``problems`` (and no column comes back, so
+        the checks fail closed)."""
+        import duckdb
+
+        if self._con is None:
+            self._con = duckdb.connect()
+            self._con.execute("set preserve_insertion_order = true")
+        for name, table in sources.items():
+            self._con.register(name, _with_row(table))
+        try:
+            result = self._con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            problems.append(f"{type(exc).__name__}: {exc}")
+            return {}
+        return {
+            c: result.column(c).to_numpy(zero_copy_only=False).astype(bool)
+            for c in result.column_names
+        }
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+
+
+def _arrow_checks(
+    name: str, sources: Mapping[str, pa.Table], problems: list[str]
+) -> dict[str, np.ndarray]:
+    """:data:`_ARROW_CHECKS` of table ``name``; a column missing or of a type the checks
+    cannot read goes to ``problems`` (and no column comes back, so the checks fail closed)."""
     try:
-        result = con.sql(sql).to_arrow_table()
-    except duckdb.Error as exc:
+        return _ARROW_CHECKS[name](sources)
+    except (KeyError, TypeError, ValueError, pa.ArrowException) as exc:
         problems.append(f"{type(exc).__name__}: {exc}")
         return {}
-    return {
-        c: result.column(c).to_numpy(zero_copy_only=False).astype(bool) for c in result.column_names
-    }
 
 
 def _derive(
     tables: Mapping[str, pa.Table],
     lookups: Mapping[str, pa.Table] | None = None,
     *,
-    only: tuple[str, ...] | None = None,
+    batch: bool = False,
     precomputed: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
     """Derived check columns per table, and per table what could not be computed and why.
 
     ``lookups`` are whole tables that a table's checks read in place of the validated ones
     when they look *into another* table (an incremental run validates its new quotes, but
-    claims and speaker counts are checked against every quotation). ``only``: the tables to
-    derive for (default all). ``precomputed``: columns computed over the batches
-    (:func:`batch_checks`); of those tables only the columns missing from it are computed,
-    where ``_SINGLE_SQL`` can.
+    claims and speaker counts are checked against every quotation). ``batch``: only the
+    tables of BATCH_CHECKED, without the columns of ``_LATE_SQL``. ``precomputed``: columns
+    computed over the batches (:func:`batch_checks`); of those tables only the columns
+    missing from it are computed, where ``_LATE_SQL`` can.
     """
-    import duckdb
-
     lookups = lookups or {}
     precomputed = precomputed or {}
-    readable = {name: _has_columns(tables.get(name), name) for name in TABLE_NAMES}
-    readable_lookup = {name: _has_columns(table, name) for name, table in lookups.items()}
     out: dict[str, dict[str, np.ndarray]] = {}
     problems: dict[str, list[str]] = {name: [] for name in TABLE_NAMES}
-    rowed = {name: _with_row(tables[name]) for name in TABLE_NAMES if readable[name]}
-    rowed_lookup = {name: _with_row(t) for name, t in lookups.items() if readable_lookup[name]}
-    con = duckdb.connect()
+    duckdb = _DuckDB()
     try:
-        con.execute("set preserve_insertion_order = true")
-        con.execute(_SPAN_OK)
         for name, columns in DERIVED.items():
-            if only is not None and name not in only:
+            if batch and name not in BATCH_CHECKED:
                 continue
-            table = tables.get(name)
+            late = {} if batch else _LATE_SQL.get(name, {})
+            sources = {
+                t: lookups[t] if t != name and t in lookups else tables.get(t)
+                for t in DERIVED_READS[name]
+            }
+            unreadable = [t for t, table in sources.items() if not _has_columns(table, t)]
             values: dict[str, np.ndarray] = {}
             if name in precomputed:
                 values.update(precomputed[name])
                 for column in columns:
                     if column in values:
                         continue
-                    sql, reads = _SINGLE_SQL.get(name, {}).get(column, (None, ()))
-                    if sql is None or not all(readable[t] for t in reads):
+                    sql, reads = late.get(column, (None, ()))
+                    if sql is None or any(t in unreadable for t in reads):
                         problems[name].append(f"{column}: not computed over the batches")
                         continue
-                    for t in reads:
-                        con.register(t, rowed[t])
-                    found = _query(con, sql, problems[name])
-                    if column in found:
-                        values[column] = found[column]
+                    found = duckdb.query(sql, {t: sources[t] for t in reads}, problems[name])
+                    values.update(found)
+            elif unreadable:
+                problems[name].append(f"needs {', '.join(unreadable)} with declared columns")
+            elif name in _ARROW_CHECKS:
+                values.update(_arrow_checks(name, sources, problems[name]))
+                for sql, reads in late.values():
+                    values.update(duckdb.query(sql, {t: sources[t] for t in reads}, problems[name]))
             elif name in _DERIVED_SQL:
-                sources = {
-                    t: ("lookup" if t != name and t in lookups else "table")
-                    for t in DERIVED_READS[name]
-                }
-                unreadable = [
-                    t
-                    for t, kind in sources.items()
-                    if not (readable_lookup[t] if kind == "lookup" else readable[t])
-                ]
-                if unreadable:
-                    problems[name].append(f"needs {', '.join(unreadable)} with declared columns")
-                else:
-                    for t, kind in sources.items():
-                        con.register(t, rowed_lookup[t] if kind == "lookup" else rowed[t])
-                    values.update(_query(con, _DERIVED_SQL[name], problems[name]))
-            if name == "speakers" and readable["speakers"]:
+                values.update(duckdb.query(_DERIVED_SQL[name], sources, problems[name]))
+            table = tables.get(name)
+            if name == "speakers" and _has_columns(table, "speakers"):
                 rows = table.select(["name_ar", "variants", "roles"]).to_pylist()
                 values["chk_roles"] = np.array([_roles_ok(r["roles"]) for r in rows], dtype=bool)
                 values["chk_variants"] = np.array(
@@ -499,9 +716,13 @@ def _derive(
                 )
             n = table.num_rows if table is not None else 0
             # Fail closed: a check that could not look must not vouch for the data.
-            out[name] = {c: values.get(c, np.zeros(n, dtype=bool)) for c in columns}
+            out[name] = {
+                c: values.get(c, np.zeros(n, dtype=bool))
+                for c in columns
+                if not batch or c not in _LATE_SQL.get(name, {})
+            }
     finally:
-        con.close()
+        duckdb.close()
     return out, problems
 
 
@@ -510,10 +731,7 @@ def batch_checks(
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list[str]]]:
     """The derived checks of one batch's tables that read only the batch (BATCH_CHECKED),
     and what could not be computed. A quotation's claim is checked at the end of the run."""
-    values, problems = _derive(tables, only=BATCH_CHECKED)
-    for name, single in _SINGLE_SQL.items():
-        for column in single:
-            values.get(name, {}).pop(column, None)
+    values, problems = _derive(tables, batch=True)
     return values, {name: problems[name] for name in BATCH_CHECKED if problems[name]}
 
 
