@@ -57,6 +57,7 @@ import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
@@ -288,6 +289,19 @@ def _done(future: Any) -> bool:
     return bool(wrapped is not None and wrapped.done())
 
 
+def _release_workers() -> None:
+    """Shut the flow's process pool down once every batch is in: the rest of the run happens
+    in this process, and an idle worker would hold its ~300 MB (its imports) through
+    validation. Every future has been collected, so nothing is cancelled. (A Dask cluster may
+    be shared, and is left to its owner.)"""
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    context = FlowRunContext.get()
+    runner = context.task_runner if context is not None else None
+    if isinstance(runner, ProcessPoolTaskRunner):
+        runner.cancel_all()
+
+
 def _run(
     inputs: list[str],
     out: str,
@@ -375,6 +389,8 @@ def _run(
             clock.lap("batches")
         while pending:
             collect(pending.popleft().result())
+        if scale_out:
+            _release_workers()
         clock.lap("batches")
         assert not ready, f"batches {sorted(ready)} were never followed by their predecessors"
         delta = stream.merge_results(results)
