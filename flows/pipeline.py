@@ -2,18 +2,19 @@
 
 Wiring only: every task wraps one ``pipelines`` function. Design notes:
 
-- One task a batch (``analyse_batch`` -> ``stream.run_batch``): the four text stages, the
-  batch's tables, the derived checks over its rows, and the writing of its ``articles`` and
-  ``sentences`` parts into the run's staged version. A batch is a chunk big enough to pay
-  for a task anywhere (10-20 ms in this process, 125-210 ms on Dask). It travels pickled,
-  both ways: Prefect would otherwise walk every record of a batch to track dependencies
-  (~0.4 s a task for 500 articles) and turn slotted records into tuples. ``NO_CACHE`` keeps
-  Prefect from hashing payloads for a cache key.
+- One task a batch, or ``batches_per_task`` of them (``analyse_batches`` ->
+  ``stream.run_batch``): the four text stages, the batch's tables, the derived checks over
+  its rows, and the writing of its ``articles`` and ``sentences`` parts into the run's
+  staged version. A batch is a chunk big enough to pay for a task anywhere (2 ms in this
+  process, ~40 ms in a pool worker, 125-210 ms on Dask). It travels pickled, both ways:
+  Prefect would otherwise walk every record of a batch to track dependencies (~0.4 s a task
+  for 500 articles) and turn slotted records into tuples. ``NO_CACHE`` keeps Prefect from
+  hashing payloads for a cache key.
 - Where batches run: called in this process by default; submitted to the flow's task
   runner with ``scale_out`` (``isnad run --workers N``: Prefect's process pool; ``--dask``:
-  a DaskTaskRunner), with at most ``in_flight`` batches out, so reading never runs far
-  ahead of the workers, and collected in batch order, so parts and rows keep the input
-  order whichever worker finished first.
+  a DaskTaskRunner), with at most ``in_flight`` tasks out, so reading never runs far ahead
+  of the workers, and collected in batch order, so parts and rows keep the input order
+  whichever worker finished first. The process pool is shut down once every batch is in.
 - Memory: what comes back from a batch is small (validation frames without the texts,
   quotations, counts); the text of the corpus is never held by this process beyond the
   batches in flight.
@@ -42,6 +43,7 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import pickle
 import resource
@@ -104,13 +106,16 @@ def find_inputs(inputs: list[str]) -> list[str]:
 
 
 @task(cache_policy=NO_CACHE)
-def analyse_batch(payload: bytes) -> bytes:
-    """One batch, start to finish (``stream.run_batch``): text stages, tables, derived checks,
-    its articles and sentences parts written into the staged version. The batch is one
-    chunk for a worker process (a task costs 10-20 ms in threads, 125-210 ms on Dask), and
-    travels pickled both ways: Prefect's parameter handling would turn slotted records into
-    tuples, and would walk every record to track dependencies."""
-    return pickle.dumps(stream.run_batch(pickle.loads(payload)), protocol=5)
+def analyse_batches(payload: bytes) -> bytes:
+    """Batches start to finish, one after the other (``stream.run_batch``): text stages,
+    tables, derived checks, their articles and sentences parts written into the staged
+    version. A task takes several batches when it runs in a worker process, where Prefect
+    pays ~40 ms a task (a fresh API client, settings, context), 125-210 ms on Dask, while a
+    batch bounds the memory of its analysis. Jobs and results travel pickled both ways:
+    Prefect's parameter handling would turn slotted records into tuples, and would walk
+    every record to track dependencies."""
+    jobs: list[stream.BatchJob] = pickle.loads(payload)
+    return pickle.dumps([stream.run_batch(job) for job in jobs], protocol=5)
 
 
 @task(cache_policy=NO_CACHE)
@@ -253,6 +258,7 @@ def isnad_flow(
     scale_out: bool = False,
     in_flight: int | None = None,
     run_here: bool = False,
+    batches_per_task: int = 1,
 ) -> dict[str, Any]:
     """Read ``inputs``, find the five speakers' quotations in the articles not published
     yet, and add them to the dataset under ``out``.
@@ -265,11 +271,16 @@ def isnad_flow(
     batches submitted and not yet collected (default: cores + 1), so that reading never
     runs far ahead of the workers. ``run_here``: while that many are out, this process
     analyses the next batch itself instead of waiting (``isnad run --workers N`` starts N - 1
-    worker processes and counts this one).
+    worker processes and counts this one). ``batches_per_task``: with ``scale_out``, the
+    batches a task takes, one after the other (a worker pays Prefect's cost of a task, ~40
+    ms in a process pool, once for them; a batch still bounds the memory of its analysis).
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex
     with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
-        return _run(inputs, out, batch_size, max_bytes, run_id, scale_out, in_flight, run_here)
+        return _run(
+            inputs, out, batch_size, max_bytes, run_id,
+            scale_out, in_flight, run_here, max(1, batches_per_task),
+        )  # fmt: skip
 
 
 def _at_least_one(batches: Iterator[ingest.InputBatch]) -> Iterator[ingest.InputBatch]:
@@ -311,6 +322,7 @@ def _run(
     scale_out: bool,
     in_flight: int | None,
     run_here: bool = False,
+    batches_per_task: int = 1,
 ) -> dict:
     """The flow's body, under the dataset's lock."""
     logger = get_run_logger()
@@ -337,8 +349,8 @@ def _run(
         ready: dict[int, stream.BatchResult] = {}  # done out of order, waiting for earlier ones
 
         def collect(payload: bytes) -> None:
-            result: stream.BatchResult = pickle.loads(payload)
-            ready[result.number] = result
+            for result in pickle.loads(payload):
+                ready[result.number] = result
             while len(results) + 1 in ready:  # parts and rows keep the batch order
                 adopt(ready.pop(len(results) + 1))
 
@@ -357,10 +369,9 @@ def _run(
                 result.frames["quarantine"].num_rows,
             )
 
-        batches = _at_least_one(ingest.iter_batches(files, batch_size, max_bytes=max_bytes))
-        for number, read in enumerate(batches, 1):
+        def job(number: int, read: ingest.InputBatch) -> stream.BatchJob:
             batch = incremental.skip_published(read, published)
-            job = stream.BatchJob(
+            return stream.BatchJob(
                 number=number,
                 articles=batch.articles,
                 quarantine=batch.quarantine,
@@ -370,20 +381,24 @@ def _run(
                 staging=str(txn.staging),
                 part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
             )
-            payload = pickle.dumps(job, protocol=5)
-            del batch, read, job
+
+        batches = _at_least_one(ingest.iter_batches(files, batch_size, max_bytes=max_bytes))
+        jobs = itertools.starmap(job, enumerate(batches, 1))
+        while group := list(itertools.islice(jobs, batches_per_task if scale_out else 1)):
+            payload = pickle.dumps(group, protocol=5)
+            del group
             clock.lap("ingest")
             if not scale_out:
-                collect(analyse_batch(payload))
+                collect(analyse_batches(payload))
                 clock.lap("batches")
                 continue
             while pending and _done(pending[0]):
                 collect(pending.popleft().result())
             if run_here and len(pending) >= limit:
-                # The workers have enough queued: this process takes the batch itself.
-                collect(analyse_batch(payload))
+                # The workers have enough queued: this process takes the batches itself.
+                collect(analyse_batches(payload))
             else:
-                pending.append(analyse_batch.submit(payload))
+                pending.append(analyse_batches.submit(payload))
             while len(pending) > limit:
                 collect(pending.popleft().result())
             clock.lap("batches")

@@ -38,7 +38,8 @@ def _tables(out: Path) -> dict:
 @pytest.mark.flow
 class TestDaskRunner:
     def test_local_cluster_gives_the_same_tables(self, prefect_harness: None, tmp_path: Path):
-        """Two Dask workers over three batches publish exactly what the default run does."""
+        """Two Dask workers over three batches, two a task (so one task takes one), publish
+        exactly what the default run does."""
         from prefect_dask import DaskTaskRunner
 
         default = isnad_flow(inputs=[SAMPLE], out=str(tmp_path / "default"), batch_size=2)
@@ -47,7 +48,11 @@ class TestDaskRunner:
         )
         dask_flow = isnad_flow.with_options(task_runner=runner)
         scaled = dask_flow(
-            inputs=[SAMPLE], out=str(tmp_path / "dask"), batch_size=2, scale_out=True
+            inputs=[SAMPLE],
+            out=str(tmp_path / "dask"),
+            batch_size=2,
+            scale_out=True,
+            batches_per_task=2,
         )
         assert scaled["validation_success"] and default["validation_success"]
         assert "batch: quotes" in scaled["stage_seconds"]
