@@ -164,6 +164,24 @@ class TestTasks:
         assert frozen_during and frozen_during[0] > 0
         assert gc.get_freeze_count() == 0
 
+    def test_only_a_process_pool_is_released_early(self, prefect_harness: None) -> None:
+        """Once every batch is in, the flow shuts its process pool down (in a thread, joined
+        before publishing); a thread pool, or no flow at all, is left alone."""
+        from prefect import flow
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        @flow
+        def release() -> bool:
+            closing = pipeline._release_workers()
+            if closing is not None:
+                closing.join(timeout=60)
+                return not closing.is_alive()
+            return False
+
+        assert pipeline._release_workers() is None
+        assert release() is False  # the default runner: threads
+        assert release.with_options(task_runner=ProcessPoolTaskRunner(max_workers=1))() is True
+
     def test_merge_results_keeps_batch_order(self) -> None:
         """Merged batches: rows and check columns concatenated in batch order, one runs row
         with the counts added up."""
