@@ -57,16 +57,15 @@ _LIGHT_RE = re.compile("[" + re.escape("".join(LIGHT)) + "]")
 # reads them as the character they stand for, mapped to the reference's first raw character.
 _ENTITY = r"&(?:#[0-9]{2,6}|#[xX][0-9a-fA-F]{2,5}|[a-zA-Z]{2,8})[;؛]"  # ";" is folded by then
 _SPECIAL_CHARS = re.escape("".join(sorted(DELETIONS))) + "\ufb50-\ufdff\ufe70-\ufefe"
-# A reference, else one character to delete or expand; written as one class first (a bare "&"
-# is then no match), so that the regex engine skips from one candidate to the next.
-_SPECIAL_RE = re.compile("[&" + _SPECIAL_CHARS + "](?:(?<=&)" + _ENTITY[1:] + "|(?<!&))")
-assert "&" not in DELETIONS and _ENTITY.startswith("&")
-# Light characters and specials in one pass over the raw text (one scan, not two). No light
-# character is special or can be part of a reference, so the matches are the light characters
-# plus those of _SPECIAL_RE on the light text: mapping them first would change no other match.
+# Everything the clean view rewrites, in one pass over the raw text: a light character, a
+# reference, or a special (one character to delete or expand). Written as one class first (a
+# bare "&" is then no match), so that the regex engine skips from one candidate to the next.
+# No light character is special or can be part of a reference, so the matches are the light
+# characters plus the references and specials of the text with its light characters mapped.
 _VIEW_RE = re.compile(
     "[&" + re.escape("".join(LIGHT)) + _SPECIAL_CHARS + "](?:(?<=&)" + _ENTITY[1:] + "|(?<!&))"
 )
+assert "&" not in DELETIONS and _ENTITY.startswith("&")
 assert not set(LIGHT) & (DELETIONS | set("&#;؛" + string.ascii_letters + string.digits))
 
 
@@ -93,7 +92,8 @@ def _index_table(n: int) -> Sequence[int]:
 
 @lru_cache(maxsize=4096)
 def _replacement(special: str) -> str:
-    """What the clean view holds for a ``_SPECIAL_RE`` match: "" for a character to delete,
+    """What the clean view holds for a ``_VIEW_RE`` match that is not a light character: ""
+    for a character to delete,
     the letters of a presentation form (ﻻ, ﷲ ... through camel-tools' Unicode normaliser),
     the character a reference stands for, or the match itself if it is not a reference after
     all ("&copy" without meaning)."""

@@ -418,13 +418,31 @@ def test_sentence_end_regex_is_the_plain_form(t: str, pos: int, endpos: int) -> 
 @SETTINGS
 @given(
     st.lists(
-        st.sampled_from([*ENTITIES, *MARKS, *FORMS, "a", "&", "#", ";", "؛", "1"]), max_size=30
+        st.sampled_from(
+            [
+                *ENTITIES,
+                *MARKS,
+                *FORMS,
+                *"\u201c\u201d\u2039\u203a\xa0\t",
+                "a",
+                "&",
+                "#",
+                ";",
+                "؛",
+                "1",
+            ]
+        ),
+        max_size=30,
     ).map("".join),
     st.integers(0, 40),
 )
-def test_special_regex_is_the_plain_form(t: str, pos: int) -> None:
-    spans = [m.span() for m in clean._SPECIAL_RE.finditer(t, pos)]
-    assert spans == [m.span() for m in _SPECIAL_PLAIN.finditer(t, pos)]
+def test_view_regex_is_the_plain_form(t: str, pos: int) -> None:
+    """One pass finds the light characters, and the references and specials that the plain
+    form finds in the text with its light characters mapped."""
+    spans = [m.span() for m in clean._VIEW_RE.finditer(t, pos)]
+    light = {(i, i + 1) for i in range(pos, len(t)) if t[i] in clean.LIGHT}
+    special = {m.span() for m in _SPECIAL_PLAIN.finditer(plain_light(t), pos)}
+    assert spans == sorted(light | special)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
