@@ -16,12 +16,10 @@ from functools import lru_cache
 from importlib import resources
 
 from pipelines.clean import fold_insensitive, fold_pattern
+from pipelines.segment import PARAGRAPH
 
 _WORD = re.compile(r"\w+")
 _SENT_SPLIT = re.compile(r"(?<=[.!?؟])\s+")
-# A line stripped of its surrounding white space ("\S" is exactly not str.isspace); without
-# look-around, so searching within (pos, endpos) equals searching the slice.
-_LINE = re.compile(r"\S(?:[^\n]*\S)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +77,9 @@ def _any_line(line_patterns: list[str]) -> re.Pattern[str]:
 
 
 def _lines(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str]]:
-    """Non-empty lines of ``text[start:end]``, stripped, as (start, end, line) in ``text``."""
-    matches = _LINE.finditer(text, start, len(text) if end is None else end)
+    """Non-empty lines of ``text[start:end]``, stripped (the paragraphs of segmentation), as
+    (start, end, line) in ``text``."""
+    matches = PARAGRAPH.finditer(text, start, len(text) if end is None else end)
     return [(m.start(), m.end(), m.group()) for m in matches]
 
 

@@ -124,12 +124,13 @@ def outer_quotes(spans: list[QuoteSpan]) -> list[QuoteSpan]:
 
 # A paragraph: a line stripped of its surrounding white space ("\S" is exactly not
 # str.isspace); no look-around, so searching within (pos, endpos) equals searching a slice.
-_PARAGRAPH = re.compile(r"\S(?:[^\n]*\S)?")
+# Furniture reads its lines with it too.
+PARAGRAPH = re.compile(r"\S(?:[^\n]*\S)?")
 
 
 def paragraphs(text: str, keep: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Non-empty lines inside the kept regions, stripped of surrounding spaces."""
-    return [m.span() for ks, ke in keep for m in _PARAGRAPH.finditer(text, ks, ke)]
+    return [m.span() for ks, ke in keep for m in PARAGRAPH.finditer(text, ks, ke)]
 
 
 # A sentence ends at one full stop, question or exclamation mark followed by a space; a run of
@@ -226,7 +227,7 @@ def _segment(
     for ks, ke in keep:
         stops = _stops(text, ks, ke)
         k = 0
-        for m in _PARAGRAPH.finditer(text, ks, ke):
+        for m in PARAGRAPH.finditer(text, ks, ke):
             a, b = m.span()
             p_index += 1
             first = bisect_right(stops, a, k)  # past the end of an earlier paragraph
