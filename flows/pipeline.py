@@ -268,9 +268,9 @@ def isnad_flow(
     writing to ``out`` before failing with ``DatasetLocked``. ``scale_out``: submit each
     batch to the flow's task runner (a process pool or a DaskTaskRunner, from ``isnad run
     --workers/--dask``) instead of running it in this process, with at most ``in_flight``
-    batches submitted and not yet collected (default: cores + 1), so that reading never
+    tasks submitted and not yet collected (default: cores + 1), so that reading never
     runs far ahead of the workers. ``run_here``: while that many are out, this process
-    analyses the next batch itself instead of waiting (``isnad run --workers N`` starts N - 1
+    analyses the next batches itself instead of waiting (``isnad run --workers N`` starts N - 1
     worker processes and counts this one). ``batches_per_task``: with ``scale_out``, the
     batches a task takes, one after the other (a worker pays Prefect's cost of a task, ~40
     ms in a process pool, once for them; a batch still bounds the memory of its analysis).

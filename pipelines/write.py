@@ -325,7 +325,8 @@ def _columns(records: Sequence[Any], names: Sequence[str]) -> list[tuple[Any, ..
 
 
 def _text_array(values: Sequence[str]) -> pa.Array:
-    """A string column of article text, from the values' UTF-8 encoded once into one buffer.
+    """A string column of article or sentence text, from the values' UTF-8 encoded once into
+    one buffer.
 
     ``pa.array`` would leave each str holding a cached UTF-8 copy of itself (a second copy of
     the batch's text, never read again) and copy the text again into a growing buffer. Values
