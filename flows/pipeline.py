@@ -6,10 +6,11 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
   ``stream.run_batch``): the four text stages, the batch's tables, the derived checks over
   its rows, and the writing of its ``articles`` and ``sentences`` parts into the run's
   staged version. A batch is a chunk big enough to pay for a task anywhere (2 ms in this
-  process, ~40 ms in a pool worker, 125-210 ms on Dask). It travels pickled, both ways:
-  Prefect would otherwise walk every record of a batch to track dependencies (~0.4 s a task
-  for 500 articles) and turn slotted records into tuples. ``NO_CACHE`` keeps Prefect from
-  hashing payloads for a cache key.
+  process, ~40 ms in a pool worker, 125-210 ms on Dask). To another process it travels
+  pickled, both ways: Prefect would otherwise walk every record of a batch to track
+  dependencies (~0.4 s a task for 500 articles) and turn slotted records into tuples. A batch
+  this process takes itself (``analyse_here``) is passed ``quote``d and never pickled.
+  ``NO_CACHE`` keeps Prefect from hashing payloads for a cache key.
 - Where batches run: called in this process by default; submitted to the flow's task
   runner with ``scale_out`` (``isnad run --workers N``: Prefect's process pool; ``--dask``:
   a DaskTaskRunner), with at most ``in_flight`` tasks out, so reading never runs far ahead
@@ -103,6 +104,14 @@ class ValidationFailed(RuntimeError):
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
 def find_inputs(inputs: list[str]) -> list[str]:
     return [str(path) for path in ingest.find_input_files(inputs)]
+
+
+@task(cache_policy=NO_CACHE)
+def analyse_here(jobs: list[stream.BatchJob]) -> list[stream.BatchResult]:
+    """Batches start to finish in this process (``stream.run_batch``), as
+    :func:`analyse_batches` runs them elsewhere. Called with the jobs ``quote``d, so Prefect
+    does not walk their records; nothing is pickled."""
+    return [stream.run_batch(job) for job in jobs]
 
 
 @task(cache_policy=NO_CACHE)
@@ -352,8 +361,8 @@ def _run(
         pending: deque[Any] = deque()
         ready: dict[int, stream.BatchResult] = {}  # done out of order, waiting for earlier ones
 
-        def collect(payload: bytes) -> None:
-            for result in pickle.loads(payload):
+        def collect(batch_results: list[stream.BatchResult]) -> None:
+            for result in batch_results:
                 ready[result.number] = result
             while len(results) + 1 in ready:  # parts and rows keep the batch order
                 adopt(ready.pop(len(results) + 1))
@@ -388,26 +397,24 @@ def _run(
 
         batches = _at_least_one(ingest.iter_batches(files, batch_size, max_bytes=max_bytes))
         jobs = itertools.starmap(job, enumerate(batches, 1))
+        def gather(future: Any) -> None:
+            collect(pickle.loads(future.result()))
+
         while group := list(itertools.islice(jobs, batches_per_task if scale_out else 1)):
-            payload = pickle.dumps(group, protocol=5)
-            del group
             clock.lap("ingest")
-            if not scale_out:
-                collect(analyse_batches(payload))
-                clock.lap("batches")
-                continue
             while pending and _done(pending[0]):
-                collect(pending.popleft().result())
-            if run_here and len(pending) >= limit:
-                # The workers have enough queued: this process takes the batches itself.
-                collect(analyse_batches(payload))
+                gather(pending.popleft())
+            if not scale_out or (run_here and len(pending) >= limit):
+                # In this process: no task runner, or the workers have enough queued.
+                collect(analyse_here(quote(group)))
             else:
-                pending.append(analyse_batches.submit(payload))
+                pending.append(analyse_batches.submit(pickle.dumps(group, protocol=5)))
+            del group
             while len(pending) > limit:
-                collect(pending.popleft().result())
+                gather(pending.popleft())
             clock.lap("batches")
         while pending:
-            collect(pending.popleft().result())
+            gather(pending.popleft())
         clock.lap("batches")
         closing = _release_workers() if scale_out else None
         assert not ready, f"batches {sorted(ready)} were never followed by their predecessors"
