@@ -397,22 +397,33 @@ def _run(
 
         batches = _at_least_one(ingest.iter_batches(files, batch_size, max_bytes=max_bytes))
         jobs = itertools.starmap(job, enumerate(batches, 1))
+
         def gather(future: Any) -> None:
             collect(pickle.loads(future.result()))
 
-        while group := list(itertools.islice(jobs, batches_per_task if scale_out else 1)):
+        def submit(group: list[stream.BatchJob]) -> None:
+            pending.append(analyse_batches.submit(pickle.dumps(group, protocol=5)))
+
+        group: list[stream.BatchJob] = []  # read for the next task, up to batches_per_task
+        for next_job in jobs:
             clock.lap("ingest")
             while pending and _done(pending[0]):
                 gather(pending.popleft())
-            if not scale_out or (run_here and len(pending) >= limit):
+            if not scale_out or (run_here and not group and len(pending) >= limit):
                 # In this process: no task runner, or the workers have enough queued.
-                collect(analyse_here(quote(group)))
+                collect(analyse_here(quote([next_job])))
             else:
-                pending.append(analyse_batches.submit(pickle.dumps(group, protocol=5)))
-            del group
+                group.append(next_job)
+                if len(group) == batches_per_task:
+                    submit(group)
+                    group = []
+            del next_job
             while len(pending) > limit:
                 gather(pending.popleft())
             clock.lap("batches")
+        if group:
+            submit(group)
+        del group
         while pending:
             gather(pending.popleft())
         clock.lap("batches")

@@ -191,3 +191,23 @@ class TestFold:
         """fold_pattern folds Arabic letters and leaves regex punctuation alone."""
         assert fold_pattern(pattern) == expected
         re.compile(fold_pattern(pattern))
+
+
+def test_diacritics_are_camel_tools_set() -> None:
+    """clean writes camel-tools' Arabic diacritic set out (importing it costs 35 MiB a process):
+    the two must stay the same set."""
+    from camel_tools.utils.charsets import AR_DIAC_CHARSET
+
+    from pipelines.clean import AR_DIACRITICS
+
+    assert AR_DIACRITICS == AR_DIAC_CHARSET
+
+
+def test_pipeline_imports_leave_camel_tools_charsets_alone() -> None:
+    """The stages import camel-tools' normaliser but not its Unicode-wide character sets."""
+    import subprocess
+    import sys
+
+    probe = "import sys, pipelines.stream; print('camel_tools.utils.charsets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
