@@ -16,9 +16,10 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
   a DaskTaskRunner), with at most ``in_flight`` tasks out, so reading never runs far ahead
   of the workers, and collected in batch order, so parts and rows keep the input order
   whichever worker finished first. The process pool is shut down once every batch is in.
-- Memory: what comes back from a batch is small (validation frames without the texts,
-  quotations, counts); the text of the corpus is never held by this process beyond the
-  batches in flight.
+- Memory: what comes back from a batch is small (its derived check columns, quotations,
+  counts); the text of the corpus is never held by this process beyond the batches in
+  flight, and the validation frames of articles and sentences are read back from the
+  staged parts once every batch is in.
 - Only the tasks that touch the disk (finding inputs, reading the published dataset,
   publishing, the report) retry, with backoff. Reading is streamed by
   ``ingest.iter_batches`` in the flow itself: a generator cannot be retried halfway, and bad
@@ -376,10 +377,10 @@ def _run(
             logger.info(
                 "batch %d: %d new articles, %d sentences, %d quotes, %d quarantined",
                 result.number,
-                result.frames["articles"].num_rows,
-                result.frames["sentences"].num_rows,
-                result.frames["quotes"].num_rows,
-                result.frames["quarantine"].num_rows,
+                result.rows("articles"),
+                result.rows("sentences"),
+                result.rows("quotes"),
+                result.rows("quarantine"),
             )
 
         def job(number: int, read: ingest.InputBatch) -> stream.BatchJob:
@@ -429,7 +430,7 @@ def _run(
         clock.lap("batches")
         closing = _release_workers() if scale_out else None
         assert not ready, f"batches {sorted(ready)} were never followed by their predecessors"
-        delta = stream.merge_results(results)
+        delta = stream.merge_results(results, txn.staging)
         results.clear()
         clock.lap("tables")
         update = extend(quote(delta.tables), quote(published))

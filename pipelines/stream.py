@@ -7,9 +7,12 @@ memory of the process that drives the run does not grow with the text of the cor
 - ``articles`` and ``sentences`` (the bulk: every article's text, every sentence) are written
   by the batch itself as parts of the run's staged version (``BatchJob.staging``, the
   directory a :class:`pipelines.dataset.Transaction` reserved them in). What comes back is
-  their *validation frame*: every column but ``text`` (``validate.FRAME_COLUMNS``), with the
-  derived checks that read the text (offsets, lengths) computed here, over the batch, where
-  the text is in memory.
+  the derived checks that read the text (offsets, lengths), computed here, over the batch,
+  where the text is in memory, one boolean a row. Their *validation frames* (every column
+  but ``text``, ``validate.FRAME_COLUMNS``) are read back from the written parts by
+  :func:`merge_results` once the batches are done: the run validates what it wrote, and
+  holds no per-row frame while its batches run. (A batch that writes nothing, in tests,
+  returns its frames instead.)
 - ``quotes`` and ``quarantine`` (a few rows a batch) come back whole: claims are computed
   over all quotations at the end of the run, and the claim ids go into the quotes parts.
 - the batch's ``runs`` row (ingest's accounting) comes back, to be added up.
@@ -33,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipelines import analyse, dataset, validate, write
 from pipelines.records import Article, InputCounts
@@ -59,12 +63,19 @@ class BatchJob:
 class BatchResult:
     number: int
     parts: dict[str, tuple[str, int]]  # table -> (part file, rows) written under staging
-    frames: dict[str, pa.Table]  # validation frames of WRITTEN_BY_BATCH, RETURNED tables whole
+    # RETURNED tables whole; validation frames of the WRITTEN_BY_BATCH tables not written
+    frames: dict[str, pa.Table]
     runs: pa.Table  # the batch's row of ``runs``
     checks: dict[str, dict[str, np.ndarray]]  # derived check columns computed over the batch
     problems: dict[str, list[str]]  # derived checks that could not be computed, and why
     schemas: dict[str, pa.Schema]  # each table's Arrow schema as built
     seconds: dict[str, float]  # per stage
+
+    def rows(self, name: str) -> int:
+        """Rows of ``name`` the batch made (written as a part, or returned)."""
+        if name in self.frames:
+            return self.frames[name].num_rows
+        return self.parts[name][1] if name in self.parts else 0
 
 
 def run_batch(job: BatchJob) -> BatchResult:
@@ -117,7 +128,11 @@ def _run_batch(job: BatchJob) -> BatchResult:
             dataset.write_part_file(Path(job.staging) / name / file, name, table, job.run_id)
             parts[name] = (file, table.num_rows)
     lap("write")
-    frames = {name: validate.frame(name, tables[name]) for name in WRITTEN_BY_BATCH}
+    # A part written is read back for validation at the end of the run (merge_results): the
+    # frames of the run's batches are not held meanwhile.
+    frames = {
+        name: validate.frame(name, tables[name]) for name in WRITTEN_BY_BATCH if name not in parts
+    }
     frames.update({name: tables[name] for name in RETURNED})
     runs = tables["runs"]
     schemas = {name: tables[name].schema for name in (*WRITTEN_BY_BATCH, *RETURNED)}
@@ -164,13 +179,34 @@ class RunDelta:
     schemas: dict[str, list[pa.Schema]]  # the distinct Arrow schemas each table was built in
 
 
-def merge_results(results: Sequence[BatchResult]) -> RunDelta:
+def read_frame(staging: str | Path, name: str, file: str) -> pa.Table:
+    """The validation frame of a part a batch wrote under ``staging``: read back from the
+    file, its columns but the text (Parquet reads only those), as ``validate.frame`` makes."""
+    columns = list(validate.FRAME_COLUMNS[name])
+    table = pq.ParquetFile(Path(staging) / name / file).read(columns=columns, use_threads=False)
+    return validate.frame(name, table.replace_schema_metadata(write.SCHEMAS[name].metadata))
+
+
+def merge_results(results: Sequence[BatchResult], staging: str | Path | None = None) -> RunDelta:
     """The batches' results in batch order, concatenated. A run always has one at least (a
-    run without input runs one empty batch, so its ``runs`` row carries the run's id)."""
+    run without input runs one empty batch, so its ``runs`` row carries the run's id).
+
+    The validation frames of the parts the batches wrote are read back from ``staging``: what
+    is validated is what was written, and the run's process holds no frame of them while its
+    batches run (~0.6 KB an article)."""
     if not results:
         raise ValueError("no batch results to merge")
+    for r in results:
+        unread = [name for name in r.parts if name not in r.frames]
+        if unread and staging is None:
+            raise ValueError(f"batch {r.number} wrote {unread}: merging needs the staging")
     tables = {
-        name: pa.concat_tables([r.frames[name] for r in results])
+        name: pa.concat_tables(
+            [
+                r.frames[name] if name in r.frames else read_frame(staging, name, r.parts[name][0])
+                for r in results
+            ]
+        )
         for name in (*WRITTEN_BY_BATCH, *RETURNED)
     }
     tables["runs"] = write.combine_run_summaries([r.runs for r in results])

@@ -120,9 +120,10 @@ class TestTasks:
         )
 
     def test_batch_writes_its_parts_and_returns_what_the_run_needs(self, tmp_path: Path) -> None:
-        """A batch writes its articles and sentences as parts (the rows build_tables makes);
-        it returns their validation frames (no text), its quotes whole, its derived checks
-        (all true on good data) and stage times."""
+        """A batch writes its articles and sentences as parts (the rows build_tables makes)
+        and returns no frame of them (the run reads them back: no text, the same frame as the
+        rows in memory would give), its quotes whole, its derived checks (all true on good
+        data) and stage times."""
         articles, _ = read_inputs([SAMPLE_DIR])
         for name in stream.WRITTEN_BY_BATCH:
             (tmp_path / name).mkdir()
@@ -134,9 +135,11 @@ class TestTasks:
             assert written.replace_schema_metadata(None).equals(
                 expected[name].replace_schema_metadata(None)
             )
-            assert rows == expected[name].num_rows > 0
-            assert "text" not in result.frames[name].column_names
-            assert result.frames[name].num_rows == rows
+            assert rows == expected[name].num_rows == result.rows(name) > 0
+            assert name not in result.frames
+            frame = stream.read_frame(tmp_path, name, file)
+            assert "text" not in frame.column_names
+            assert frame.equals(validate.frame(name, expected[name]), check_metadata=True)
         assert result.frames["quotes"].equals(expected["quotes"])
         for name, columns in result.checks.items():
             assert set(columns) == set(validate.DERIVED[name]) - {"chk_claim"}
@@ -196,6 +199,29 @@ class TestTasks:
         assert all(len(v) == n for v in delta.checks["sentences"].values())
         assert delta.tables["runs"].column("articles").to_pylist() == [5]
         assert delta.schemas["articles"] == [write.SCHEMAS["articles"]]
+
+    def test_merge_reads_written_parts_back_in_batch_order(self, tmp_path: Path) -> None:
+        """Batches that wrote their parts merge into the same tables as batches that returned
+        their frames; without the staging directory such batches cannot be merged."""
+        articles, _ = read_inputs([SAMPLE_DIR])
+        for name in stream.WRITTEN_BY_BATCH:
+            (tmp_path / name).mkdir()
+        in_memory = stream.merge_results(
+            [stream.run_batch(self._job(articles[:2], None, 1)),
+             stream.run_batch(self._job(articles[2:], None, 2))]
+        )  # fmt: skip
+        written = [
+            stream.run_batch(self._job(articles[:2], tmp_path, 1)),
+            stream.run_batch(self._job(articles[2:], tmp_path, 2)),
+        ]
+        merged = stream.merge_results(written, tmp_path)
+        for name in (*stream.WRITTEN_BY_BATCH, *stream.RETURNED):
+            assert merged.tables[name].equals(in_memory.tables[name]), name
+        for name, columns in in_memory.checks.items():
+            for column, values in columns.items():
+                assert (merged.checks[name][column] == values).all(), (name, column)
+        with pytest.raises(ValueError, match="staging"):
+            stream.merge_results(written)
 
     def test_merge_of_an_empty_batch_is_empty_tables(self) -> None:
         """An input with no articles still yields all the tables, empty but typed; merging
