@@ -149,7 +149,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--replicate", type=int, default=1)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N records")
-    ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--batch-size", type=int, default=2000)
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--workers", default="auto", help="isnad run --workers (default auto)")
     args = ap.parse_args()

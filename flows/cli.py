@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or directories")
     parser.add_argument("--out", required=True, help="directory of the Parquet dataset")
-    parser.add_argument("--batch-size", type=_positive_int, default=1000, help="articles per batch")
+    parser.add_argument("--batch-size", type=_positive_int, default=2000, help="articles per batch")
     parser.add_argument(
         "--max-bytes",
         type=_positive_int,

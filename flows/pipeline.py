@@ -262,7 +262,7 @@ def _speaker_artifact(
 def isnad_flow(
     inputs: list[str],
     out: str,
-    batch_size: int = 1000,
+    batch_size: int = 2000,
     max_bytes: int = ingest.DEFAULT_MAX_BYTES,
     lock_timeout: float = 0.0,
     scale_out: bool = False,
