@@ -67,7 +67,7 @@ class TestServe:
             assert deployment.parameters == {
                 "inputs": [str(tmp_path / "inbox")],
                 "out": str(tmp_path / "out"),
-                "batch_size": 1000,
+                "batch_size": 2000,
             }
             assert deployment.entrypoint == "flows.pipeline.isnad_flow"
             assert proc.poll() is None  # still serving
@@ -121,7 +121,7 @@ class TestServe:
         assert deployment.parameters == {
             "inputs": [str(tmp_path / "inbox")],
             "out": str(tmp_path / "out"),
-            "batch_size": 1000,
+            "batch_size": 2000,
             "lock_timeout": 0,
         }
         assert deployment.work_pool_name == "isnad"
