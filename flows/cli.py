@@ -120,7 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files or directories")
-    parser.add_argument("--out", required=True, help="directory of the Parquet dataset")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="directory of the Parquet dataset, or a URI of any filesystem pyarrow supports "
+        "(s3://bucket/prefix?region=..., gs://..., hdfs://...)",
+    )
     parser.add_argument("--batch-size", type=_positive_int, default=2000, help="articles per batch")
     parser.add_argument(
         "--max-bytes",
@@ -157,7 +162,8 @@ def _flow_options(args: argparse.Namespace, *, absolute: bool = False) -> dict[s
     """The flow's parameters from the command line (paths made absolute for a deployment,
     whose runs start in another process and directory)."""
     inputs = [str(Path(p).resolve()) for p in args.inputs] if absolute else args.inputs
-    out = str(Path(args.out).resolve()) if absolute else args.out
+    # A remote URI (s3://, gs:// ...) stays as it is; a local path is made absolute.
+    out = str(Path(args.out).resolve()) if absolute and "://" not in args.out else args.out
     options: dict[str, Any] = {"inputs": inputs, "out": out, "batch_size": args.batch_size}
     if args.max_bytes is not None:  # else the flow's default (ingest.DEFAULT_MAX_BYTES)
         options["max_bytes"] = args.max_bytes

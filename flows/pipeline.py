@@ -44,11 +44,14 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import os
 import pickle
 import resource
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -66,7 +69,7 @@ from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
-from pipelines import dataset, incremental, ingest, stream, validate, write
+from pipelines import dataset, incremental, ingest, remote, stream, validate, write
 from pipelines import report as report_page
 from pipelines.records import SPEAKER_IDS, InputCounts
 
@@ -193,10 +196,28 @@ def write_report(
     paths: dict[str, str],
     run_id: str,
 ) -> str:
-    """The report page under ``out``; over the published dataset when ``tables`` is None."""
+    """The report page under ``out``; over the published dataset when ``tables`` is None.
+    On a remote filesystem the page is made in a local directory, then copied there."""
     if tables is None:
         tables = dataset.read_tables(out, columns=REPORT_COLUMNS)
-    return report_page.render_report(tables, validation, out, paths, run_id=run_id)
+    if not dataset.is_remote(out):
+        return report_page.render_report(tables, validation, out, paths, run_id=run_id)
+    with tempfile.TemporaryDirectory(prefix="isnad-report-") as local:
+        report_page.render_report(tables, validation, local, paths, run_id=run_id)
+        uri = remote.upload_dir(
+            str(Path(local) / report_page.REPORT_DIR), out, report_page.REPORT_DIR
+        )
+    return f"{uri}/{report_page.REPORT_FILE}"
+
+
+def _docs_published(report: validate.ValidationReport, docs_dir: str, out: str) -> Any:
+    """``report``, its Data Docs copied to ``<out>/validation`` when ``out`` is remote (they
+    were built in the local ``docs_dir``, as GE builds them)."""
+    if not dataset.is_remote(out):
+        return report
+    uri = remote.upload_dir(docs_dir, out, "validation")
+    shutil.rmtree(docs_dir, ignore_errors=True)
+    return dataclasses.replace(report, docs_path=f"{uri}/index.html" if report.docs_path else None)
 
 
 # The report reads no text but the quotations' (sentences: only its row count).
@@ -357,7 +378,7 @@ def _run(
     # Validation's imports (~3 s) happen while the batches run: this process mostly waits.
     warm = threading.Thread(target=validate.prewarm, name="isnad-prewarm", daemon=True)
     warm.start()
-    with dataset.Transaction(out, run_id) as txn:
+    with dataset.transaction(out, run_id) as txn:
         results: list[stream.BatchResult] = []
         pending: deque[Any] = deque()
         ready: dict[int, stream.BatchResult] = {}  # done out of order, waiting for earlier ones
@@ -392,7 +413,7 @@ def _run(
                 counts=batch.counts,
                 run_id=run_id,
                 started_at=started_at,
-                staging=str(txn.staging),
+                staging=txn.location,
                 part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
             )
 
@@ -430,13 +451,17 @@ def _run(
         clock.lap("batches")
         closing = _release_workers() if scale_out else None
         assert not ready, f"batches {sorted(ready)} were never followed by their predecessors"
-        delta = stream.merge_results(results, txn.staging)
+        delta = stream.merge_results(results, txn.location)
         results.clear()
         clock.lap("tables")
         update = extend(quote(delta.tables), quote(published))
         clock.lap("claims")
 
-        docs_dir = str(Path(out) / "validation")
+        docs_dir = (
+            tempfile.mkdtemp(prefix="isnad-validation-")
+            if dataset.is_remote(out)
+            else str(Path(out) / "validation")
+        )
         warm.join()
         report = check(
             quote(update.validation_tables()), docs_dir, quote(update.lookups), quote(delta)
@@ -468,8 +493,10 @@ def _run(
                 logger.exception("could not record the failed run in %s/runs", out)
             # Beside the Data Docs, not over the published report: a failed run adds no rows.
             write_report(quote(update.validation_tables()), report.to_dict(), docs_dir, {}, run_id)
+            report = _docs_published(report, docs_dir, out)
             raise ValidationFailed(report.failed, report.docs_path)
         manifest = publish(quote(txn), quote(update), run_row)
+        report = _docs_published(report, docs_dir, out)
     clock.lap("write")
     (accounting,) = run_row.to_pylist()
     new_quotes = update.append["quotes"]

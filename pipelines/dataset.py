@@ -32,7 +32,9 @@ the run from start to end: a second run waits or stops):
    killed runs, are deleted.
 
 A run killed before step 3 leaves the current version as it was; its leftovers are hidden
-and removed by the next run. Parts are immutable; a table rewritten whole (``claims``) or a
+and removed by the next run. (A dataset on a remote filesystem, ``--out s3://...``, keeps
+the same manifest and part names with a manifest-last commit: :mod:`pipelines.remote`; the
+functions here hand such a URI over to it.) Parts are immutable; a table rewritten whole (``claims``) or a
 part rewritten (quotes whose claim ids changed) gets a new file in the new version, so a
 file name always means the same bytes.
 """
@@ -55,6 +57,7 @@ from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipelines import write
@@ -78,6 +81,58 @@ class DatasetError(RuntimeError):
 
 class DatasetLocked(DatasetError):
     """Another run holds the dataset's lock."""
+
+
+def is_remote(out: str | Path) -> bool:
+    """Whether ``out`` is a URI of a filesystem other than this machine's (``s3://``,
+    ``gs://``, ``hdfs://``, ``abfs://`` ...: any pyarrow supports). Such a dataset is kept by
+    :mod:`pipelines.remote`; a plain path or a ``file://`` URI by this module."""
+    text = str(out)
+    return "://" in text and not text.startswith("file://")
+
+
+def local_path(out: str | Path) -> Path:
+    """The path of a local ``out`` (a plain path, or a ``file://`` URI)."""
+    text = str(out)
+    return Path(pafs.FileSystem.from_uri(text)[1]) if text.startswith("file://") else Path(text)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A directory on a pyarrow filesystem: where a batch writes its parts when the dataset
+    is not local. Picklable (pyarrow filesystems are), so it travels to workers."""
+
+    filesystem: pafs.FileSystem
+    path: str
+
+    def join(self, *names: str) -> str:
+        return "/".join([self.path.rstrip("/"), *names])
+
+
+def part_location(staging: str | Path | Location, name: str, file: str) -> tuple[Any, str]:
+    """(filesystem or None for the local one, path) of part ``file`` of ``name``."""
+    if isinstance(staging, Location):
+        return staging.filesystem, staging.join(name, file)
+    return None, str(Path(staging) / name / file)
+
+
+def write_part(
+    staging: str | Path | Location, name: str, file: str, table: pa.Table, run_id: str
+) -> None:
+    """Write part ``file`` of ``name`` under a run's staging (local or a :class:`Location`)."""
+    filesystem, path = part_location(staging, name, file)
+    write_part_file(path, name, table, run_id, filesystem=filesystem)
+
+
+def read_part(
+    staging: str | Path | Location, name: str, file: str, columns: list[str] | None = None
+) -> pa.Table:
+    """Columns of part ``file`` of ``name`` under a run's staging (Parquet reads only those)."""
+    filesystem, path = part_location(staging, name, file)
+    if filesystem is None:
+        return pq.ParquetFile(path).read(columns=columns, use_threads=False)
+    with filesystem.open_input_file(path) as fh:
+        return pq.ParquetFile(fh).read(columns=columns, use_threads=False)
 
 
 @dataclass(frozen=True)
@@ -145,8 +200,13 @@ def version_dir(out: str | Path, version: int) -> Path:
 
 
 def table_paths(out: str | Path, names: Any) -> dict[str, str]:
-    """``name -> <out>/<name>``: the directory a reader opens (or globs) for each table."""
-    return {name: str(Path(out) / name) for name in names}
+    """``name -> <out>/<name>``: the directory a reader opens (or globs) for each table (on
+    a remote filesystem: the manifest, which lists each table's parts)."""
+    if is_remote(out):
+        from pipelines import remote
+
+        return remote.table_paths(str(out), names)
+    return {name: str(local_path(out) / name) for name in names}
 
 
 def _check_not_legacy(out: Path) -> None:
@@ -217,21 +277,33 @@ def open_snapshot(out: str | Path) -> Snapshot | None:
     Raises :class:`DatasetError` for a dataset this isnad cannot add to (another schema
     version, the old one-file layout, a copy with its symlinks followed).
     """
-    root = current_version_dir(out)
+    if is_remote(out):
+        from pipelines import remote
+
+        return remote.open_snapshot(str(out))
+    root = current_version_dir(local_path(out))
     if root is None:
         return None
     manifest = _load_manifest(root)
+    check_schema_version(out, manifest)
+    return Snapshot(root, manifest)
+
+
+def check_schema_version(out: str | Path, manifest: Manifest) -> None:
     if manifest.schema_version != write.SCHEMA_VERSION:
         raise DatasetError(
             f"{out} holds schema version {manifest.schema_version}; this isnad writes "
             f"{write.SCHEMA_VERSION}: publish into a new directory"
         )
-    return Snapshot(root, manifest)
 
 
 def read_manifest(out: str | Path) -> dict[str, Any] | None:
     """The current version's manifest (``<out>/_SUCCESS``) as JSON, or None."""
-    root = current_version_dir(out)
+    if is_remote(out):
+        from pipelines import remote
+
+        return remote.read_manifest(str(out))
+    root = current_version_dir(local_path(out))
     if root is None:
         return None
     with open(root / MANIFEST_NAME, encoding="utf-8") as fh:
@@ -282,8 +354,16 @@ def locked(out: str | Path, *, timeout: float = 0.0, run_id: str = "") -> Iterat
 
     Waits up to ``timeout`` seconds for another holder, then raises
     :class:`DatasetLocked`. The kernel releases the lock when its process dies, so a
-    killed run never leaves a stale lock behind.
+    killed run never leaves a stale lock behind. (On a remote filesystem: the advisory lock
+    of :func:`pipelines.remote.locked`.)
     """
+    if is_remote(out):
+        from pipelines import remote
+
+        with remote.locked(str(out), timeout=timeout, run_id=run_id):
+            yield
+        return
+    out = local_path(out)
     os.makedirs(out, exist_ok=True)
     path = Path(out) / LOCK_NAME
     with open(path, "a+", encoding="utf-8") as fh:
@@ -316,7 +396,11 @@ def locked(out: str | Path, *, timeout: float = 0.0, run_id: str = "") -> Iterat
 
 def holds_lock(out: str | Path) -> bool:
     """Whether this process holds ``<out>/.lock`` (taken with :func:`locked`)."""
-    path = Path(out) / LOCK_NAME
+    if is_remote(out):
+        from pipelines import remote
+
+        return remote.holds_lock(str(out))
+    path = local_path(out) / LOCK_NAME
     try:
         info = json.loads(path.read_text(encoding="utf-8") or "{}")
     except (OSError, ValueError):
@@ -409,8 +493,16 @@ def collect_garbage(out: str | Path, keep: set[int]) -> None:
                 child.unlink(missing_ok=True)
 
 
-def write_part_file(path: str | Path, name: str, table: pa.Table, run_id: str) -> None:
-    """Write one part of table ``name`` (checked publishable, stamped, fsynced) at ``path``.
+def write_part_file(
+    path: str | Path,
+    name: str,
+    table: pa.Table,
+    run_id: str,
+    *,
+    filesystem: pafs.FileSystem | None = None,
+) -> None:
+    """Write one part of table ``name`` (checked publishable, stamped) at ``path``: fsynced
+    on the local filesystem, or on ``filesystem`` (an object store has it once it is closed).
 
     No dictionary encoding: the bulk of the parts is text whose values are nearly all
     distinct, where building the dictionary is wasted work (then thrown away past its 1 MiB
@@ -418,7 +510,12 @@ def write_part_file(path: str | Path, name: str, table: pa.Table, run_id: str) -
     parts ~1% smaller, 5-15% less CPU to write).
     """
     _check_publishable(name, table)
-    pq.write_table(_stamp(name, table, run_id), path, compression="zstd", use_dictionary=False)
+    stamped = _stamp(name, table, run_id)
+    if filesystem is not None:
+        with filesystem.open_output_stream(str(path)) as sink:
+            pq.write_table(stamped, sink, compression="zstd", use_dictionary=False)
+        return
+    pq.write_table(stamped, path, compression="zstd", use_dictionary=False)
     _fsync(Path(path))
 
 
@@ -434,7 +531,7 @@ class Transaction:
     def __init__(self, out: str | Path, run_id: str) -> None:
         if not holds_lock(out):
             raise DatasetError(f"a transaction on {out} needs dataset.locked({out!r}) held")
-        self.out = Path(out)
+        self.out = local_path(out)
         self.run_id = run_id
         self.base = open_snapshot(self.out)
         base = self.base.manifest if self.base else None
@@ -451,6 +548,11 @@ class Transaction:
         self._empty: dict[str, pa.Table] = {}  # schema of a new table given no rows yet
         self._counter = 0
         self._done = False
+
+    @property
+    def location(self) -> str | Location:
+        """Where batches write the parts they :meth:`reserve` (``BatchJob.staging``)."""
+        return str(self.staging)
 
     def __enter__(self) -> Transaction:
         return self
@@ -522,13 +624,10 @@ class Transaction:
     def rows(self, name: str) -> int:
         return sum(p.rows for p in self._parts.get(name, ()))
 
-    def commit(self) -> Manifest:
-        """Make the staged version the current one (atomically) and return its manifest."""
-        if self._done:
-            raise RuntimeError("transaction already finished")
+    def _close_tables(self) -> None:
+        """Each table's final parts: a table keeps one file even when empty (readers glob
+        it); empty parts go once the table has rows."""
         for name, parts in self._parts.items():
-            # A table keeps one file even when empty (readers glob it); empty parts go
-            # once the table has rows.
             kept = [p for p in parts if p.rows] or parts[:1]
             if not kept:
                 empty = self._empty.get(name)
@@ -536,14 +635,9 @@ class Transaction:
                     empty = write.SCHEMAS[name].empty_table()
                 kept = [self._write_part(name, empty)]
             self._parts[name] = kept
-        base_root = self.base.root if self.base else None
-        for name, parts in self._parts.items():
-            (self.staging / name).mkdir(exist_ok=True)
-            for part in parts:
-                if (name, part.file) not in self._written:
-                    assert base_root is not None
-                    _link_or_copy(base_root / name / part.file, self.staging / name / part.file)
-        manifest = Manifest(
+
+    def _manifest(self) -> Manifest:
+        return Manifest(
             version=self.version,
             run_id=self.run_id,
             schema_version=write.SCHEMA_VERSION,
@@ -552,6 +646,20 @@ class Transaction:
             tables={name: tuple(parts) for name, parts in self._parts.items()},
             columns={name: self._columns[name] for name in self._parts},
         )
+
+    def commit(self) -> Manifest:
+        """Make the staged version the current one (atomically) and return its manifest."""
+        if self._done:
+            raise RuntimeError("transaction already finished")
+        self._close_tables()
+        base_root = self.base.root if self.base else None
+        for name, parts in self._parts.items():
+            (self.staging / name).mkdir(exist_ok=True)
+            for part in parts:
+                if (name, part.file) not in self._written:
+                    assert base_root is not None
+                    _link_or_copy(base_root / name / part.file, self.staging / name / part.file)
+        manifest = self._manifest()
         staged_manifest = self.staging / MANIFEST_NAME
         with open(staged_manifest, "w", encoding="utf-8") as fh:
             json.dump(manifest.to_json(), fh, ensure_ascii=False, sort_keys=True, indent=2)
@@ -592,6 +700,16 @@ class Transaction:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
+def transaction(out: str | Path, run_id: str) -> Transaction:
+    """A :class:`Transaction` on ``out``: local, or on a remote filesystem
+    (:class:`pipelines.remote.RemoteTransaction`)."""
+    if is_remote(out):
+        from pipelines import remote
+
+        return remote.RemoteTransaction(str(out), run_id)
+    return Transaction(out, run_id)
+
+
 def publish(
     out: str | Path,
     run_id: str,
@@ -622,7 +740,7 @@ def _commit(
     replace: Mapping[str, pa.Table] | None,
     rewrite: Mapping[str, Mapping[str, pa.Table]] | None,
 ) -> Manifest:
-    with Transaction(out, run_id) as txn:
+    with transaction(out, run_id) as txn:
         for name, table in (append or {}).items():
             txn.append(name, table)
         for name, table in (replace or {}).items():

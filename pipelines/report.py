@@ -67,7 +67,7 @@ def _safe_url(url: str | None) -> str | None:
 
 def _href(path: str, base_dir: str) -> str:
     """A link from the report directory to ``path`` (relative, URL-quoted)."""
-    if urllib.parse.urlsplit(path).scheme in ("http", "https"):
+    if urllib.parse.urlsplit(path).scheme not in ("", "file"):  # http(s), s3, gs ...
         return path
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base_dir))
     return urllib.parse.quote(rel.replace(os.sep, "/"))

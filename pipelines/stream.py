@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines import analyse, dataset, validate, write
 from pipelines.records import Article, InputCounts
@@ -55,7 +54,9 @@ class BatchJob:
     counts: InputCounts
     run_id: str
     started_at: dt.datetime
-    staging: str | None  # directory of the staged version; None: write nothing (tests)
+    # the staged version's directory (a local path, or a Location on a remote filesystem);
+    # None: write nothing (tests)
+    staging: str | dataset.Location | None
     part_files: dict[str, str] = field(default_factory=dict)  # table -> reserved part file
 
 
@@ -125,7 +126,7 @@ def _run_batch(job: BatchJob) -> BatchResult:
         table = tables[name]
         if job.staging is not None and table.num_rows:
             file = job.part_files[name]
-            dataset.write_part_file(Path(job.staging) / name / file, name, table, job.run_id)
+            dataset.write_part(job.staging, name, file, table, job.run_id)
             parts[name] = (file, table.num_rows)
     lap("write")
     # A part written is read back for validation at the end of the run (merge_results): the
@@ -179,15 +180,16 @@ class RunDelta:
     schemas: dict[str, list[pa.Schema]]  # the distinct Arrow schemas each table was built in
 
 
-def read_frame(staging: str | Path, name: str, file: str) -> pa.Table:
+def read_frame(staging: str | Path | dataset.Location, name: str, file: str) -> pa.Table:
     """The validation frame of a part a batch wrote under ``staging``: read back from the
     file, its columns but the text (Parquet reads only those), as ``validate.frame`` makes."""
-    columns = list(validate.FRAME_COLUMNS[name])
-    table = pq.ParquetFile(Path(staging) / name / file).read(columns=columns, use_threads=False)
+    table = dataset.read_part(staging, name, file, list(validate.FRAME_COLUMNS[name]))
     return validate.frame(name, table.replace_schema_metadata(write.SCHEMAS[name].metadata))
 
 
-def merge_results(results: Sequence[BatchResult], staging: str | Path | None = None) -> RunDelta:
+def merge_results(
+    results: Sequence[BatchResult], staging: str | Path | dataset.Location | None = None
+) -> RunDelta:
     """The batches' results in batch order, concatenated. A run always has one at least (a
     run without input runs one empty batch, so its ``runs`` row carries the run's id).
 
