@@ -32,11 +32,13 @@ the run from start to end: a second run waits or stops):
    killed runs, are deleted.
 
 A run killed before step 3 leaves the current version as it was; its leftovers are hidden
-and removed by the next run. (A dataset on a remote filesystem, ``--out s3://...``, keeps
-the same manifest and part names with a manifest-last commit: :mod:`pipelines.remote`; the
-functions here hand such a URI over to it.) Parts are immutable; a table rewritten whole (``claims``) or a
+and removed by the next run. Parts are immutable; a table rewritten whole (``claims``) or a
 part rewritten (quotes whose claim ids changed) gets a new file in the new version, so a
 file name always means the same bytes.
+
+A dataset on a remote filesystem (``--out s3://...``) keeps the same manifest and part names
+with a manifest-last commit instead: :mod:`pipelines.remote`, to which the functions here
+hand such a URI.
 """
 
 from __future__ import annotations
@@ -540,6 +542,10 @@ class Transaction:
         collect_garbage(self.out, {v for v in keep if v is not None})
         self.staging = _internal(self.out) / f"{STAGING_PREFIX}{run_id}"
         self.staging.mkdir(parents=True)
+        self._start_from(base)
+
+    def _start_from(self, base: Manifest | None) -> None:
+        """The parts of ``base`` (None: nothing published) carried over, nothing written yet."""
         self._parts: dict[str, list[Part]] = {
             name: list(parts) for name, parts in (base.tables.items() if base else ())
         }

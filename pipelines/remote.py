@@ -252,14 +252,7 @@ class RemoteTransaction(Transaction):
         collect_garbage(self.root, _versions_in(base) | _versions_in(previous))
         self.staging = self._version_dir(self.version)  # type: ignore[assignment]
         self.root.filesystem.create_dir(self.staging, recursive=True)
-        self._parts: dict[str, list[Part]] = {
-            name: list(parts) for name, parts in (base.tables.items() if base else ())
-        }
-        self._columns: dict[str, list[str]] = dict(base.columns) if base else {}
-        self._written: set[tuple[str, str]] = set()
-        self._empty: dict[str, pa.Table] = {}
-        self._counter = 0
-        self._done = False
+        self._start_from(base)
 
     def _version_dir(self, version: int) -> str:
         return self.root.join(INTERNAL_DIR, VERSIONS, f"v{version:06d}")
