@@ -210,12 +210,19 @@ def write_report(
     return f"{uri}/{report_page.REPORT_FILE}"
 
 
-def _docs_published(report: validate.ValidationReport, docs_dir: str, out: str) -> Any:
+def _docs_published(
+    report: validate.ValidationReport, docs_dir: str, out: str
+) -> validate.ValidationReport:
     """``report``, its Data Docs copied to ``<out>/validation`` when ``out`` is remote (they
-    were built in the local ``docs_dir``, as GE builds them)."""
+    were built in the local ``docs_dir``, as GE builds them). A copy that fails is logged,
+    and the local Data Docs are kept and named: the run's outcome is not the copy's."""
     if not dataset.is_remote(out):
         return report
-    uri = remote.upload_dir(docs_dir, out, "validation")
+    try:
+        uri = remote.upload_dir(docs_dir, out, "validation")
+    except OSError:
+        get_run_logger().exception("could not copy the Data Docs in %s to %s", docs_dir, out)
+        return report
     shutil.rmtree(docs_dir, ignore_errors=True)
     return dataclasses.replace(report, docs_path=f"{uri}/index.html" if report.docs_path else None)
 
