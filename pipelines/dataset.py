@@ -75,6 +75,14 @@ STAGING_PREFIX = "staging-"
 # test can kill the process at the worst moment.
 PAUSE_ENV = "ISNAD_TEST_PAUSE_BEFORE_SWAP"
 _VERSION_NAME = re.compile(r"^v(\d{6,})$")
+# A part's file name carries the version it was written in (a remote dataset finds the
+# part's directory by it).
+PART_VERSION = re.compile(r"^part-(\d{6,})-\d+\.parquet$")
+
+
+def part_name(version: int, n: int) -> str:
+    """The file name of the ``n``-th part a version writes (PART_VERSION reads it back)."""
+    return f"part-{version:06d}-{n:05d}.parquet"
 
 
 class DatasetError(RuntimeError):
@@ -580,10 +588,13 @@ class Transaction:
     def reserve(self, name: str) -> str:
         """A new part file name for ``name``, whose file someone else (a worker process)
         writes under ``staging/<name>/`` with :func:`write_part_file`, then :meth:`adopt`."""
-        file = f"part-{self.version:06d}-{self._counter:05d}.parquet"
-        self._counter += 1
+        file = self._next_part_name()
         (self.staging / name).mkdir(exist_ok=True)
         return file
+
+    def _next_part_name(self) -> str:
+        self._counter += 1
+        return part_name(self.version, self._counter - 1)
 
     def adopt(self, name: str, file: str, rows: int, columns: list[str]) -> None:
         """Add the part a worker wrote to a :meth:`reserve`'d file as ``name``'s next part."""
@@ -602,7 +613,7 @@ class Transaction:
     def _write_part(self, name: str, table: pa.Table) -> Part:
         self._check_columns(name, table.column_names)  # before writing a file for nothing
         file = self.reserve(name)
-        write_part_file(self.staging / name / file, name, table, self.run_id)
+        write_part(self.location, name, file, table, self.run_id)
         return self._register(name, file, table.num_rows, table.column_names)
 
     def append(self, name: str, table: pa.Table) -> None:

@@ -37,7 +37,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import socket
 import time
 from collections.abc import Iterator
@@ -49,24 +48,22 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from pipelines.dataset import (
+    _VERSION_NAME,
     INTERNAL_DIR,
     MANIFEST_NAME,
+    PART_VERSION,
     PAUSE_ENV,
     VERSIONS,
     DatasetError,
     DatasetLocked,
     Location,
     Manifest,
-    Part,
     Snapshot,
     Transaction,
     check_schema_version,
-    write_part_file,
 )
 
 LOCK_OBJECT = "LOCK"
-_PART_VERSION = re.compile(r"^part-(\d{6,})-\d+\.parquet$")
-_VERSION_NAME = re.compile(r"^v(\d{6,})$")
 
 
 @dataclass(frozen=True)
@@ -112,10 +109,15 @@ class Root:
 
 def part_path(root: Root, name: str, file: str) -> str:
     """Where part ``file`` of ``name`` lives: under the version its name carries."""
-    match = _PART_VERSION.match(file)
+    match = PART_VERSION.match(file)
     if match is None:
         raise DatasetError(f"{root.display}: part name {file!r} carries no version")
-    return root.join(INTERNAL_DIR, VERSIONS, f"v{int(match[1]):06d}", name, file)
+    return f"{version_path(root, int(match[1]))}/{name}/{file}"
+
+
+def version_path(root: Root, version: int) -> str:
+    """The directory of version ``version``'s parts and manifest."""
+    return root.join(INTERNAL_DIR, VERSIONS, f"v{version:06d}")
 
 
 def _manifest_json(root: Root, manifest: Manifest) -> dict[str, Any]:
@@ -217,7 +219,7 @@ def _versions_in(manifest: Manifest | None) -> set[int]:
     kept = {manifest.version}
     for parts in manifest.tables.values():
         for part in parts:
-            if match := _PART_VERSION.match(part.file):
+            if match := PART_VERSION.match(part.file):
                 kept.add(int(match[1]))
     return kept
 
@@ -247,24 +249,19 @@ class RemoteTransaction(Transaction):
         self.version = (base.version if base else 0) + 1
         previous = None
         if base is not None and base.previous_version is not None:
-            previous_dir = self._version_dir(base.previous_version)
+            previous_dir = version_path(self.root, base.previous_version)
             previous = _read_manifest(self.root, f"{previous_dir}/{MANIFEST_NAME}")
         collect_garbage(self.root, _versions_in(base) | _versions_in(previous))
-        self.staging = self._version_dir(self.version)  # type: ignore[assignment]
+        self.staging = version_path(self.root, self.version)  # type: ignore[assignment]
         self.root.filesystem.create_dir(self.staging, recursive=True)
         self._start_from(base)
-
-    def _version_dir(self, version: int) -> str:
-        return self.root.join(INTERNAL_DIR, VERSIONS, f"v{version:06d}")
 
     @property
     def location(self) -> Location:
         return Location(self.root.filesystem, str(self.staging))
 
     def reserve(self, name: str) -> str:
-        file = f"part-{self.version:06d}-{self._counter:05d}.parquet"
-        self._counter += 1
-        return file
+        return self._next_part_name()  # an object store needs no directory made
 
     def adopt(self, name: str, file: str, rows: int, columns: list[str]) -> None:
         if not self.root.exists(self.location.join(name, file)):
@@ -272,15 +269,6 @@ class RemoteTransaction(Transaction):
                 f"part {self.location.join(name, file)} was reserved but not written"
             )
         self._parts.setdefault(name, []).append(self._register(name, file, rows, columns))
-
-    def _write_part(self, name: str, table: pa.Table) -> Part:
-        self._check_columns(name, table.column_names)
-        file = self.reserve(name)
-        write_part_file(
-            self.location.join(name, file), name, table, self.run_id,
-            filesystem=self.root.filesystem,
-        )  # fmt: skip
-        return self._register(name, file, table.num_rows, table.column_names)
 
     def commit(self) -> Manifest:
         """Write the manifest beside the version's parts, then over ``<out>/_SUCCESS``."""
