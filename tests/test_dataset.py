@@ -53,6 +53,18 @@ def part_files(root: Path) -> dict[str, bytes]:
     }
 
 
+def test_file_uri_is_the_local_dataset(tables: dict[str, pa.Table], tmp_path: Path) -> None:
+    """A ``file://`` URI is a local path (the local layout, symlinks and lock), not a
+    remote dataset; ``s3://`` and the like are."""
+    uri = f"file://{tmp_path}"
+    assert not dataset.is_remote(uri) and dataset.is_remote("s3://bucket/x")
+    assert dataset.local_path(uri) == tmp_path
+    dataset.publish_tables(tables, uri, "run-1")
+    assert (tmp_path / "quotes").is_symlink()
+    assert dataset.read_table(uri, "quotes").equals(tables["quotes"])
+    assert dataset.table_paths(uri, ["quotes"]) == {"quotes": str(tmp_path / "quotes")}
+
+
 class TestLayout:
     def test_readable_as_one_dataset_per_table(
         self, tables: dict[str, pa.Table], tmp_path: Path

@@ -260,6 +260,17 @@ class TestCli:
         assert "quotes       3: lavrov 2, other 1" in printed
         assert "validation   passed" in printed
 
+    def test_deployment_options_keep_a_remote_out_as_given(self, tmp_path: Path) -> None:
+        """A deployment's paths are made absolute, except a URI of a remote filesystem."""
+        args = cli.build_parser().parse_args(
+            ["serve", "inbox", "--out", "s3://bucket/isnad?region=eu-west-1"]
+        )
+        options = cli._flow_options(args, absolute=True)
+        assert options["out"] == "s3://bucket/isnad?region=eu-west-1"
+        assert options["inputs"] == [str(Path("inbox").resolve())]
+        local = cli.build_parser().parse_args(["serve", "inbox", "--out", "out"])
+        assert cli._flow_options(local, absolute=True)["out"] == str(Path("out").resolve())
+
     def test_run_exits_2_when_validation_fails(
         self, offline: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -151,6 +151,37 @@ class TestRunOnS3:
         assert scaled["validation_success"] and scaled["quotes"] == local["quotes"]
         assert _remote_tables(s3_out) == local_tables(tmp_path / "local")
 
+    def test_a_failed_copy_of_the_data_docs_is_logged_and_the_local_ones_kept(
+        self, prefect_harness: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """After the commit, copying the Data Docs can fail: the run logs it and names the
+        local Data Docs, which it keeps; a copy that works names the remote ones."""
+        from prefect import flow
+
+        from flows import pipeline
+        from pipelines import validate
+
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "index.html").write_text("<html></html>", encoding="utf-8")
+        built = validate.ValidationReport(True, [], {}, str(docs / "index.html"))
+
+        def unreachable(*_: object) -> str:
+            raise OSError("bucket unreachable")
+
+        @flow
+        def publish_docs(out: str) -> validate.ValidationReport:
+            return pipeline._docs_published(built, str(docs), out)
+
+        monkeypatch.setattr(remote, "upload_dir", unreachable)
+        assert publish_docs("s3://bucket/isnad").docs_path == str(docs / "index.html")
+        assert (docs / "index.html").is_file()
+        monkeypatch.setattr(remote, "upload_dir", lambda *_: "s3://bucket/isnad/validation")
+        copied = publish_docs("s3://bucket/isnad")
+        assert copied.docs_path == "s3://bucket/isnad/validation/index.html"
+        assert not docs.exists()
+        assert publish_docs(str(tmp_path / "local")) == built  # local: nothing to copy
+
 
 class TestProtocol:
     def test_lock_is_exclusive_while_held_and_names_its_run(self, s3_out: str) -> None:

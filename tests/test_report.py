@@ -108,6 +108,15 @@ class TestHtml:
         page = Path(path).read_text(encoding="utf-8")
         assert 'href="../quotes.parquet"' in page and 'href="../claims.parquet"' in page
 
+    def test_remote_table_links_stay_absolute(
+        self, tables: dict[str, pa.Table], tmp_path: Path
+    ) -> None:
+        """A table on an object store (its manifest's URI) is linked as it is, not made
+        relative to the local directory the page is rendered in."""
+        uri = "s3://bucket/isnad/_SUCCESS"
+        path = report.render_report(tables, VALIDATION_OK, str(tmp_path), {"quotes": uri})
+        assert f'href="{uri}"' in Path(path).read_text(encoding="utf-8")
+
     def test_failed_validation_banner(self, tables: dict[str, pa.Table], tmp_path: Path) -> None:
         """A failed run says so first, names the failed expectations and links Data Docs."""
         docs = tmp_path / "validation" / "index.html"

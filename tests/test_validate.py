@@ -296,6 +296,27 @@ class TestDerivedChecks:
         assert all(all(v) for cols in derived.values() for v in cols.values())
 
 
+def test_ge_frame_keeps_integer_widths_numpy_without_nulls_nullable_with() -> None:
+    """Integer columns without nulls reach GE as numpy columns of their width (compared
+    vectorised); with nulls, as pandas' nullable type of that width, never as floats."""
+    table = pa.table(
+        {
+            "full": pa.array([0, 3, 7], pa.int32()),
+            "gaps": pa.array([1, None, 2], pa.int32()),
+            "flag": pa.array([True, None, False]),
+            "day": pa.array([dt.date(2015, 7, 1)] * 3),
+        }
+    )
+    frame = validate._to_frame(table, {"chk_x": np.array([True, True, False])})
+    assert str(frame["full"].dtype) == "int32"
+    assert str(frame["gaps"].dtype) == "Int32" and frame["gaps"].isna().tolist() == [
+        False, True, False,
+    ]  # fmt: skip
+    assert str(frame["flag"].dtype) == "boolean"
+    assert frame["day"].tolist() == [dt.date(2015, 7, 1)] * 3
+    assert frame["chk_x"].tolist() == [True, True, False]
+
+
 class TestChunkedValidation:
     """The sentences table is validated in chunks of whole articles (bounded memory)."""
 
