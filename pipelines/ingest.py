@@ -44,9 +44,11 @@ import hashlib
 import io
 import itertools
 import json
+import os
 import re
+import stat
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -77,7 +79,8 @@ MISSING_TEXT = "missing_text"  # a record without a text string (or Parquet with
 EMPTY_TEXT = "empty_text"  # a text that is empty or only white space (markup only, for HTML)
 NO_ARABIC = "no_arabic"  # a text without a single Arabic letter: not an Arabic article
 DUPLICATE_ID = "duplicate_id"  # a record id already read, with different content
-UNREADABLE = "unreadable"  # a file that cannot be opened or read to its end (bad gzip, parquet)
+# A file that cannot be opened or read to its end (bad gzip, parquet), or no regular file.
+UNREADABLE = "unreadable"
 UNSUPPORTED = "unsupported_format"  # a file named on the command line that isn't an input kind
 QUARANTINE_REASONS: tuple[str, ...] = (
     EMPTY_FILE, TOO_LARGE, BINARY, UNDECODABLE, MALFORMED_JSON, NOT_A_RECORD, MISSING_ID,
@@ -118,6 +121,9 @@ _RECORD_DATE = re.compile(r"^\s*([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?![0-
 _YEARS = range(1990, 2036)
 _PARQUET_BATCH_ROWS = 1024
 _SNIFF_BYTES = 64 * 1024  # how much of a JSONL file decides its encoding
+_GZIP_MAGIC = b"\x1f\x8b"
+# The fields a record is read for: a Parquet file's other columns are never converted.
+_RECORD_FIELDS: tuple[str, ...] = ("id", "text", "title", "date", "source", "url")
 
 # Letters of the Arabic script (Arabic, Supplement, presentation forms): not digits, marks
 # or punctuation.
@@ -343,8 +349,12 @@ def find_input_files(paths: Iterable[str | Path]) -> list[Path]:
     """The input files under ``paths``, in a stable order (each directory sorted).
 
     A file named explicitly is kept whatever its suffix (an unsupported one is quarantined
-    when read); inside a directory only the input kinds are picked up. A path that does not
-    exist is a usage error and raises ``FileNotFoundError``.
+    when read); inside a directory only the input kinds are picked up. A FIFO, socket,
+    device or dangling symlink, named or with an input kind's name in a directory, is kept
+    too: it is an input, quarantined when read (never opened). A file reached twice (a
+    relative and an absolute path, a symlink, a directory named twice or inside another) is
+    listed once, under the path it was first reached by. A path that does not exist is a
+    usage error and raises ``FileNotFoundError``.
     """
     files: list[Path] = []
     for raw in paths:
@@ -352,15 +362,22 @@ def find_input_files(paths: Iterable[str | Path]) -> list[Path]:
         if path.is_dir():
             files.extend(
                 sorted(
-                    (p for p in path.rglob("*") if p.is_file() and _input_kind(p) is not None),
+                    (p for p in path.rglob("*") if _input_kind(p) is not None and not p.is_dir()),
                     key=lambda p: p.relative_to(path).as_posix(),
                 )
             )
-        elif path.is_file():
+        elif os.path.lexists(path):
             files.append(path)
         else:
             raise FileNotFoundError(f"input path does not exist: {raw}")
-    return files
+    seen: set[str] = set()
+    unique: list[Path] = []
+    for path in files:  # identity is the real path: read once, shown as first reached
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            unique.append(path)
+    return unique
 
 
 @dataclass
@@ -371,11 +388,16 @@ class _Tally:
     articles: int = 0
     quarantined: int = 0
     exact_duplicates: int = 0
+    seen_before: int = 0  # inputs seen in the batches already taken
 
     def take(self) -> InputCounts:
         counts = InputCounts(self.seen, self.articles, self.quarantined, self.exact_duplicates)
+        self.seen_before += self.seen
         self.seen = self.articles = self.quarantined = self.exact_duplicates = 0
         return counts
+
+    def seen_ever(self) -> int:
+        return self.seen_before + self.seen
 
     def pending(self) -> bool:
         return bool(self.seen or self.articles or self.quarantined or self.exact_duplicates)
@@ -542,7 +564,50 @@ def _storable(name: str) -> str:
 
 
 def _read_file(path: Path, max_bytes: int, tally: _Tally) -> Iterator[Article | dict[str, str]]:
-    """Each input of the file as an Article or a quarantine row; ``tally.seen`` counts them."""
+    """Each input of the file as an Article or a quarantine row; ``tally.seen`` counts them.
+
+    Whatever goes wrong while reading the file costs the file's rest, never the run: an
+    exception a reader did not foresee becomes one ``unreadable`` row, which also stands for
+    an input counted but not yet yielded when it was raised, so the accounting still holds.
+    """
+    not_regular = _not_a_regular_file(path)
+    if not_regular is not None:
+        tally.seen += 1  # one input, never opened: a FIFO would block the run for ever
+        yield _quarantine(path.name, path, UNREADABLE, not_regular)
+        return
+    seen_at_start, yielded = tally.seen_ever(), 0
+    try:
+        for item in _read_by_kind(path, max_bytes, tally):
+            yielded += 1
+            yield item
+    except Exception as exc:  # the per-file guard: this file's row, never the run's end
+        pending = tally.seen_ever() - seen_at_start - yielded
+        tally.seen += 1 - min(pending, 1)
+        detail = f"failed after {yielded} input(s): {type(exc).__name__}: {exc}"
+        yield _quarantine(path.name, path, UNREADABLE, detail[:1000])
+
+
+def _not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` is not to be opened (a FIFO, socket, device, dangling symlink), if so."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if path.is_symlink():
+            return f"a symbolic link whose target cannot be reached: {exc.strerror}"
+        return f"cannot stat: {exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = (
+        "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a directory" if stat.S_ISDIR(mode)
+        else "not a regular file"
+    )  # fmt: skip
+    return f"{kind}, not a regular file: not opened"
+
+
+def _read_by_kind(path: Path, max_bytes: int, tally: _Tally) -> Iterator[Article | dict[str, str]]:
     kind = _input_kind(path)
     if kind == "jsonl":
         yield from _read_jsonl_file(path, max_bytes, tally)
@@ -651,22 +716,97 @@ def _jsonl_lines(
             yield line_no, line
 
 
+class _GzipMembers(io.RawIOBase):
+    """The decompressed bytes of a gzip file, as ``gzip -dc`` gives them: member after
+    member, NUL padding between them skipped. Bytes after the last member that start no new
+    one end the stream and are counted in ``trailing`` instead of raising, so every record
+    before them is read; a stream cut short or corrupt inside a member still raises."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._inflater = zlib.decompressobj(wbits=31)  # 16 + 15: gzip header and trailer
+        self._pending = b""  # compressed bytes read but not yet given to the inflater
+        self._started = False  # the current member has had input
+        self._done = False
+        self.trailing = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        size = len(buffer)
+        while not self._done:
+            if self._inflater.eof:
+                self._next_member(self._inflater.unused_data)
+                continue
+            data = self._pending or self._inflater.unconsumed_tail or self._raw.read(1 << 17)
+            self._pending = b""
+            if not data:
+                if self._started:
+                    raise EOFError("compressed file ended before the end of its stream")
+                self._done = True
+                break
+            if not self._started and not data.startswith(_GZIP_MAGIC) and len(data) >= 2:
+                raise gzip.BadGzipFile(f"not a gzipped file ({data[:2]!r})")
+            self._started = True
+            out = self._inflater.decompress(data, size)
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+        return 0
+
+    def _next_member(self, rest: bytes) -> None:
+        """After a member: another one, the end, or trailing garbage (counted, not read)."""
+        while len(rest := rest.lstrip(b"\0")) < 2 and (more := self._raw.read(1 << 17)):
+            rest += more
+        self._inflater = zlib.decompressobj(wbits=31)
+        self._started = False
+        if rest.startswith(_GZIP_MAGIC):
+            self._pending = rest
+            return
+        self._done = True
+        if rest:
+            self.trailing = len(rest) + sum(map(len, iter(lambda: self._raw.read(1 << 20), b"")))
+
+
+def _open_jsonl(path: Path) -> IO[bytes]:
+    stream = open(path, "rb")  # noqa: SIM115 - returned to the caller's with
+    if not path.name.lower().endswith(".gz"):
+        return stream
+    return io.BufferedReader(_GzipMembers(stream), buffer_size=1 << 16)
+
+
+def _read_head(path: Path, size: int) -> bytes:
+    """Up to ``size`` first bytes of a JSONL file, as many as can be read: a damaged stream is
+    reported where the line pass meets the damage, after every record before it."""
+    chunks: list[bytes] = []
+    with _open_jsonl(path) as stream:
+        try:
+            while size > 0 and (chunk := stream.read1(size)):
+                chunks.append(chunk)
+                size -= len(chunk)
+        except (OSError, EOFError, zlib.error):
+            pass
+    return b"".join(chunks)
+
+
 def _read_jsonl_file(
     path: Path, max_bytes: int, tally: _Tally
 ) -> Iterator[Article | dict[str, str]]:
-    opener: Callable[..., IO[bytes]] = gzip.open if path.name.lower().endswith(".gz") else open
     line_no = 0
     records = 0
     try:
-        with opener(path, "rb") as stream:
-            head = stream.read(_SNIFF_BYTES)
-        encoding = _sniff_jsonl_encoding(head)
+        encoding = _sniff_jsonl_encoding(_read_head(path, _SNIFF_BYTES))
         if isinstance(encoding, Rejection):
             tally.seen += 1  # the whole file is one input
             detail = f"the whole file: {encoding.detail}"
             yield _quarantine(path.name, path, encoding.reason, detail)
             return
-        with opener(path, "rb") as stream:
+        with _open_jsonl(path) as stream:
             for line_no, line in _jsonl_lines(stream, encoding, max_bytes):
                 tally.seen += 1
                 records += 1
@@ -680,12 +820,28 @@ def _read_jsonl_file(
                 except json.JSONDecodeError as exc:
                     yield _quarantine(where, path, MALFORMED_JSON, f"line {line_no}: {exc.msg}")
                     continue
+                except RecursionError:
+                    detail = f"line {line_no}: nested too deeply to parse"
+                    yield _quarantine(where, path, MALFORMED_JSON, detail)
+                    continue
+                except ValueError as exc:  # an integer of more than 4300 digits
+                    detail = f"line {line_no}: {str(exc).partition(';')[0]}"
+                    yield _quarantine(where, path, MALFORMED_JSON, detail)
+                    continue
                 if not isinstance(record, dict):
                     kind = type(record).__name__
                     yield _quarantine(where, path, NOT_A_RECORD, f"line {line_no}: a JSON {kind}")
                     continue
                 yield _record_to_article(record, path, where, encoding, max_bytes)
-        if records == 0:
+            trailing = getattr(stream.raw, "trailing", 0)  # _GzipMembers' count, or none
+        if trailing:
+            tally.seen += 1  # the damaged tail is one input
+            detail = (
+                f"trailing garbage after the gzip stream ({trailing} bytes), after line "
+                f"{line_no}: {records} record(s) read"
+            )
+            yield _quarantine(path.name, path, UNREADABLE, detail)
+        elif records == 0:
             tally.seen += 1
             yield _quarantine(path.name, path, EMPTY_FILE, "no JSON line in the file")
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
@@ -703,12 +859,17 @@ def _read_parquet_file(
     row_no = 0
     try:
         parquet = pq.ParquetFile(path)
-        if "text" not in parquet.schema_arrow.names:
+        names = parquet.schema_arrow.names
+        if "text" not in names:
             tally.seen += 1  # the whole file is one input
             yield _quarantine(path.name, path, MISSING_TEXT, "the file has no text column")
             return
-        for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
-            for record in batch.to_pylist():
+        fields = [name for name in _RECORD_FIELDS if name in names]
+        for batch in parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS, columns=fields):
+            columns = [_column_values(batch.column(i)) for i in range(batch.num_columns)]
+            names = batch.schema.names
+            for values in zip(*columns, strict=True):
+                record = dict(zip(names, values, strict=True))
                 row_no += 1
                 tally.seen += 1
                 where = f"{path.name}:{row_no}"
@@ -721,11 +882,38 @@ def _read_parquet_file(
         yield _quarantine(path.name, path, UNREADABLE, f"after row {row_no}: {exc}")
 
 
+def _column_values(column: pa.Array) -> list[Any]:
+    """A column's values in Python; one that Python cannot hold (a date32 or timestamp
+    beyond year 9999, a huge duration) becomes Arrow's string of it, or else None."""
+    try:
+        return column.to_pylist()
+    except (ArithmeticError, ValueError, pa.ArrowException):
+        return [_scalar_value(scalar) for scalar in column]
+
+
+def _scalar_value(scalar: pa.Scalar) -> Any:
+    try:
+        return scalar.as_py()
+    except (ArithmeticError, ValueError, pa.ArrowException):
+        pass
+    try:
+        return scalar.cast(pa.string()).as_py()
+    except (ArithmeticError, ValueError, pa.ArrowException):
+        return None
+
+
 def _record_to_article(
-    record: Mapping[str, Any], path: Path, where: str, encoding: str, max_bytes: int
+    record: Mapping[str, Any],
+    path: Path,
+    where: str,
+    encoding: str,
+    max_bytes: int,
 ) -> Article | dict[str, str]:
     """One JSON/Parquet record as an Article, or the quarantine row saying why not."""
     record_id, text = record.get("id"), record.get("text")
+    if isinstance(record_id, (list, dict)):  # a structure names nothing (nor prints safely)
+        detail = f"id is a {'list' if isinstance(record_id, list) else 'JSON object'}"
+        return _quarantine(where, path, MISSING_ID, detail)
     title = record.get("title")
     title = title if isinstance(title, str) and title else None
     source, url = _optional_str(record.get("source")), _optional_str(record.get("url"))
@@ -747,6 +935,12 @@ def _record_to_article(
     if size > max_bytes:
         detail = f"text of {size} bytes, more than {max_bytes}"
         return _quarantine(source_name, path, TOO_LARGE, detail)
+    # A NUL is never text (a .txt with one is binary too); other control characters are
+    # left to the text's reader: scraped news has stray ones (SaudiNewsNet: \x1a bullets).
+    for name in ("text", "title"):
+        if b"\0" in encoded.get(name, b""):
+            detail = f"{name} holds {encoded[name].count(0)} NUL character(s): not text"
+            return _quarantine(source_name, path, BINARY, detail)
     content_type = "html" if looks_like_html(text) else "text"
     if content_type == "html":
         text = html_to_text(text)
@@ -782,4 +976,6 @@ def _article_id(text: bytes, title: bytes | None) -> str:
 
 
 def _optional_str(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
+    if value is None or value == "" or isinstance(value, (list, dict)):
+        return None  # a structure is no name nor address (and may nest too deep to print)
+    return str(value)
