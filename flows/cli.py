@@ -191,7 +191,8 @@ def worker_count(requested: int | str, inputs: list[str]) -> int:
     size = 0
     with contextlib.suppress(OSError, ValueError):  # the flow reports unreadable inputs
         for path in ingest.find_input_files(inputs):
-            size += path.stat().st_size
+            with contextlib.suppress(OSError):  # a dangling symlink; stat never opens a FIFO
+                size += path.stat().st_size
     return (os.cpu_count() or 1) if size >= AUTO_WORKERS_MIN_BYTES else 1
 
 
