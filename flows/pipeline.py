@@ -137,12 +137,15 @@ def check(
     docs_dir: str,
     lookups: dict[str, pa.Table],
     delta: stream.RunDelta,
+    run_date: dt.date | None = None,
 ) -> validate.ValidationReport:
     """Validate the run's new rows (articles and sentences as their validation frames, with
-    the derived checks their batches computed) and the recomputed claims and speakers."""
+    the derived checks their batches computed) and the recomputed claims and speakers;
+    dates are bounded by ``run_date`` (UTC), as ingest bounded them."""
     return validate.validate_tables(
         tables,
         docs_dir,
+        today=run_date,
         lookups=lookups,
         precomputed=delta.checks,
         problems=delta.problems,
@@ -424,7 +427,9 @@ def _run(
                 part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
             )
 
-        batches = _at_least_one(ingest.iter_batches(files, batch_size, max_bytes=max_bytes))
+        batches = _at_least_one(
+            ingest.iter_batches(files, batch_size, max_bytes=max_bytes, run_date=started_at.date())
+        )
         jobs = itertools.starmap(job, enumerate(batches, 1))
 
         def gather(future: Any) -> None:
@@ -471,7 +476,11 @@ def _run(
         )
         warm.join()
         report = check(
-            quote(update.validation_tables()), docs_dir, quote(update.lookups), quote(delta)
+            quote(update.validation_tables()),
+            docs_dir,
+            quote(update.lookups),
+            quote(delta),
+            started_at.date(),
         )
         stream.release_memory()
         if closing is not None:

@@ -25,6 +25,7 @@ whole ``quotes`` only where a cross-table check needs it (claims and speaker cou
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,12 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines import claims, dataset, write
-from pipelines.ingest import InputBatch
+from pipelines.ingest import FAILED_EXPECTATION, InputBatch
 
 QUARANTINE_KEY: tuple[str, ...] = ("input_path", "source_name", "reason")
 APPENDED: tuple[str, ...] = ("articles", "sentences", "quotes", "quarantine")  # new rows only
+# A failed_expectation row's detail starts with the article's id (stream.quarantine_articles):
+# the same content is skipped on later runs, an edited file (a new id) is read again.
+_QUARANTINED_ARTICLE = re.compile(r"^article ([0-9a-f]{16}):")
 # claims and speakers are recomputed whole on every run; runs gains the run's row.
 
 
@@ -53,6 +58,7 @@ class Published:
     rows: Mapping[str, int] = field(default_factory=dict)
     article_ids: frozenset[str] = frozenset()
     quarantine_keys: frozenset[tuple[Any, ...]] = frozenset()
+    quarantined_articles: frozenset[str] = frozenset()  # ids quarantined as failed_expectation
     article_sources: pa.Table = field(default_factory=_no_articles)  # article_id, source
     quote_parts: tuple[tuple[str, pa.Table], ...] = ()  # (part file, its rows)
     claims: pa.Table | None = None
@@ -70,15 +76,18 @@ def read_published(out: str | Path) -> Published:
     articles = snapshot.read("articles", ["article_id", "source"])
     if articles is None:
         articles = _no_articles()
-    quarantine = snapshot.read("quarantine", list(QUARANTINE_KEY))
+    quarantine = snapshot.read("quarantine", [*QUARANTINE_KEY, "detail"])
     if quarantine is None:
-        quarantine = write.SCHEMAS["quarantine"].empty_table().select(list(QUARANTINE_KEY))
+        quarantine = write.SCHEMAS["quarantine"].empty_table().select([*QUARANTINE_KEY, "detail"])
     keys = zip(*(quarantine.column(c).to_pylist() for c in QUARANTINE_KEY), strict=True)
+    failed = quarantine.filter(pc.equal(quarantine["reason"], FAILED_EXPECTATION))
+    quarantined = (_QUARANTINED_ARTICLE.match(d or "") for d in failed["detail"].to_pylist())
     return Published(
         version=manifest.version,
         rows={name: manifest.rows(name) for name in manifest.tables},
         article_ids=frozenset(articles.column("article_id").to_pylist()),
         quarantine_keys=frozenset(keys),
+        quarantined_articles=frozenset(m.group(1) for m in quarantined if m),
         article_sources=articles,
         quote_parts=tuple(snapshot.read_parts("quotes")),
         claims=snapshot.read("claims"),
@@ -91,8 +100,15 @@ def _quarantine_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def skip_published(batch: InputBatch, published: Published) -> InputBatch:
-    """``batch`` without what an earlier run published, counted as ``already_published``."""
-    articles = [a for a in batch.articles if a.article_id not in published.article_ids]
+    """``batch`` without what an earlier run published, counted as ``already_published``:
+    articles by id (published, or quarantined because their rows failed an expectation),
+    quarantine rows by key."""
+    articles = [
+        a
+        for a in batch.articles
+        if a.article_id not in published.article_ids
+        and a.article_id not in published.quarantined_articles
+    ]
     seen = published.quarantine_keys
     quarantine = [q for q in batch.quarantine if _quarantine_key(q) not in seen]
     skipped = len(batch.articles) - len(articles) + len(batch.quarantine) - len(quarantine)

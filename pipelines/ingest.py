@@ -82,9 +82,12 @@ DUPLICATE_ID = "duplicate_id"  # a record id already read, with different conten
 # A file that cannot be opened or read to its end (bad gzip, parquet), or no regular file.
 UNREADABLE = "unreadable"
 UNSUPPORTED = "unsupported_format"  # a file named on the command line that isn't an input kind
+# An article whose own rows failed a critical row-level expectation (stream.run_batch).
+FAILED_EXPECTATION = "failed_expectation"
 QUARANTINE_REASONS: tuple[str, ...] = (
     EMPTY_FILE, TOO_LARGE, BINARY, UNDECODABLE, MALFORMED_JSON, NOT_A_RECORD, MISSING_ID,
     MISSING_TEXT, EMPTY_TEXT, NO_ARABIC, DUPLICATE_ID, UNREADABLE, UNSUPPORTED,
+    FAILED_EXPECTATION,
 )  # fmt: skip
 
 QUARANTINE_KEYS: tuple[str, ...] = ("source_name", "input_path", "reason", "detail")
@@ -118,7 +121,12 @@ _ARABIC_DATE = re.compile(
 )
 # A record's date field: "2015-07-21", "2015-07-21 10:00:00", "2015-07-21T10:00:00Z", "2015/7/21".
 _RECORD_DATE = re.compile(r"^\s*([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?![0-9])")
-_YEARS = range(1990, 2036)
+# The one date policy, shared with the suites' parameters (validate.suite_parameters): a
+# publication date lies between EARLIEST_PUBLISHED_DATE and the run's date plus one day.
+EARLIEST_PUBLISHED_DATE = dt.date(1990, 1, 1)
+DATE_SLACK = dt.timedelta(days=1)  # a run's UTC date may be a day behind the paper's zone
+# date_origin of an article whose record gave a date outside that range: the date is null.
+RECORD_DATE_REJECTED = "record_out_of_range"
 _PARQUET_BATCH_ROWS = 1024
 _SNIFF_BYTES = 64 * 1024  # how much of a JSONL file decides its encoding
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -403,8 +411,27 @@ class _Tally:
         return bool(self.seen or self.articles or self.quarantined or self.exact_duplicates)
 
 
+def run_date_today() -> dt.date:
+    """The date of a run starting now, in UTC (what the flow's ``started_at`` gives)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def latest_published_date(run_date: dt.date | None = None) -> dt.date:
+    """The latest plausible publication date for a run on ``run_date`` (default today, UTC)."""
+    return (run_date or run_date_today()) + DATE_SLACK
+
+
+def plausible_date(day: dt.date, latest: dt.date) -> bool:
+    """Whether ``day`` can be a publication date: from 1990 to ``latest``."""
+    return EARLIEST_PUBLISHED_DATE <= day <= latest
+
+
 def iter_batches(
-    paths: Iterable[str | Path], batch_size: int = 500, *, max_bytes: int = DEFAULT_MAX_BYTES
+    paths: Iterable[str | Path],
+    batch_size: int = 500,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    run_date: dt.date | None = None,
 ) -> Iterator[InputBatch]:
     """Yield batches of at most ``batch_size`` articles, with their quarantine rows and counts.
 
@@ -416,7 +443,9 @@ def iter_batches(
     only counts (exact duplicates at the end). The readers count each input as they take
     it (``inputs_seen``), independently of what it became, so the identity
     ``inputs_seen == articles + quarantined + exact_duplicates`` checks that none was lost.
+    ``run_date`` (default today, UTC) bounds publication dates (:func:`plausible_date`).
     """
+    latest = latest_published_date(run_date)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if max_bytes < 1:
@@ -430,7 +459,7 @@ def iter_batches(
     quarantine: list[dict[str, str]] = []
     for path in find_input_files(paths):
         is_record_file = _input_kind(path) in ("jsonl", "parquet")
-        for item in _read_file(path, max_bytes, tally):
+        for item in _read_file(path, max_bytes, tally, latest):
             if isinstance(item, dict):
                 quarantine.append(item)
                 tally.quarantined += 1
@@ -460,22 +489,29 @@ def iter_batches(
 
 
 def iter_inputs(
-    paths: Iterable[str | Path], batch_size: int = 500, *, max_bytes: int = DEFAULT_MAX_BYTES
+    paths: Iterable[str | Path],
+    batch_size: int = 500,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    run_date: dt.date | None = None,
 ) -> Iterator[tuple[list[Article], list[dict[str, str]]]]:
     """``(articles, quarantine_rows)`` of each batch of :func:`iter_batches`, without counts."""
-    for batch in iter_batches(paths, batch_size, max_bytes=max_bytes):
+    for batch in iter_batches(paths, batch_size, max_bytes=max_bytes, run_date=run_date):
         if batch.articles or batch.quarantine:
             yield batch.articles, batch.quarantine
 
 
 def read_inputs(
-    paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES
+    paths: Iterable[str | Path],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    run_date: dt.date | None = None,
 ) -> tuple[list[Article], list[dict[str, str]]]:
     """All articles and quarantine rows under ``paths`` at once (tests, notebooks)."""
     articles: list[Article] = []
     quarantine: list[dict[str, str]] = []
     for batch_articles, batch_quarantine in iter_inputs(
-        paths, batch_size=10_000, max_bytes=max_bytes
+        paths, batch_size=10_000, max_bytes=max_bytes, run_date=run_date
     ):
         articles.extend(batch_articles)
         quarantine.extend(batch_quarantine)
@@ -491,41 +527,55 @@ def count_inputs(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BY
 
 
 def parse_record_date(value: Any) -> dt.date | None:
-    """A record's ``date`` as a date: ISO-ish strings, date/datetime objects; else None."""
+    """A record's ``date`` as a date: ISO-ish strings, date/datetime objects; else None.
+    Any calendar date is returned: whether it is plausible is :func:`plausible_date`'s call."""
     if isinstance(value, dt.datetime):
-        day = value.date()
-    elif isinstance(value, dt.date):
-        day = value
-    elif isinstance(value, str):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
         match = _RECORD_DATE.match(value)
-        day = _make_date(*match.groups()) if match else None
-    else:
-        day = None
-    return day if day is not None and day.year in _YEARS else None
+        return _make_date(*match.groups()) if match else None
+    return None
 
 
-def find_text_date(text: str) -> dt.date | None:
-    """The first valid date written in the text, if any (years 1990–2035): ISO
-    (2015-09-30), day/month/year (30/09/2015), or an Arabic date with the month named in
-    either calendar of month names ("30 سبتمبر 2015"، "1 تشرين الأول 2015")."""
+def find_text_date(text: str, latest: dt.date | None = None) -> dt.date | None:
+    """The first plausible date written in the text, if any: ISO (2015-09-30),
+    day/month/year (30/09/2015), or an Arabic date with the month named in either calendar
+    of month names ("30 سبتمبر 2015"، "1 تشرين الأول 2015"). Plausible: from 1990 to
+    ``latest`` (default :func:`latest_published_date` of today); a later date is an event
+    the article announces ("elections on 15 May 2028"), not its date, and is skipped."""
+    latest = latest or latest_published_date()
     found: list[tuple[int, dt.date]] = []
     for match in _TEXT_DATE.finditer(text):
         day = _make_date(*match.groups())
-        if day is not None and day.year in _YEARS:
+        if day is not None and plausible_date(day, latest):
             found.append((match.start(), day))
             break
     for match in _DMY_DATE.finditer(text):
         day = _make_date(match.group(3), match.group(2), match.group(1))
-        if day is not None and day.year in _YEARS:
+        if day is not None and plausible_date(day, latest):
             found.append((match.start(), day))
             break
     for match in _ARABIC_DATE.finditer(text):
         month = _ARABIC_MONTHS[re.sub(r"\s+", " ", match.group(2))]
         day = _make_date(match.group(3), str(month), match.group(1))
-        if day is not None and day.year in _YEARS:
+        if day is not None and plausible_date(day, latest):
             found.append((match.start(), day))
             break
     return min(found)[1] if found else None
+
+
+def article_date(record_date: Any, text: str, latest: dt.date) -> tuple[dt.date | None, str | None]:
+    """``(published_date, date_origin)`` of an article: the record's date when it parses and
+    is plausible; null with ``RECORD_DATE_REJECTED`` when it parses but is not (after the
+    run's date, or before 1990: kept out of the data, the reason in it); else the text's
+    first plausible date; else none."""
+    day = parse_record_date(record_date)
+    if day is not None:
+        return (day, "record") if plausible_date(day, latest) else (None, RECORD_DATE_REJECTED)
+    day = find_text_date(text, latest)
+    return day, "text" if day else None
 
 
 def _make_date(year: str, month: str, day: str) -> dt.date | None:
@@ -563,7 +613,9 @@ def _storable(name: str) -> str:
     return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _read_file(path: Path, max_bytes: int, tally: _Tally) -> Iterator[Article | dict[str, str]]:
+def _read_file(
+    path: Path, max_bytes: int, tally: _Tally, latest: dt.date
+) -> Iterator[Article | dict[str, str]]:
     """Each input of the file as an Article or a quarantine row; ``tally.seen`` counts them.
 
     Whatever goes wrong while reading the file costs the file's rest, never the run: an
@@ -577,7 +629,7 @@ def _read_file(path: Path, max_bytes: int, tally: _Tally) -> Iterator[Article | 
         return
     seen_at_start, yielded = tally.seen_ever(), 0
     try:
-        for item in _read_by_kind(path, max_bytes, tally):
+        for item in _read_by_kind(path, max_bytes, tally, latest):
             yielded += 1
             yield item
     except Exception as exc:  # the per-file guard: this file's row, never the run's end
@@ -607,16 +659,18 @@ def _not_a_regular_file(path: Path) -> str | None:
     return f"{kind}, not a regular file: not opened"
 
 
-def _read_by_kind(path: Path, max_bytes: int, tally: _Tally) -> Iterator[Article | dict[str, str]]:
+def _read_by_kind(
+    path: Path, max_bytes: int, tally: _Tally, latest: dt.date
+) -> Iterator[Article | dict[str, str]]:
     kind = _input_kind(path)
     if kind == "jsonl":
-        yield from _read_jsonl_file(path, max_bytes, tally)
+        yield from _read_jsonl_file(path, max_bytes, tally, latest)
     elif kind == "parquet":
-        yield from _read_parquet_file(path, max_bytes, tally)
+        yield from _read_parquet_file(path, max_bytes, tally, latest)
     else:
         tally.seen += 1  # a text or HTML file, or a file of no input kind: one input
         if kind in ("text", "html"):
-            yield _read_text_file(path, kind == "html", max_bytes)
+            yield _read_text_file(path, kind == "html", max_bytes, latest)
         else:
             detail = f"not one of {', '.join(INPUT_SUFFIXES)}"
             yield _quarantine(path.name, path, UNSUPPORTED, detail)
@@ -631,7 +685,9 @@ def _text_problem(text: str) -> Rejection | None:
     return None
 
 
-def _read_text_file(path: Path, is_html: bool, max_bytes: int) -> Article | dict[str, str]:
+def _read_text_file(
+    path: Path, is_html: bool, max_bytes: int, latest: dt.date
+) -> Article | dict[str, str]:
     try:
         with open(path, "rb") as stream:
             raw = stream.read(max_bytes + 1)  # no more than the limit (and one byte) in memory
@@ -651,7 +707,7 @@ def _read_text_file(path: Path, is_html: bool, max_bytes: int) -> Article | dict
     problem = _text_problem(text)
     if problem is not None:
         return _quarantine(path.name, path, problem.reason, problem.detail)
-    day = find_text_date(text)
+    day = find_text_date(text, latest)
     return Article(
         article_id=make_article_id(text),
         source_name=_storable(path.name),
@@ -795,7 +851,7 @@ def _read_head(path: Path, size: int) -> bytes:
 
 
 def _read_jsonl_file(
-    path: Path, max_bytes: int, tally: _Tally
+    path: Path, max_bytes: int, tally: _Tally, latest: dt.date
 ) -> Iterator[Article | dict[str, str]]:
     line_no = 0
     records = 0
@@ -832,7 +888,7 @@ def _read_jsonl_file(
                     kind = type(record).__name__
                     yield _quarantine(where, path, NOT_A_RECORD, f"line {line_no}: a JSON {kind}")
                     continue
-                yield _record_to_article(record, path, where, encoding, max_bytes)
+                yield _record_to_article(record, path, where, encoding, max_bytes, latest)
             trailing = getattr(stream.raw, "trailing", 0)  # _GzipMembers' count, or none
         if trailing:
             tally.seen += 1  # the damaged tail is one input
@@ -854,7 +910,7 @@ def _read_jsonl_file(
 
 
 def _read_parquet_file(
-    path: Path, max_bytes: int, tally: _Tally
+    path: Path, max_bytes: int, tally: _Tally, latest: dt.date
 ) -> Iterator[Article | dict[str, str]]:
     row_no = 0
     try:
@@ -873,7 +929,7 @@ def _read_parquet_file(
                 row_no += 1
                 tally.seen += 1
                 where = f"{path.name}:{row_no}"
-                yield _record_to_article(record, path, where, "utf-8", max_bytes)
+                yield _record_to_article(record, path, where, "utf-8", max_bytes, latest)
         if row_no == 0:
             tally.seen += 1
             yield _quarantine(path.name, path, EMPTY_FILE, "the file has no rows")
@@ -908,6 +964,7 @@ def _record_to_article(
     where: str,
     encoding: str,
     max_bytes: int,
+    latest: dt.date,
 ) -> Article | dict[str, str]:
     """One JSON/Parquet record as an Article, or the quarantine row saying why not."""
     record_id, text = record.get("id"), record.get("text")
@@ -948,16 +1005,14 @@ def _record_to_article(
     problem = _text_problem(text)
     if problem is not None:
         return _quarantine(source_name, path, problem.reason, problem.detail)
-    day, origin = parse_record_date(record.get("date")), "record"
-    if day is None:
-        day, origin = find_text_date(text), "text"
+    day, origin = article_date(record.get("date"), text, latest)
     return Article(
         article_id=_article_id(encoded["text"], encoded.get("title")),
         source_name=source_name,
         text=text,
         title=title,
         published_date=day,
-        date_origin=origin if day else None,
+        date_origin=origin,
         source=source,
         url=url,
         input_path=_storable(str(path)),

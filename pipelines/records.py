@@ -35,7 +35,8 @@ class Article:
     text: str
     title: str | None = None
     published_date: dt.date | None = None
-    date_origin: str | None = None  # "record", "text" or None
+    # "record", "text", None; "record_out_of_range": the record's date was implausible (nulled)
+    date_origin: str | None = None
     source: str | None = None  # the newspaper, when the record names it
     url: str | None = None
     input_path: str | None = None

@@ -25,6 +25,7 @@ depend on its articles alone, so where it ran does not change them.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import datetime as dt
 import gc
 import time
@@ -36,8 +37,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from pipelines import analyse, dataset, validate, write
+from pipelines import analyse, dataset, ingest, validate, write
 from pipelines.records import Article, InputCounts
 
 # Tables a batch writes itself; their validation frames come back instead of their rows.
@@ -120,6 +122,10 @@ def _run_batch(job: BatchJob) -> BatchResult:
     del analyses
     lap("tables")
     checks, problems = validate.batch_checks(tables)
+    parameters = validate.suite_parameters(job.started_at.astimezone(dt.UTC).date())
+    failed = validate.failed_articles(tables, checks, parameters)
+    if failed:
+        tables, checks = quarantine_articles(tables, checks, failed, job)
     lap("validate (batch)")
     parts: dict[str, tuple[str, int]] = {}
     for name in WRITTEN_BY_BATCH:
@@ -149,6 +155,47 @@ def _run_batch(job: BatchJob) -> BatchResult:
         schemas=schemas,
         seconds=seconds,
     )
+
+
+def quarantine_articles(
+    tables: dict[str, pa.Table],
+    checks: dict[str, dict[str, np.ndarray]],
+    failed: dict[str, list[str]],
+    job: BatchJob,
+) -> tuple[dict[str, pa.Table], dict[str, dict[str, np.ndarray]]]:
+    """The batch's tables and derived checks without the ``failed`` articles (their
+    sentences and quotations too), each article one ``failed_expectation`` quarantine row
+    naming what failed, and the batch's accounting moved from articles to quarantined. An
+    article's checks read only its own rows, so the others' stand as computed."""
+    articles = tables["articles"]
+    out = articles.filter(pc.is_in(articles["article_id"], value_set=pa.array(list(failed))))
+    rows = [
+        {
+            "source_name": row["source_name"],
+            "input_path": row["input_path"],
+            "reason": ingest.FAILED_EXPECTATION,
+            "detail": f"article {row['article_id']}: " + "; ".join(failed[row["article_id"]]),
+        }
+        for row in out.select(["article_id", "source_name", "input_path"]).to_pylist()
+    ]
+    kept_tables = dict(tables)
+    kept_checks = dict(checks)
+    for name in validate.PER_ARTICLE:
+        keep = pc.invert(pc.is_in(tables[name]["article_id"], value_set=out["article_id"]))
+        kept_tables[name] = tables[name].filter(keep)
+        mask = np.asarray(keep.fill_null(True))
+        kept_checks[name] = {c: v[mask] for c, v in checks.get(name, {}).items()}
+    quarantine = [*job.quarantine, *rows]
+    counts = dataclasses.replace(
+        job.counts,
+        articles=job.counts.articles - len(rows),
+        quarantined=job.counts.quarantined + len(rows),
+    )
+    kept_tables["quarantine"] = write.build_quarantine(quarantine)
+    kept_tables["runs"] = write.build_run_summary(
+        counts, quarantine, run_id=job.run_id, started_at=job.started_at
+    )
+    return kept_tables, kept_checks
 
 
 @lru_cache(maxsize=1)

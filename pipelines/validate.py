@@ -29,6 +29,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import claims
+from pipelines import claims, ingest
 from pipelines.write import SCHEMAS, TABLE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,15 @@ DERIVED_READS: dict[str, tuple[str, ...]] = {
     "quarantine": (),
     "runs": ("runs", "articles", "quarantine"),
 }
-EARLIEST_PUBLISHED_DATE = "1990-01-01"  # ingest accepts years 1990-2035; the suites say 1990
+
+
+def suite_parameters(run_date: dt.date | None = None) -> dict[str, str]:
+    """The suites' ``$PARAMETER`` values for a run on ``run_date`` (default today, UTC): the
+    date bounds are ingest's own (ingest.plausible_date), so the two cannot disagree."""
+    return {
+        "earliest_published_date": ingest.EARLIEST_PUBLISHED_DATE.isoformat(),
+        "latest_published_date": ingest.latest_published_date(run_date).isoformat(),
+    }
 
 
 class SuiteError(ValueError):
@@ -461,8 +470,12 @@ def _dropped_spans_ok(articles: pa.Table, lengths: Mapping[str, pa.ChunkedArray]
     return np.asarray(lists.is_valid()) & (np.bincount(article[~ok], minlength=len(lists)) == 0)
 
 
+_DATE_ORIGINS = pa.array(["record", "text"])
+
+
 def _article_checks(tables: Mapping[str, pa.Table]) -> dict[str, np.ndarray]:
-    """``n_chars`` is the text's length; ``date_origin`` is set exactly when the date is;
+    """``n_chars`` is the text's length; ``date_origin`` is "record" or "text" exactly when
+    the date is set (a null date may say why: ``ingest.RECORD_DATE_REJECTED``);
     dropped spans lie inside their field; ``n_sentences`` and ``n_quotes`` count the
     article's rows."""
     articles = tables["articles"]
@@ -470,8 +483,8 @@ def _article_checks(tables: Mapping[str, pa.Table]) -> dict[str, np.ndarray]:
     lengths = {name: pc.utf8_length(articles[name]) for name in ("text", "title")}
     return {
         "chk_n_chars": _true(pc.equal(articles["n_chars"], lengths["text"])),
-        "chk_date_origin": np.asarray(articles["published_date"].is_null())
-        == np.asarray(articles["date_origin"].is_null()),
+        "chk_date_origin": np.asarray(articles["published_date"].is_valid())
+        == _true(pc.is_in(articles["date_origin"], value_set=_DATE_ORIGINS)),
         "chk_dropped_spans": _dropped_spans_ok(articles, lengths),
         "chk_n_sentences": _true(
             pc.equal(articles["n_sentences"], _counts(ids, tables["sentences"]["article_id"]))
@@ -736,6 +749,132 @@ def batch_checks(
     return values, {name: problems[name] for name in BATCH_CHECKED if problems[name]}
 
 
+# --- per article: the suites' row-level expectations over one batch -------------------------
+
+# Expectation types that judge each row on its own, evaluated per batch by
+# :func:`failed_articles` from the suites' JSON (no second copy of the rules): an article whose
+# own rows fail one (critical, without ``mostly``) is quarantined instead of failing the run.
+# Whole-table types (uniqueness, columns, row counts) and the column types stay GE's alone.
+ROW_LEVEL_TYPES: frozenset[str] = frozenset(
+    (
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_match_regex",
+        "expect_column_value_lengths_to_be_between",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+    )
+)
+# Tables whose rows all belong to one article of the batch (by ``article_id``).
+PER_ARTICLE: tuple[str, ...] = BATCH_CHECKED
+
+
+@cache
+def row_expectations(name: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    """``(label, type, kwargs)`` of the critical row-level expectations of the suite of
+    ``name`` (label as in a report: ``type(column)``)."""
+    out = []
+    for raw in read_suite_json(name)["expectations"]:
+        kwargs = raw["kwargs"]
+        critical = raw.get("severity", "critical") == "critical"
+        if raw["type"] in ROW_LEVEL_TYPES and critical and "mostly" not in kwargs:
+            columns = kwargs.get("column") or f"{kwargs.get('column_A')}, {kwargs.get('column_B')}"
+            out.append((f"{raw['type']}({columns})", raw["type"], kwargs))
+    return tuple(out)
+
+
+def _bound(value: Any, type_: pa.DataType, parameters: Mapping[str, Any]) -> pa.Scalar | None:
+    """A suite's bound (a literal or a ``$PARAMETER``) as a scalar of the column's type."""
+    if isinstance(value, dict):
+        value = parameters[value["$PARAMETER"]]
+    if value is None:
+        return None
+    if pa.types.is_date(type_) and isinstance(value, str):
+        value = dt.date.fromisoformat(value)
+    return pa.scalar(value).cast(type_)
+
+
+def _within(
+    values: pa.ChunkedArray | pa.Array, kwargs: Mapping[str, Any], parameters: Mapping[str, Any]
+) -> pa.ChunkedArray | pa.Array:
+    """Whether each value is between the expectation's bounds (inclusive unless strict)."""
+    ok = pc.is_valid(values)
+    for key, strict, above, at_least in (
+        ("min_value", "strict_min", pc.greater, pc.greater_equal),
+        ("max_value", "strict_max", pc.less, pc.less_equal),
+    ):
+        bound = _bound(kwargs.get(key), values.type, parameters)
+        if bound is not None:
+            ok = pc.and_(ok, (above if kwargs.get(strict) else at_least)(values, bound))
+    return ok
+
+
+def _failing_rows(
+    kind: str,
+    kwargs: Mapping[str, Any],
+    column: Any,
+    parameters: Mapping[str, Any],
+) -> np.ndarray:
+    """Rows of one column (two for a pair) that break a row-level expectation, as GE judges
+    them: a null passes every type but ``not_be_null`` (and a pair's, per ignore_row_if)."""
+    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = column
+        compare = pc.greater_equal if kwargs.get("or_equal") else pc.greater
+        ignore = kwargs.get("ignore_row_if", "both_values_are_missing")
+        missing_a, missing_b = np.asarray(a.is_null()), np.asarray(b.is_null())
+        skipped = {
+            "both_values_are_missing": missing_a & missing_b,
+            "either_value_is_missing": missing_a | missing_b,
+        }.get(ignore, np.zeros(len(a), dtype=bool))
+        return ~skipped & ~_true(compare(a, b))
+    if kind == "expect_column_values_to_not_be_null":
+        return np.asarray(column.is_null())
+    present = np.asarray(column.is_valid())
+    if kind == "expect_column_values_to_be_in_set":
+        value_set = pa.array(kwargs["value_set"]).cast(column.type)
+        ok = pc.is_in(column, value_set=value_set)
+    elif kind == "expect_column_values_to_be_between":
+        ok = _within(column, kwargs, parameters)
+    elif kind == "expect_column_values_to_match_regex":
+        ok = pc.match_substring_regex(column, kwargs["regex"])
+    else:  # expect_column_value_lengths_to_be_between
+        ok = _within(pc.utf8_length(column), kwargs, parameters)
+    return present & ~_true(ok)
+
+
+def failed_articles(
+    tables: Mapping[str, pa.Table],
+    checks: Mapping[str, Mapping[str, np.ndarray]],
+    parameters: Mapping[str, Any],
+) -> dict[str, list[str]]:
+    """``{article_id: ["table: expectation(column)", ...]}`` for the articles of one batch
+    whose own rows (in articles, sentences, quotes, with their derived ``checks``) break a
+    critical row-level expectation of the suites, evaluated over the Arrow columns. A row
+    whose article is not in the batch's ``articles`` is left to GE (the program is wrong)."""
+    known = tables["articles"]["article_id"]
+    failed: dict[str, list[str]] = {}
+    for name in PER_ARTICLE:
+        table = tables[name]
+        if not table.num_rows:
+            continue
+        columns = {c: table[c] for c in table.column_names}
+        columns.update({c: pa.array(v) for c, v in checks.get(name, {}).items()})
+        for label, kind, kwargs in row_expectations(name):
+            if "column" in kwargs:
+                values = columns.get(kwargs["column"])
+            else:
+                values = (columns.get(kwargs["column_A"]), columns.get(kwargs["column_B"]))
+            if values is None or (isinstance(values, tuple) and None in values):
+                continue  # a column computed later (a quotation's claim): GE checks it
+            bad = _failing_rows(kind, kwargs, values, parameters)
+            if not bad.any():
+                continue
+            ids = pc.unique(table["article_id"].filter(pa.array(bad)))
+            for article_id in pc.filter(ids, pc.is_in(ids, value_set=known)).to_pylist():
+                failed.setdefault(article_id, []).append(f"{name}: {label}")
+    return failed
+
+
 def derive_check_columns(
     tables: Mapping[str, pa.Table], lookups: Mapping[str, pa.Table] | None = None
 ) -> dict[str, dict[str, np.ndarray]]:
@@ -948,8 +1087,8 @@ def validate_tables(
 ) -> ValidationReport:
     """Validate the seven tables; build Data Docs under ``docs_dir`` when it is given.
 
-    ``today`` bounds ``published_date`` from above (the suites' ``$PARAMETER``), default the
-    current date plus one day for time zones. ``lookups`` are whole tables that checks of
+    ``today`` is the run's date (default today, UTC): ``published_date`` is bounded as ingest
+    bounds it (:func:`suite_parameters`). ``lookups`` are whole tables that checks of
     *other* tables read instead of the validated ones (an incremental run validates its new
     quotes, while claims and speaker counts are checked against all of them).
 
@@ -966,10 +1105,7 @@ def validate_tables(
 
     suites_path = Path(suites_dir) if suites_dir is not None else None
     unknown = sorted(set(tables) - set(TABLE_NAMES))
-    parameters = {
-        "earliest_published_date": EARLIEST_PUBLISHED_DATE,
-        "latest_published_date": ((today or dt.date.today()) + dt.timedelta(days=1)).isoformat(),
-    }
+    parameters = suite_parameters(today)
     context = _context(docs_dir)
     data_source = context.data_sources.add_pandas("isnad")
     derived, derive_problems = _derive(tables, lookups, precomputed=precomputed)
