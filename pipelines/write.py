@@ -98,7 +98,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             _field(
                 "date_origin",
                 pa.string(),
-                "Where published_date came from: 'record' or 'text'.",
+                "Where published_date came from: 'record' or 'text'; 'record_out_of_range' when "
+                "the record's date was before 1990 or after the run's date + 1 day (then null).",
                 nullable=True,
             ),
             _field(
