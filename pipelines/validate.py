@@ -827,6 +827,10 @@ def _failing_rows(
             "either_value_is_missing": missing_a | missing_b,
         }.get(ignore, np.zeros(len(a), dtype=bool))
         return ~skipped & ~_true(compare(a, b))
+    if isinstance(column, np.ndarray):  # a derived chk_* column: booleans, never null
+        if kind == "expect_column_values_to_be_in_set":
+            return ~np.isin(column, kwargs["value_set"])
+        column = pa.array(column)
     if kind == "expect_column_values_to_not_be_null":
         return np.asarray(column.is_null())
     present = np.asarray(column.is_valid())
@@ -857,8 +861,8 @@ def failed_articles(
         table = tables[name]
         if not table.num_rows:
             continue
-        columns = {c: table[c] for c in table.column_names}
-        columns.update({c: pa.array(v) for c, v in checks.get(name, {}).items()})
+        columns: dict[str, Any] = {c: table[c] for c in table.column_names}
+        columns.update(checks.get(name, {}))
         for label, kind, kwargs in row_expectations(name):
             if "column" in kwargs:
                 values = columns.get(kwargs["column"])
