@@ -12,7 +12,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from serving import prefect_env, read_deployment, run_deployment
 
 from pipelines import analyse, dataset, ingest, validate, write
 
@@ -261,48 +261,7 @@ class TestPoisonRuns:
         assert _table(out, "quarantine").num_rows == 1
 
 
-def _env(**extra: str) -> dict[str, str]:
-    import os
-
-    from prefect.settings import PREFECT_API_URL
-
-    return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **extra}
-
-
-def _read_deployment(name: str, proc: subprocess.Popen, timeout: float = 60) -> Any:
-    """The deployment ``name`` once ``isnad serve`` has registered it (as test_serve)."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while True:
-            try:
-                return client.read_deployment_by_name(name)
-            except ObjectNotFound:
-                if proc.poll() is not None:
-                    pytest.fail(f"`isnad serve` ended ({proc.returncode}):\n{proc.communicate()}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"no deployment {name} after {timeout} s")
-                time.sleep(0.25)
-
-
-def _run_deployment(deployment_id: Any, proc: subprocess.Popen, timeout: float = 300) -> Any:
-    """Trigger one run of the served deployment (as its schedule would) and wait for its end."""
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        flow_run = client.create_flow_run_from_deployment(deployment_id)
-        deadline = time.monotonic() + timeout
-        while True:
-            flow_run = client.read_flow_run(flow_run.id)
-            if flow_run.state is not None and flow_run.state.is_final():
-                return flow_run.state
-            if proc.poll() is not None:
-                pytest.fail(f"`isnad serve` ended ({proc.returncode}):\n{proc.communicate()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"flow run {flow_run.id} not finished after {timeout} s")
-            time.sleep(1)
+DEPLOYMENT = "poison-inbox"
 
 
 @pytest.mark.flow
@@ -312,32 +271,32 @@ def test_scheduled_deployment_keeps_publishing_past_a_poison_input(
     """`isnad serve` with a record dated 2030 and a text naming 2028 in its inbox: its first
     run publishes the good articles (and the poison ones, dates nulled or skipped); the
     second, after new good articles are dropped in, adds them and does not fail again."""
-    from flows import cli
-
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     _poison_inbox(inbox)
     samples = sorted(SAMPLE_DIR.iterdir())
     for path in samples[:2]:
         (inbox / path.name).write_bytes(path.read_bytes())
+    # A deployment name of its own: test_serve reads the default one on the same server.
+    command = ["serve", str(inbox), "--out", str(out), "-q", "--name", DEPLOYMENT]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "serve", str(inbox), "--out", str(out), "-q"],
+        [sys.executable, "-m", "flows.cli", *command],
         cwd=tmp_path,
-        env=_env(PREFECT_RUNNER_POLL_FREQUENCY="1"),
+        env=prefect_env(PREFECT_RUNNER_POLL_FREQUENCY="1"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        deployment = _read_deployment(f"isnad/{cli.DEFAULT_DEPLOYMENT}", proc)
+        deployment = read_deployment(f"isnad/{DEPLOYMENT}", proc)
 
-        first = _run_deployment(deployment.id, proc)
+        first = run_deployment(deployment.id, proc)
         assert first.is_completed(), first
         published = set(_table(out, "articles")["source_name"].to_pylist())
         assert published == {"poison-2030", "future.txt", *(p.name for p in samples[:2])}
 
         for path in samples[2:]:
             (inbox / path.name).write_bytes(path.read_bytes())
-        second = _run_deployment(deployment.id, proc)
+        second = run_deployment(deployment.id, proc)
         assert second.is_completed(), second
         articles = _table(out, "articles")
         assert set(articles["source_name"].to_pylist()) == published | {p.name for p in samples}

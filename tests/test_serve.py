@@ -7,39 +7,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from serving import prefect_env, read_deployment
 
 from flows import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
-
-
-def _env(**extra: str) -> dict[str, str]:
-    from prefect.settings import PREFECT_API_URL
-
-    return {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), **extra}
-
-
-def _read_deployment(name: str, proc: subprocess.Popen | None, timeout: float = 60) -> Any:
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while True:
-            try:
-                return client.read_deployment_by_name(name)
-            except ObjectNotFound:
-                if proc is not None and proc.poll() is not None:
-                    pytest.fail(f"`isnad serve` ended ({proc.returncode}):\n{proc.communicate()}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"no deployment {name} after {timeout} s")
-                time.sleep(0.25)
 
 
 @pytest.mark.flow
@@ -54,13 +30,13 @@ class TestServe:
         proc = subprocess.Popen(
             [sys.executable, "-m", "flows.cli", "serve", "inbox", "--out", "out"],
             cwd=tmp_path,  # relative paths: the deployment must hold absolute ones
-            env=_env(),
+            env=prefect_env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
         try:
-            deployment = _read_deployment(f"isnad/{cli.DEFAULT_DEPLOYMENT}", proc)
+            deployment = read_deployment(f"isnad/{cli.DEFAULT_DEPLOYMENT}", proc)
             (schedule,) = deployment.schedules
             assert schedule.active
             assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 * * * *", "UTC")
@@ -104,7 +80,7 @@ class TestServe:
                 await client.create_work_pool(WorkPoolCreate(name="isnad", type="process"))
 
         asyncio.run(create_pool())
-        env = _env(ISNAD_INBOX=str(tmp_path / "inbox"), ISNAD_OUT=str(tmp_path / "out"))
+        env = prefect_env(ISNAD_INBOX=str(tmp_path / "inbox"), ISNAD_OUT=str(tmp_path / "out"))
         deploy = subprocess.run(
             [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--name", "scheduled"],
             cwd=ROOT,
@@ -115,7 +91,7 @@ class TestServe:
         )
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
 
-        deployment = _read_deployment("isnad/scheduled", None)
+        deployment = read_deployment("isnad/scheduled", None)
         (schedule,) = deployment.schedules
         assert (schedule.schedule.cron, schedule.schedule.timezone) == (cli.DEFAULT_CRON, "UTC")
         assert deployment.parameters == {
