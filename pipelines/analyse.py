@@ -13,6 +13,7 @@ sentences.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -165,6 +166,12 @@ def detect_quotations(segmented: Sequence[SegmentedArticle]) -> list[DetectedArt
 
 # --- stage 6: attribution ----------------------------------------------------------------------
 
+
+def _quote_id(article_id: str, field: str, start: int, end: int, speaker: str | None) -> str:
+    key = f"{article_id}|{field}|{start}|{end}|{speaker or ''}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
 _WORD = re.compile(r"\w+")
 
 
@@ -172,36 +179,70 @@ def _tokens(s: str) -> list[str]:
     return _WORD.findall(s)
 
 
-def _overlap(a: list[str], b: list[str]) -> float:
-    """Token F1 of two statements: the measure ANNOTATION.md scores with."""
-    if not a or not b:
+def _overlap(common: int, a: int, b: int) -> float:
+    """Token F1 of two statements of ``a`` and ``b`` tokens sharing ``common`` (as multisets):
+    the measure ANNOTATION.md scores with."""
+    if not a or not b or common == 0:
         return 0.0
-    common = sum((Counter(a) & Counter(b)).values())
-    if common == 0:
-        return 0.0
-    p, r = common / len(a), common / len(b)
+    p, r = common / a, common / b
     return 2 * p * r / (p + r)
 
 
-def _contained(a: list[str], b: list[str], min_ratio: float = 0.5) -> float:
+def _contained(common: int, a: int, b: int, min_ratio: float = 0.5) -> float:
     """Share of the shorter statement's tokens found in the longer: a lead that repeats most
     of a later, fuller quotation word for word is the same statement."""
     if not a or not b:
         return 0.0
-    short, long_ = sorted((a, b), key=len)
-    if len(short) < min_ratio * len(long_):
+    short, long_ = (a, b) if a <= b else (b, a)
+    if short < min_ratio * long_:
         return 0.0  # a phrase taken from a longer quotation is a statement of its own
-    return sum((Counter(short) & Counter(long_)).values()) / len(short)
+    return common / short
 
 
-def _quote_id(article_id: str, field: str, start: int, end: int, speaker: str | None) -> str:
-    key = f"{article_id}|{field}|{start}|{end}|{speaker or ''}"
-    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+def _common(a: Counter[str], b: Counter[str]) -> int:
+    """Size of the multiset intersection of two token counts."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(min(n, b[t]) for t, n in a.items() if t in b)
+
+
+# Every near-duplicate test below needs at least this share of the shorter statement's tokens
+# in common (F1 >= 0.8 needs 0.8, containment 0.9); lower, so float rounding cannot matter.
+_MIN_SHARED = 0.75
+# Rarest tokens a kept statement must share with a new one to be compared (count filtering).
+_HITS = 2
+
+
+def _prefix(ranked: list[str]) -> tuple[Counter[str], int]:
+    """The rarest tokens of a statement (``ranked``: its tokens rarest first), and how many
+    of them (with repeats) any statement sharing ``_MIN_SHARED`` of its tokens holds."""
+    n = len(ranked)
+    shared = math.ceil(_MIN_SHARED * n)
+    k = min(n, n - shared + _HITS)
+    return Counter(ranked[:k]), k - (n - shared)
+
+
+def _is_duplicate(qi: Quote, qj: Quote, common: int, ni: int, nj: int) -> bool:
+    """Whether ``qi`` restates the kept ``qj`` (same speaker; ``common`` of ``ni`` and ``nj``
+    tokens shared)."""
+    # A headline restating the body in other words is a record of its own.
+    headline = "headline" in (qi.quote_type, qj.quote_type) or "title" in (qi.field, qj.field)
+    # A lead that quotes, in quotation marks, words of a later fuller quotation.
+    quoted_excerpt = qi.quote_type == "direct" and _contained(common, ni, nj, 0.0) >= 0.9
+    return _overlap(common, ni, nj) >= (0.9 if headline else 0.8) or (
+        not headline and (quoted_excerpt or _contained(common, ni, nj) >= 0.9)
+    )
 
 
 def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]:
     """A statement repeated near-verbatim in one article (a repeated body, a lead repeating a
-    later sentence, a headline restating it) is one row: keep the body's fullest form."""
+    later sentence, a headline restating it) is one row: keep the body's fullest form.
+
+    Quotations are taken fullest first; one is dropped when it restates one kept before it.
+    Only kept quotations that can share enough tokens are compared (prefix filtering over
+    tokens ordered rarest first): an article of thousands of quotations costs about the sum
+    of their lengths, not the square of their number.
+    """
     order = sorted(
         range(len(quotes)),
         key=lambda i: (
@@ -211,28 +252,45 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
             i,
         ),
     )
+    tokens = [_tokens(clean_texts[i]) for i in range(len(quotes))]
+    counts = [Counter(t) for t in tokens]
+    frequency: Counter[str] = Counter()
+    for c in counts:
+        frequency.update(c.keys())
+    rank = {t: (n, t) for t, n in frequency.items()}
+    # Per speaker, token -> (kept quotation, its count of the token) over each kept one's
+    # tokens (``holding``) and over its rarest tokens (``prefixed``).
+    holding: dict[str | None, dict[str, list[tuple[int, int]]]] = {}
+    prefixed: dict[str | None, dict[str, list[tuple[int, int]]]] = {}
+    needed: dict[int, int] = {}
     kept: list[int] = []
     for i in order:
-        ti = _tokens(clean_texts[i])
-        dup = False
-        for j in kept:
-            if quotes[j].speaker_id != quotes[i].speaker_id:
-                continue
-            tj = _tokens(clean_texts[j])
-            # A headline restating the body in other words is a record of its own.
-            headline = "headline" in (quotes[i].quote_type, quotes[j].quote_type) or "title" in (
-                quotes[i].field,
-                quotes[j].field,
-            )
-            # A lead that quotes, in quotation marks, words of a later fuller quotation.
-            quoted_excerpt = quotes[i].quote_type == "direct" and _contained(ti, tj, 0.0) >= 0.9
-            if _overlap(ti, tj) >= (0.9 if headline else 0.8) or (
-                not headline and (quoted_excerpt or _contained(ti, tj) >= 0.9)
-            ):
-                dup = True
-                break
-        if not dup:
-            kept.append(i)
+        qi, ni = quotes[i], len(tokens[i])
+        by_token = holding.setdefault(qi.speaker_id, {})
+        by_prefix = prefixed.setdefault(qi.speaker_id, {})
+        prefix, needed[i] = _prefix(sorted(tokens[i], key=rank.__getitem__))
+        longer: Counter[int] = Counter()  # kept ones at least as long as this one
+        for t, m in prefix.items():
+            for j, n in by_token.get(t, ()):
+                if len(tokens[j]) >= ni:
+                    longer[j] += min(m, n)
+        shorter: Counter[int] = Counter()  # kept ones shorter than this one
+        for t, m in counts[i].items():
+            for j, n in by_prefix.get(t, ()):
+                if len(tokens[j]) < ni:
+                    shorter[j] += min(m, n)
+        candidates = [j for j, h in longer.items() if h >= needed[i]]
+        candidates += [j for j, h in shorter.items() if h >= needed[j]]
+        if any(
+            _is_duplicate(qi, quotes[j], _common(counts[i], counts[j]), ni, len(tokens[j]))
+            for j in candidates
+        ):
+            continue
+        kept.append(i)
+        for t, n in counts[i].items():
+            by_token.setdefault(t, []).append((i, n))
+        for t, n in prefix.items():
+            by_prefix.setdefault(t, []).append((i, n))
     return [
         quotes[i]
         for i in sorted(kept, key=lambda i: (quotes[i].field != "title", quotes[i].char_start))
