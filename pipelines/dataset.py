@@ -12,10 +12,12 @@ Layout of an output directory ``<out>``::
     <out>/.isnad/versions/v000006/                 the previous one, kept for readers mid-read
     <out>/.isnad/staging-<run id>/                 a version being written (never visible)
 
-Readers glob ``<out>/<table>/*.parquet`` (DuckDB), or open the directory (pandas,
-``pyarrow.dataset``): whatever they see is one committed version, because the table
-directories are reached through ``.isnad/current``, and a version directory never changes
-once it is committed.
+A reader of one table globs ``<out>/<table>/*.parquet`` (DuckDB), or opens the directory
+(pandas, ``pyarrow.dataset``): it sees one committed version, because the table directories
+are reached through ``.isnad/current``, and a version directory never changes once it is
+committed. A reader of several tables pins one version with :func:`open_dataset` (each
+table read, or its files listed, inside that version's directory, which no run deletes while
+the reader holds it): reads of ``<out>/<table>`` one after another may span a commit.
 
 Commit protocol (:class:`Transaction`), under the dataset's lock (:func:`locked`, held by
 the run from start to end: a second run waits or stops):
@@ -56,7 +58,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -270,6 +272,22 @@ class Snapshot:
             for p in self.manifest.tables.get(name, ())
         ]
 
+    @property
+    def version(self) -> int:
+        return self.manifest.version
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The tables of this version."""
+        return tuple(self.manifest.tables)
+
+    def files(self, name: str) -> list[str]:
+        """The paths of ``name``'s parts in this version (DuckDB's ``read_parquet`` and
+        ``pandas.read_parquet`` take such a list); they never change once committed."""
+        if name not in self.manifest.tables:
+            raise KeyError(f"version {self.version} has no table {name!r}")
+        return [str(self.root / name / p.file) for p in self.manifest.tables[name]]
+
     def read(self, name: str, columns: list[str] | None = None) -> pa.Table | None:
         """The whole table (None when this version has no such table)."""
         if name not in self.manifest.tables:
@@ -279,6 +297,17 @@ class Snapshot:
             schema = write.SCHEMAS[name]
             return schema.empty_table().select(columns) if columns else schema.empty_table()
         return pa.concat_tables(parts)
+
+    def read_tables(
+        self, names: Any = None, *, columns: Mapping[str, list[str]] | None = None
+    ) -> dict[str, pa.Table]:
+        """Tables of this version (all by default; names it lacks are left out)."""
+        tables = {}
+        for name in self.names if names is None else names:
+            table = self.read(name, (columns or {}).get(name))
+            if table is not None:
+                tables[name] = table
+        return tables
 
 
 def open_snapshot(out: str | Path) -> Snapshot | None:
@@ -320,10 +349,68 @@ def read_manifest(out: str | Path) -> dict[str, Any] | None:
         return json.load(fh)
 
 
+def _open_manifest(directory: Path) -> BinaryIO | None:
+    """The version's manifest opened (its lock is held through this file), or None."""
+    try:
+        return open(directory / MANIFEST_NAME, "rb")
+    except FileNotFoundError:
+        return None
+
+
+@contextlib.contextmanager
+def _pinned(out: str | Path) -> Iterator[Snapshot | None]:
+    """:func:`open_dataset`, or None when nothing is published."""
+    if is_remote(out):
+        from pipelines import remote
+
+        yield remote.open_snapshot(str(out))
+        return
+    path = local_path(out)
+    while True:
+        root = current_version_dir(path)
+        if root is None:
+            yield None
+            return
+        fh = _open_manifest(root)
+        if fh is None:
+            if current_version_dir(path) == root:
+                raise DatasetError(f"{root} has no {MANIFEST_NAME}: not a committed version")
+            continue  # deleted since it was current (two runs committed): take the newest
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            if os.fstat(fh.fileno()).st_nlink == 0:
+                continue  # deleted while this reader waited for its lock
+            manifest = Manifest.from_json(json.load(fh))
+            check_schema_version(out, manifest)
+            yield Snapshot(root, manifest)
+            return
+
+
+@contextlib.contextmanager
+def open_dataset(out: str | Path) -> Iterator[Snapshot]:
+    """The current version of every table, pinned for as long as the block runs: the entry
+    point for readers. Tables read one after another from it are of one version, however
+    many runs commit meanwhile::
+
+        with dataset.open_dataset("output") as snap:
+            quotes = snap.read("quotes").to_pandas()
+            articles = snap.read("articles").to_pandas()
+            duckdb.read_parquet(snap.files("sentences"))
+
+    On a local dataset the version is held (a shared ``flock`` on its manifest) until the
+    block ends: a run deletes no version a reader holds. On a remote one (no locks there)
+    the current and the previous versions are kept: finish reading before the second run
+    that follows commits. Raises :class:`DatasetError` when nothing is published.
+    """
+    with _pinned(out) as snapshot:
+        if snapshot is None:
+            raise DatasetError(f"nothing is published in {out}")
+        yield snapshot
+
+
 def read_table(out: str | Path, name: str, columns: list[str] | None = None) -> pa.Table | None:
     """One table of the current version (None when nothing is published)."""
-    snapshot = open_snapshot(out)
-    return None if snapshot is None else snapshot.read(name, columns)
+    return read_tables(out, [name], columns={name: columns} if columns else None).get(name)
 
 
 def read_tables(
@@ -332,16 +419,10 @@ def read_tables(
     *,
     columns: Mapping[str, list[str]] | None = None,
 ) -> dict[str, pa.Table]:
-    """Tables of one version (the current one); ``columns`` limits what is read of some."""
-    snapshot = open_snapshot(out)
-    if snapshot is None:
-        return {}
-    tables = {}
-    for name in names:
-        table = snapshot.read(name, (columns or {}).get(name))
-        if table is not None:
-            tables[name] = table
-    return tables
+    """Tables of one version (the current one, read from one manifest); ``columns`` limits
+    what is read of some. Empty when nothing is published."""
+    with _pinned(out) as snapshot:
+        return {} if snapshot is None else snapshot.read_tables(names, columns=columns)
 
 
 # --- the lock ------------------------------------------------------------------------------
@@ -486,15 +567,30 @@ def _ensure_entry_links(out: Path, names: Any) -> None:
         _replace_symlink(link, target, f".{name}.link-tmp")
 
 
+def _remove_version(directory: Path) -> None:
+    """Delete a version unless a reader holds it (:func:`open_dataset`'s shared flock)."""
+    fh = _open_manifest(directory)
+    if fh is None:  # no manifest: no reader can have opened it
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a later run deletes it once the reader is done
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def collect_garbage(out: str | Path, keep: set[int]) -> None:
-    """Delete versions not in ``keep`` and staging left by killed runs (hold the lock)."""
+    """Delete versions not in ``keep`` (and not held by a reader) and staging left by
+    killed runs (hold the lock)."""
     internal = _internal(out)
     versions = internal / VERSIONS
     if versions.is_dir():
         for child in versions.iterdir():
             match = _VERSION_NAME.match(child.name)
             if match and int(match[1]) not in keep:
-                shutil.rmtree(child, ignore_errors=True)
+                _remove_version(child)
     if internal.is_dir():
         for child in internal.iterdir():
             if child.name.startswith(STAGING_PREFIX):

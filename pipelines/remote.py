@@ -19,7 +19,7 @@ becomes a manifest-last protocol on the same manifest::
   one object written whole, which S3, GCS and Azure replace atomically, so a reader sees the
   old manifest or the new one, never a mix. Readers read ``<out>/_SUCCESS`` and the parts it
   lists: each part's entry has its ``path`` under ``<out>``
-  (:func:`pipelines.dataset.read_tables` does that).
+  (:func:`pipelines.dataset.open_dataset` and ``read_tables`` do that).
 - Just before the commit, the manifest is read again: when another run committed since this
   one started, the run fails (``DatasetError``) instead of overwriting its version.
 - Version directories that no part of the current or the previous manifest lives in (older
@@ -140,6 +140,18 @@ class RemoteSnapshot(Snapshot):
     """One committed version of a remote dataset (its parts never change once committed)."""
 
     remote: Root | None = None
+
+    def files(self, name: str) -> list[str]:
+        """URIs of ``name``'s parts (without the dataset URI's query: a reader such as
+        DuckDB takes its endpoint and credentials from its own settings)."""
+        assert self.remote is not None
+        if name not in self.manifest.tables:
+            raise KeyError(f"version {self.version} has no table {name!r}")
+        prefix = len(self.remote.path) + 1
+        return [
+            f"{self.remote.display}/{part_path(self.remote, name, p.file)[prefix:]}"
+            for p in self.manifest.tables[name]
+        ]
 
     def read_parts(self, name: str, columns: list[str] | None = None) -> list[tuple[str, pa.Table]]:
         assert self.remote is not None

@@ -179,6 +179,69 @@ class TestLayout:
         assert not list((tmp_path / dataset.INTERNAL_DIR).glob("staging-*"))
 
 
+class TestReaders:
+    """``open_dataset``: every table of one version, however many runs commit meanwhile."""
+
+    def test_pinned_version_is_read_after_later_commits(
+        self, tables: dict[str, pa.Table], tmp_path: Path
+    ) -> None:
+        """A reader reads articles, then two runs commit (the second would delete the
+        reader's version), then it reads quotes and sentences: all of its own version,
+        through pyarrow, pandas and DuckDB alike. Once it is done, a run deletes it."""
+        dataset.publish(tmp_path, "r1", append=appended(tables, 2))
+        first = dataset.current_version_dir(tmp_path)
+        with dataset.open_dataset(tmp_path) as snap:
+            assert snap.version == 1 and "quotes" in snap.names
+            articles = snap.read("articles")
+            dataset.publish(tmp_path, "r2", append=appended(tables, 3))
+            dataset.publish(tmp_path, "r3", replace={"quotes": tables["quotes"].slice(0, 1)})
+            assert dataset.read_manifest(tmp_path)["version"] == 3
+            assert articles.equals(tables["articles"].slice(0, 2))
+            assert snap.read("quotes").equals(tables["quotes"].slice(0, 2))
+            assert len(pd.read_parquet(snap.files("sentences"))) == 2
+            with duckdb.connect() as con:
+                query = "select count(*) from read_parquet($files)"
+                assert con.execute(query, {"files": snap.files("quotes")}).fetchall() == [(2,)]
+            assert set(snap.read_tables()) == set(appended(tables, 2))
+        assert first is not None and first.is_dir()
+        dataset.publish(tmp_path, "r4", append=appended(tables, 1))
+        assert not first.exists()
+        assert sorted(p.name for p in first.parent.iterdir()) == ["v000003", "v000004"]
+
+    def test_read_tables_reads_one_manifest(
+        self, tables: dict[str, pa.Table], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A run committing while read_tables is between two tables changes nothing read."""
+        dataset.publish(tmp_path, "r1", append=appended(tables, 2))
+        real = dataset.Snapshot.read
+        runs = iter(["r2", "r3"])
+
+        def read_then_commit(self: dataset.Snapshot, name: str, columns: object = None) -> object:
+            table = real(self, name, columns)  # type: ignore[arg-type]
+            if run := next(runs, None):
+                dataset.publish(tmp_path, run, append=appended(tables, 3))
+            return table
+
+        monkeypatch.setattr(dataset.Snapshot, "read", read_then_commit)
+        got = dataset.read_tables(tmp_path, ["articles", "sentences", "quotes", "quarantine"])
+        assert dataset.read_manifest(tmp_path)["version"] == 3
+        assert {k: t.num_rows for k, t in got.items()} == {
+            "articles": 2,
+            "sentences": 2,
+            "quotes": 2,
+            "quarantine": 1,
+        }
+
+    def test_nothing_published(self, tmp_path: Path) -> None:
+        with (
+            pytest.raises(dataset.DatasetError, match="nothing is published"),
+            dataset.open_dataset(tmp_path),
+        ):
+            pass
+        assert dataset.read_tables(tmp_path) == {}
+        assert dataset.read_table(tmp_path, "quotes") is None
+
+
 class TestCrashSafety:
     @pytest.mark.parametrize("step", ["write_table", "rename", "swap"])
     def test_interrupted_commit_keeps_the_version_and_the_next_one_finishes(

@@ -235,6 +235,26 @@ class TestProtocol:
         assert json.loads(json.dumps(dataset.read_manifest(s3_out)))["version"] == 7
         assert not any(p.startswith(".isnad/versions/v000002/") for p in _objects(s3_out))
 
+    def test_open_dataset_reads_one_version_while_a_run_commits(self, s3_out: str) -> None:
+        """A reader of the pinned version keeps its rows (and its parts' URIs stay readable)
+        after a later run replaced the table."""
+        from collections import Counter
+
+        from pipelines import write
+
+        one = write.build_speakers(Counter({"lavrov": 1}))
+        two = write.build_speakers(Counter({"lavrov": 2}))
+        dataset.publish(s3_out, "run-1", replace={"speakers": one})
+        with dataset.open_dataset(s3_out) as snap:
+            dataset.publish(s3_out, "run-2", replace={"speakers": two})
+            assert dataset.read_table(s3_out, "speakers").equals(two)
+            assert snap.version == 1 and snap.read("speakers").equals(one)
+            (uri,) = snap.files("speakers")
+            assert uri.startswith("s3://") and "?" not in uri
+            assert "/.isnad/versions/v000001/speakers/part-000001-" in uri
+            filesystem = remote.Root.of(s3_out).filesystem
+            assert filesystem.get_file_info(uri[len("s3://") :]).size > 0
+
     def test_unreachable_uri_is_a_dataset_error(self) -> None:
         with pytest.raises(dataset.DatasetError, match="cannot open"):
             dataset.open_snapshot("nosuchscheme://bucket/x")
