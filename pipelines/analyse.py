@@ -258,10 +258,10 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
     for c in counts:
         frequency.update(c.keys())
     rank = {t: (n, t) for t, n in frequency.items()}
-    # Per speaker, token -> (kept quotation, its count of the token) over each kept one's
-    # tokens (``holding``) and over its rarest tokens (``prefixed``).
-    holding: dict[str | None, dict[str, list[tuple[int, int]]]] = {}
-    prefixed: dict[str | None, dict[str, list[tuple[int, int]]]] = {}
+    # Per speaker, token -> length -> (kept quotation of that many tokens, its count of the
+    # token), over each kept one's tokens (``holding``) and over its rarest (``prefixed``).
+    holding: dict[str | None, dict[str, dict[int, list[tuple[int, int]]]]] = {}
+    prefixed: dict[str | None, dict[str, dict[int, list[tuple[int, int]]]]] = {}
     needed: dict[int, int] = {}
     kept: list[int] = []
     for i in order:
@@ -269,16 +269,21 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
         by_token = holding.setdefault(qi.speaker_id, {})
         by_prefix = prefixed.setdefault(qi.speaker_id, {})
         prefix, needed[i] = _prefix(sorted(tokens[i], key=rank.__getitem__))
-        longer: Counter[int] = Counter()  # kept ones at least as long as this one
+        # Only a direct quotation may be an excerpt of any length (quoted_excerpt); any other
+        # near-duplicate pair is at most twice as long as the other (F1, _contained's ratio).
+        direct = qi.quote_type == "direct"
+        longer: dict[int, int] = {}  # kept ones at least as long as this one: shared prefix
         for t, m in prefix.items():
-            for j, n in by_token.get(t, ()):
-                if len(tokens[j]) >= ni:
-                    longer[j] += min(m, n)
-        shorter: Counter[int] = Counter()  # kept ones shorter than this one
+            for length, postings in by_token.get(t, {}).items():
+                if length >= ni and (direct or length <= 2 * ni):
+                    for j, n in postings:
+                        longer[j] = longer.get(j, 0) + min(m, n)
+        shorter: dict[int, int] = {}  # kept ones shorter than this one: their prefix shared
         for t, m in counts[i].items():
-            for j, n in by_prefix.get(t, ()):
-                if len(tokens[j]) < ni:
-                    shorter[j] += min(m, n)
+            for length, postings in by_prefix.get(t, {}).items():
+                if length < ni and (direct or 2 * length >= ni):
+                    for j, n in postings:
+                        shorter[j] = shorter.get(j, 0) + min(m, n)
         candidates = [j for j, h in longer.items() if h >= needed[i]]
         candidates += [j for j, h in shorter.items() if h >= needed[j]]
         if any(
@@ -288,9 +293,9 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
             continue
         kept.append(i)
         for t, n in counts[i].items():
-            by_token.setdefault(t, []).append((i, n))
+            by_token.setdefault(t, {}).setdefault(ni, []).append((i, n))
         for t, n in prefix.items():
-            by_prefix.setdefault(t, []).append((i, n))
+            by_prefix.setdefault(t, {}).setdefault(ni, []).append((i, n))
     return [
         quotes[i]
         for i in sorted(kept, key=lambda i: (quotes[i].field != "title", quotes[i].char_start))
