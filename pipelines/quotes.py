@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
@@ -206,6 +206,17 @@ class Detector:
         # Tokenised once per field; every window below is a slice of it.
         self._tokens = tokens(text, 0, len(text))
         self._starts = [t.start for t in self._tokens]
+        # Mentions by start and by outer start, so a window finds its own without a scan of
+        # the field's (an article of thousands of sentences has thousands of mentions).
+        self._by_start = sorted(range(len(mentions)), key=lambda k: mentions[k].start)
+        self._mention_starts = [mentions[k].start for k in self._by_start]
+        self._by_outer = sorted(range(len(mentions)), key=lambda k: mentions[k].outer_start)
+        self._mention_outers = [mentions[k].outer_start for k in self._by_outer]
+        # Content spans of this field's candidates by start, with the running greatest end
+        # (in_candidate); None once a candidate came out of order: then a scan.
+        self._seen = 0
+        self._span_starts: list[int] | None = []
+        self._span_ends: list[int] = []
 
     def toks(self, start: int, end: int) -> list[Tok]:
         """The field's tokens lying within [start, end)."""
@@ -214,6 +225,17 @@ class Detector:
         while j > i and self._tokens[j - 1].end > end:
             j -= 1
         return self._tokens[i:j]
+
+    def mentions_in(self, start: int, end: int, *, outer: bool = False) -> list[Mention]:
+        """The mentions whose start (``outer``: outer start) lies in [start, end), in the
+        order of ``self.mentions``."""
+        keys, order = (
+            (self._mention_outers, self._by_outer)
+            if outer
+            else (self._mention_starts, self._by_start)
+        )
+        i = bisect_left(keys, start)
+        return [self.mentions[k] for k in sorted(order[i : bisect_left(keys, end, lo=i)])]
 
     # -- subjects -------------------------------------------------------------------------------
     def mention_chain(
@@ -291,7 +313,7 @@ class Detector:
                 or (w[0] in "وف" and w[1:] in self.lex.specs)
                 or self.is_head(w)
                 or (w.startswith("ال") and w.endswith(("ي", "ية")))
-                or any(m.outer_start == t.start for m in self.mentions)
+                or t.start in self.mention_at
             ):
                 break
             end = t.end
@@ -399,9 +421,11 @@ class Detector:
             first in ("هذا", "هذه", "ذلك", "تلك", "هؤلاء")
             or first.startswith("ال")
             or any(
-                m.start == toks[0].start + unit.start + len(before) - len(clause)
-                and m.kind == "person"
-                for m in self.mentions
+                m.kind == "person"
+                for m in self.mentions_in(
+                    toks[0].start + unit.start + len(before) - len(clause),
+                    toks[0].start + unit.start + len(before) - len(clause) + 1,
+                )
             )
         ):
             return None
@@ -661,9 +685,8 @@ class Detector:
                 return Subject("participle", antecedent=unit_subjects[-1]), hit.end
             prior = [
                 m
-                for m in self.mentions
-                if unit.start <= m.start
-                and m.end <= hit.outer_start
+                for m in self.mentions_in(unit.start, hit.outer_start + 1)
+                if m.end <= hit.outer_start
                 and m.kind in (*_SPEAKER_KINDS, "person")
                 and not self.in_candidate(m.start)
             ]
@@ -731,21 +754,16 @@ class Detector:
         span = self.other_np(toks, spec)
         if span is None:
             return None, hit.end
-        for m in self.mentions:
+        for m in self.mentions_in(span[0] + 1, span[1]):
             # "وقال وزير الثقة جون كيري": an unknown title in apposition to a known name.
             if (
-                span[0] < m.start < span[1]
-                and m.kind == "name"
+                m.kind == "name"
                 and m.outer_start == m.start
                 and len(self.toks(span[0], m.start)) <= 3
             ):
                 return Subject("explicit", (m,)), m.end
-        for m in self.mentions:
-            if (
-                span[0] < m.outer_start < span[1]
-                and self.text[m.outer_start] == "و"
-                and m.outer_start < m.start
-            ):
+        for m in self.mentions_in(span[0] + 1, span[1], outer=True):
+            if self.text[m.outer_start] == "و" and m.outer_start < m.start:
                 chain, end = self.mention_chain(m.outer_start, unit.end, allow_clitic=True)
                 if chain:
                     other = (span[0], m.outer_start - 1)
@@ -753,10 +771,24 @@ class Detector:
         return Subject("other", other_span=span), span[1]
 
     def in_candidate(self, pos: int) -> bool:
-        return any(
-            c.field == self.field and c.content_start <= pos < c.content_end
-            for c in self.state.candidates
-        )
+        """Whether ``pos`` lies inside a candidate's content in this field."""
+        candidates = self.state.candidates
+        starts, ends = self._span_starts, self._span_ends
+        for c in candidates[self._seen :]:
+            if starts is None or c.field != self.field:
+                continue
+            if starts and c.content_start < starts[-1]:
+                starts = self._span_starts = None  # out of order: scan from now on
+                continue
+            starts.append(c.content_start)
+            ends.append(max(c.content_end, ends[-1]) if ends else c.content_end)
+        self._seen = len(candidates)
+        if starts is None:
+            return any(
+                c.field == self.field and c.content_start <= pos < c.content_end for c in candidates
+            )
+        i = bisect_right(starts, pos)
+        return i > 0 and ends[i - 1] > pos
 
     def opens_frame(self, toks: list[Tok], i: int, spec: CueSpec) -> bool:
         t = toks[i].text
