@@ -239,9 +239,10 @@ def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]
     later sentence, a headline restating it) is one row: keep the body's fullest form.
 
     Quotations are taken fullest first; one is dropped when it restates one kept before it.
-    Only kept quotations that can share enough tokens are compared (prefix filtering over
-    tokens ordered rarest first): an article of thousands of quotations costs about the sum
-    of their lengths, not the square of their number.
+    Only kept quotations that can share enough tokens are compared (prefix and count
+    filtering over tokens ordered rarest first, by length): an article of thousands of
+    quotations compares a few pairs per quotation, not every pair. What remains grows with
+    how many kept ones share each rare token (the square of the count over the vocabulary).
     """
     order = sorted(
         range(len(quotes)),
