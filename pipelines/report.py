@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
-import tempfile
+import secrets
 import urllib.parse
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -544,7 +544,9 @@ def render_report(
         tables, validation, parquet_links, report_dir=report_dir, run_id=run_id
     )
     path = os.path.join(report_dir, REPORT_FILE)
-    fd, staged = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=report_dir)
+    staged = os.path.join(report_dir, f".index-{secrets.token_hex(8)}.html")
+    # Not mkstemp, which makes the file 0600: opened as open() would, the umask applies.
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(page)

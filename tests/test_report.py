@@ -1,8 +1,9 @@
 """pipelines.report: the self-contained HTML page, as text and as headless Chromium shows it.
 
 The Chromium test renders ``<out>/report/index.html`` with Debian's ``chromium`` package
-(installed by the project's setup; skipped with a reason where it is missing), reads the DOM
-after rendering (``--dump-dom``) and writes a screenshot as a test artifact: under
+(installed by the project's setup, launched by tests/browser.py; skipped with a reason where
+it is missing), reads the DOM after rendering (``--dump-dom``) and writes a screenshot as a
+test artifact: under
 ``$ISNAD_TEST_ARTIFACTS`` when set, else pytest's tmp_path; the path is printed (``-s``).
 """
 
@@ -12,11 +13,11 @@ import datetime as dt
 import html.parser
 import os
 import re
-import shutil
-import subprocess
+import stat
 from pathlib import Path
 from typing import Any, ClassVar
 
+import browser
 import pyarrow as pa
 import pytest
 
@@ -108,6 +109,23 @@ class TestHtml:
         page = Path(path).read_text(encoding="utf-8")
         assert 'href="../quotes.parquet"' in page and 'href="../claims.parquet"' in page
 
+    @pytest.mark.parametrize("umask", [0o022, 0o027])
+    def test_page_mode_follows_umask(
+        self, tables: dict[str, pa.Table], tmp_path: Path, umask: int
+    ) -> None:
+        """The page is written with the mode any file the run writes gets (0644 under umask
+        022), not the 0600 of a private temp file, and no staged file is left behind."""
+        previous = os.umask(umask)
+        try:
+            path = Path(report.render_report(tables, VALIDATION_OK, str(tmp_path), {}))
+            plain = tmp_path / "plain.txt"
+            plain.write_text("x", encoding="utf-8")
+        finally:
+            os.umask(previous)
+        assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+        assert [p.name for p in path.parent.iterdir()] == ["index.html"]
+
     def test_remote_table_links_stay_absolute(
         self, tables: dict[str, pa.Table], tmp_path: Path
     ) -> None:
@@ -172,41 +190,17 @@ class _VisibleText(html.parser.HTMLParser):
         return re.sub(r"\s+", " ", " ".join(self.parts))
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-
-
-@pytest.mark.skipif(
-    _chromium() is None,
-    reason="headless Chromium not installed (Debian: apt-get install chromium fonts-noto-core)",
-)
+@pytest.mark.skipif(browser.chromium() is None, reason=browser.MISSING)
 def test_chromium_renders_the_report(tables: dict[str, pa.Table], tmp_path: Path) -> None:
     """Chromium shows the speakers, the counts, the shared claims and the <script> as text,
     runs nothing, and a screenshot is written as a test artifact."""
     out = tmp_path / "out"
     path = Path(report.render_report(tables, VALIDATION_OK, str(out), links(out, tables)))
     url = path.resolve().as_uri()
-    binary = _chromium()
+    binary = browser.chromium()
     assert binary is not None
 
-    dom = _run_chromium(binary, tmp_path / "profile-dom", "--dump-dom", url).stdout
+    dom = browser.run_chromium(binary, tmp_path / "profile-dom", "--dump-dom", url).stdout
     seen = _VisibleText()
     seen.feed(dom)
     text = seen.text
@@ -236,10 +230,8 @@ def test_chromium_renders_the_report(tables: dict[str, pa.Table], tmp_path: Path
     blockquotes = [a for tag, a in seen.tags if tag == "blockquote"]
     assert blockquotes and all(a.get("dir") == "rtl" and a.get("lang") == "ar" for a in blockquotes)
 
-    artifacts = Path(os.environ.get("ISNAD_TEST_ARTIFACTS") or tmp_path)
-    artifacts.mkdir(parents=True, exist_ok=True)
-    shot = artifacts / "report.png"
-    _run_chromium(
+    shot = browser.artifacts_dir(tmp_path) / "report.png"
+    browser.run_chromium(
         binary,
         tmp_path / "profile-shot",
         f"--screenshot={shot}",
