@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "expectations"
 DOCS_SITE = "isnad"
+DOCS_VIEWS = "pipelines.datadocs"  # GE imports it by name when it builds the docs
 # Columns that identify a row in a failure's examples.
 ROW_KEYS: dict[str, tuple[str, ...]] = {
     "articles": ("article_id",),
@@ -985,7 +986,15 @@ def _context(docs_dir: str | None) -> Any:
                 "class_name": "TupleFilesystemStoreBackend",
                 "base_directory": str(Path(docs_dir).resolve()),
             },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            # Views that escape every value from the data (GE writes them raw): datadocs.py.
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "view": {"module_name": DOCS_VIEWS, "class_name": "EscapingIndexPageView"},
+            },
+            "site_section_builders": {
+                section: {"view": {"module_name": DOCS_VIEWS, "class_name": "EscapingPageView"}}
+                for section in ("expectations", "validations", "profiling")
+            },
         }
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),

@@ -9,16 +9,18 @@ python_bin="${PYTHON:-python3.11}"
 venv=.venv
 stamp="$venv/.isnad-setup"
 
-# Headless Chromium and Arabic fonts: the report test renders output/report/index.html in a
-# browser and checks what a reader sees. Debian packages; skipped (the test then skips) where
-# apt cannot install them.
-if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ar 2>/dev/null | grep -q .; then
-    echo "setup: installing chromium and fonts-noto-core (apt)"
+# Headless Chromium, its driver (for Selenium) and Arabic fonts: the browser tests render the
+# report and the Data Docs and check what a reader sees and that nothing from the data runs.
+# Debian packages; skipped (the tests then skip) where apt cannot install them.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 ||
+    ! fc-list :lang=ar 2>/dev/null | grep -q .; then
+    echo "setup: installing chromium, chromium-driver and fonts-noto-core (apt)"
     sudo_cmd=$([ "$(id -u)" = 0 ] || echo sudo)
-    { $sudo_cmd apt-get install -y --no-install-recommends chromium fonts-noto-core >/dev/null 2>&1 ||
+    browser_packages="chromium chromium-driver fonts-noto-core"
+    { $sudo_cmd apt-get install -y --no-install-recommends $browser_packages >/dev/null 2>&1 ||
         { $sudo_cmd apt-get update >/dev/null 2>&1 &&
-            $sudo_cmd apt-get install -y --no-install-recommends chromium fonts-noto-core >/dev/null 2>&1; }; } ||
-        echo "setup: could not install chromium/fonts-noto-core; the browser report test will skip"
+            $sudo_cmd apt-get install -y --no-install-recommends $browser_packages >/dev/null 2>&1; }; } ||
+        echo "setup: could not install $browser_packages; the browser tests will skip"
 fi
 
 if [ ! -x "$venv/bin/python" ]; then
