@@ -42,13 +42,15 @@ RAW = re.compile(
 def _hostile_tables() -> dict[str, pa.Table]:
     """The good tables of test_validate with hostile values failing expectations of three
     tables: a URL (warning), a date origin, a sentence's field and a quarantine reason (in
-    set), whose row key (source_name) is hostile too."""
+    set), whose row key (source_name) is hostile too, and a speaker id (distinct values)."""
     tables = dict(good_tables())
     articles = set_values(tables["articles"], "url", lambda v: [URL_SCRIPT] * len(v))
     tables["articles"] = set_values(articles, "date_origin", lambda v: [IMG] * len(v))
     tables["sentences"] = set_values(tables["sentences"], "field", lambda v: [SVG] * len(v))
     quarantine = set_values(tables["quarantine"], "source_name", lambda v: [SVG] * len(v))
     tables["quarantine"] = set_values(quarantine, "reason", lambda v: [ATTR] * len(v))
+    # A distinct-values expectation shows the column's values as its observed value.
+    tables["speakers"] = set_values(tables["speakers"], "speaker_id", lambda v: [TEXT_IMG, *v[1:]])
     return tables
 
 
@@ -65,7 +67,7 @@ def test_data_docs_escape_values_from_the_data(tmp_path: Path) -> None:
     seen = "".join(
         page.read_text(encoding="utf-8") for page in (docs / "validations").rglob("*.html")
     )
-    for value in (URL_SCRIPT, IMG, SVG, ATTR):
+    for value in (URL_SCRIPT, IMG, SVG, ATTR, TEXT_IMG):
         assert (
             value.replace("&", "&amp;")
             .replace("<", "&lt;")
@@ -151,6 +153,13 @@ return {
 """
 
 
+SHOW_PAYLOAD = """
+const hit = document.evaluate("//*[contains(text(), '__pwned')]", document, null,
+  XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+if (hit) hit.scrollIntoView({block: "center"});
+"""
+
+
 def _links(index: Path) -> list[Path]:
     """The pages the docs index links to: its table rows' paths (in the script GE writes
     for its table) and its <a> links, within the site."""
@@ -171,6 +180,8 @@ def _visit(driver: Any, page: Path, shot: Path) -> dict[str, Any]:
         raise AssertionError(f"{page}: a dialog is open: {text!r}")
     except NoAlertPresentException:
         pass
+    # The screenshot shows the first hostile value on the page, where there is one.
+    driver.execute_script(SHOW_PAYLOAD)
     driver.save_screenshot(str(shot))
     return state
 
@@ -204,8 +215,8 @@ def test_pages_of_a_hostile_run_run_nothing_in_chromium(
     with browser.driver(tmp_path / "profile") as driver:
         for i, page in enumerate([index, *linked, report_page]):
             name = page.relative_to(out).as_posix()
-            states[name] = _visit(driver, page, artifacts / f"page-{i:02d}.png")
-    print(f"screenshots: {artifacts}/page-*.png")
+            states[name] = _visit(driver, page, artifacts / f"{i:02d}-{page.stem}.png")
+    print(f"screenshots: {artifacts}/[0-9][0-9]-*.png")
 
     for name, state in states.items():
         assert state["pwned"] is None, name
