@@ -14,17 +14,26 @@ text, escaped; content blocks are rendered by GE's templates as before, and stri
 keep GE's own escaping of their parameters. The index page's table data, which GE builds as
 HTML from suite and run names (never from the data), is left as GE makes it.
 
+Defence in depth, should a value ever reach a page raw: every page carries a
+Content-Security-Policy under which only GE's own scripts run. Its ``<script>`` tags (inline
+ones and those of its CDN libraries) get a fresh nonce per page; its three inline ``onclick``
+handlers (which no such policy allows) become ``data-isnad-click`` attributes bound by a nonced
+script, to the same three functions. Styles, fonts and the logo still load from GE's CDNs, so
+the pages look as GE made them wherever those are reachable.
+
 GE loads this module by name when it builds the docs (it imports great_expectations).
 """
 
 from __future__ import annotations
 
 import html
+import re
+import secrets
 from typing import Any
 
 from great_expectations.render import RenderedComponentContent
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
-from jinja2 import pass_context
+from jinja2 import BaseLoader, Environment, pass_context
 
 MODULE = __name__
 
@@ -34,8 +43,74 @@ def escape(value: Any) -> str:
     return "" if value is None else html.escape(str(value), quote=True)
 
 
+# Hosts GE's pages load styles, fonts and images from (render/view/templates, GE 1.24.1).
+STYLE_HOSTS = (
+    "https://unpkg.com https://maxcdn.bootstrapcdn.com https://cdnjs.cloudflare.com "
+    "https://cdn.jsdelivr.net"
+)
+IMAGE_HOSTS = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com"
+CSP = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; "
+    f"style-src 'unsafe-inline' {STYLE_HOSTS}; font-src https://cdnjs.cloudflare.com; "
+    f"img-src 'self' data: {IMAGE_HOSTS}; base-uri 'none'; form-action 'none'"
+)
+CLICKABLE = ("showAllValidations", "hideSucceededValidations", "clearTableFilters")
+BIND_CLICKS = (
+    "<script>\n"  # given its nonce with every other script tag
+    "document.querySelectorAll('[data-isnad-click]').forEach((el) => {\n"
+    f"  if (!{list(CLICKABLE)}.includes(el.dataset.isnadClick)) return;\n"
+    "  el.onclick = () => window[el.dataset.isnadClick]"
+    "(...('isnadArg' in el.dataset ? [el.dataset.isnadArg] : []));\n"
+    "});\n</script>\n"
+)
+# (template, GE's text, isnad's): each must be found, or GE changed and the policy is wrong.
+PATCHES: tuple[tuple[str, str, str], ...] = (
+    ("page.j2", "<head>", '<head>\n    <meta http-equiv="Content-Security-Policy" '
+     'content="{{ csp_policy }}">'),
+    ("index_page.j2", "<head>", '<head>\n    <meta http-equiv="Content-Security-Policy" '
+     'content="{{ csp_policy }}">'),
+    ("page.j2", "</body>", BIND_CLICKS + "</body>"),
+    ("index_page.j2", "</body>", BIND_CLICKS + "</body>"),
+    ("bootstrap_table.j2", "onclick=\"clearTableFilters('{{ table_id }}')\"",
+     'data-isnad-click="clearTableFilters" data-isnad-arg="{{ table_id }}"'),
+    ("page_action_card.j2", 'onclick="showAllValidations()"',
+     'data-isnad-click="showAllValidations"'),
+    ("page_action_card.j2", 'onclick="hideSucceededValidations()"',
+     'data-isnad-click="hideSucceededValidations"'),
+)  # fmt: skip
+_SCRIPT_TAG = re.compile(r"<script(?=[\s>])")
+
+
+class _PolicyLoader(BaseLoader):
+    """GE's templates with the patches above and a nonce on every ``<script>`` tag."""
+
+    def __init__(self, inner: BaseLoader) -> None:
+        self.inner = inner
+
+    def get_source(self, environment: Environment, template: str) -> Any:
+        source, filename, uptodate = self.inner.get_source(environment, template)
+        for name, old, new in PATCHES:
+            if name == template:
+                if old not in source:
+                    raise RuntimeError(f"GE's {template} has no {old!r}: update datadocs.PATCHES")
+                source = source.replace(old, new)
+        source = _SCRIPT_TAG.sub('<script nonce="{{ csp_nonce }}"', source)
+        return source, filename, uptodate
+
+
 class _EscapingView:
-    """``render_content_block`` that treats whatever is not a content block as text."""
+    """``render_content_block`` that treats whatever is not a content block as text; pages
+    under a Content-Security-Policy (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.env.loader = _PolicyLoader(self.env.loader)  # type: ignore[attr-defined]
+
+    def render(self, document: Any, template: Any = None, **kwargs: Any) -> Any:
+        nonce = secrets.token_urlsafe(18)
+        return super().render(  # type: ignore[misc]
+            document, template, csp_nonce=nonce, csp_policy=CSP.format(nonce=nonce), **kwargs
+        )
 
     @pass_context
     def render_content_block(

@@ -61,9 +61,14 @@ def run_chromium(binary: str, profile: Path, *args: str) -> subprocess.Completed
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
-# Installed before any script of a page runs: a dialog a payload opens is recorded, not shown.
+# Installed before any script of a page runs: a dialog a payload opens is recorded, not shown,
+# and so is what the page's Content-Security-Policy blocks.
 DIALOG_HOOK = """
 window.__dialogs = [];
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(e.effectiveDirective + " " + e.blockedURI + " " + (e.sample || ""));
+});
 for (const name of ["alert", "confirm", "prompt", "print"]) {
   window[name] = (...args) => { window.__dialogs.push(name + ":" + args.join(",")); };
 }
@@ -73,7 +78,8 @@ for (const name of ["alert", "confirm", "prompt", "print"]) {
 @contextmanager
 def driver(profile: Path, *, width: int = 1280, height: int = 2000) -> Iterator[Any]:
     """A Selenium Chrome driver on Debian's chromium with FLAGS and a fresh profile; each page
-    it opens records its dialogs in ``window.__dialogs``."""
+    it opens records its dialogs in ``window.__dialogs``, what its CSP blocked in
+    ``window.__csp``."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

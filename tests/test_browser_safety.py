@@ -63,7 +63,11 @@ def test_data_docs_escape_values_from_the_data(tmp_path: Path) -> None:
     pages = sorted(docs.rglob("*.html"))
     assert len(pages) == 15  # the index, 7 suites, 7 validation results
     for page in pages:
-        assert not RAW.findall(page.read_text(encoding="utf-8")), page
+        source = page.read_text(encoding="utf-8")
+        assert not RAW.findall(source), page
+        # Under a policy only GE's own, nonced scripts satisfy; no inline handler it forbids.
+        assert '<meta http-equiv="Content-Security-Policy"' in source, page
+        assert not re.findall(r"<script(?![^>]*\bnonce=)", source) and "onclick=" not in source
     seen = "".join(
         page.read_text(encoding="utf-8") for page in (docs / "validations").rglob("*.html")
     )
@@ -126,6 +130,14 @@ RECORDS: list[dict[str, Any]] = [
     },
 ]
 
+# Whether a script that got into the page would run (its policy should stop it).
+INJECT = """
+const s = document.createElement("script");
+s.textContent = "window.__injected = 1";
+document.head.append(s);
+return window.__injected === 1;
+"""
+
 # What the page did: run in the page after it loaded.
 PAGE_STATE = """
 const attrs = [];
@@ -141,6 +153,9 @@ return {
   pwned: window.__pwned === undefined ? null : String(window.__pwned),
   title: document.title,
   dialogs: window.__dialogs,
+  csp: window.__csp,
+  unbound: [...document.querySelectorAll("[data-isnad-click]")].filter((e) => !e.onclick).length,
+  policy: document.querySelector("meta[http-equiv='Content-Security-Policy']")?.content || null,
   scripts: [...document.scripts].map(s => s.text).filter(t => /pwned/.test(t)),
   handlers: attrs,
   live: [...document.querySelectorAll("a[href], area[href]")]
@@ -175,6 +190,7 @@ def _visit(driver: Any, page: Path, shot: Path) -> dict[str, Any]:
 
     driver.get(page.resolve().as_uri())
     state = driver.execute_script(PAGE_STATE)
+    state["injected_ran"] = driver.execute_script(INJECT)
     try:
         text = driver.switch_to.alert.text
         raise AssertionError(f"{page}: a dialog is open: {text!r}")
@@ -224,6 +240,12 @@ def test_pages_of_a_hostile_run_run_nothing_in_chromium(
         assert state["dialogs"] == [], name
         assert state["scripts"] == [] and state["handlers"] == [], name
         assert state["live"] == [] and state["frames"] == 0 and state["images"] == [], name
+        # Defence in depth: a policy that lets GE's own scripts and styles be, and stops a
+        # script that would get into the page.
+        expected = "default-src 'none'" if name == "report/index.html" else "script-src 'nonce-"
+        assert expected in (state["policy"] or ""), name
+        assert state["csp"] == [] and state["injected_ran"] is False, (name, state["csp"])
+        assert state["unbound"] == 0, name  # GE's buttons still call its functions
 
     # The failing URLs are shown as text on the articles' validation page.
     (articles,) = (n for n in states if n.startswith("validation/validations/articles/"))
