@@ -35,8 +35,6 @@ from great_expectations.render import RenderedComponentContent
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 from jinja2 import BaseLoader, Environment, pass_context
 
-MODULE = __name__
-
 
 def escape(value: Any) -> str:
     """``value`` as HTML text (quotes too: a value may end up in an attribute)."""
