@@ -5,8 +5,23 @@
     isnad evaluate --gold FILE --quotes DIR
     isnad server {start,stop,status}
 
-``run`` adds the articles under INPUT that ``DIR`` does not hold yet (exit 0), or exits 2
-when validation fails (nothing added), or 3 when another run is writing to ``DIR``.
+``run`` adds the articles under INPUT that ``DIR`` does not hold yet. Exit codes (one
+line ``isnad: error: ...`` on stderr for 1 and 64; the traceback only with ``-v``):
+
+    0   published (a run with no new article publishes its ``runs`` row)
+    1   error: anything else (Prefect API down or frozen, --out not writable, a full disk,
+        someone else's files where isnad writes, SIGTERM ...); nothing was published,
+        unless the message says so
+    2   validation failed: no rows added (the run is recorded in ``runs``)
+    3   locked: another run is writing to ``DIR``; nothing was done
+    64  usage: bad arguments, a missing input, --out a file, inside an input or holding one
+
+Everything checkable about ``--out`` is checked before the text stages run. The run's time
+is bounded whatever Prefect's API does: each API request times out (10 s, one retry), an
+API that does not answer before the run is an error (exit 1) or, for isnad's own local
+server, a fallback to a temporary one (the message says which); once the flow's work is
+done, or on SIGTERM, Prefect gets a few seconds to record the end before the command exits
+with the work's own code (the dataset commit does not depend on the API).
 ``serve`` registers the flow as the deployment ``isnad/NAME`` with a cron schedule and
 runs its scheduled runs until interrupted (Ctrl-C, SIGTERM).
 
@@ -32,9 +47,12 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -44,9 +62,23 @@ from typing import Any
 DEFAULT_PORT = 4210
 DEFAULT_CRON = "0 * * * *"  # hourly, on the hour
 DEFAULT_DEPLOYMENT = "scheduled"  # served as isnad/scheduled; prefect.yaml declares the same
+EXIT_PUBLISHED = 0
+EXIT_ERROR = 1
 EXIT_VALIDATION_FAILED = 2
 EXIT_LOCKED = 3
+EXIT_USAGE = 64  # EX_USAGE of sysexits.h
 START_TIMEOUT_SECONDS = 90.0  # a first start creates and migrates the SQLite database
+# Bounds on Prefect's API (each a bound on a hang, generous for a loaded machine). A request
+# waits 10 s and is retried once, so an API call fails within ~22 s instead of ~7 min.
+API_REQUEST_TIMEOUT = "10"
+API_MAX_RETRIES = "1"
+HEALTH_TIMEOUT = 3.0  # a configured API must answer /health within this before a run
+FROZEN_WAIT_SECONDS = 6.0  # a local server that is running but silent, before falling back
+# From calling the flow to its body starting: a temporary server's start included (~9 s, up
+# to 45 s on a busy machine).
+FLOW_START_GRACE = 75.0
+FLOW_END_GRACE = 20.0  # from the body's end to the flow returning (Prefect records the end)
+TERM_GRACE = 5.0  # from SIGTERM to exit, when Prefect's crash report does not return
 
 
 def _memory_settings() -> None:
@@ -58,19 +90,93 @@ def _memory_settings() -> None:
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
 
 
+class UsageError(Exception):
+    """What the arguments ask for cannot be done (exit 64)."""
+
+
+class PrefectUnavailable(RuntimeError):
+    """The Prefect API the run must use does not answer (exit 1)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM: unwinds the run (the transaction aborts, the lock is released)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors exiting 64, not 2 (which is a failed validation)."""
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _memory_settings()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("run", "serve"):
-        missing = [p for p in args.inputs if not Path(p).exists()]
-        if missing:
-            parser.error(f"input path does not exist: {', '.join(missing)}")
-    return args.handler(args)
+    verbose = bool(getattr(args, "verbose", False))
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
+    try:
+        if args.command in ("run", "serve"):
+            missing = [p for p in args.inputs if not Path(p).exists()]
+            if missing:
+                parser.error(f"input path does not exist: {', '.join(missing)}")
+            check_output_arguments(args.inputs, args.out)
+        return args.handler(args)
+    except UsageError as exc:
+        return _fail(f"{exc} (see isnad {args.command} --help)", EXIT_USAGE)
+    except Terminated:
+        return _fail("terminated (SIGTERM); nothing was published", EXIT_ERROR)
+    except KeyboardInterrupt:
+        return _fail("interrupted; nothing was published", EXIT_ERROR)
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        return _fail(describe_error(exc, verbose=verbose), EXIT_ERROR)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"isnad: error: {message}", file=sys.stderr)
+    return code
+
+
+def describe_error(exc: BaseException, *, verbose: bool = False) -> str:
+    """One line naming the cause of ``exc`` (a file system error with its path)."""
+    from pipelines.dataset import DatasetError
+
+    if isinstance(exc, (DatasetError, PrefectUnavailable)):  # complete messages of isnad's
+        return " ".join(str(exc).split())
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        text = f"{exc.strerror}{where}"
+    else:
+        text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return text if verbose else f"{text} (-v for the traceback)"
+
+
+def check_output_arguments(inputs: Sequence[str], out: str) -> None:
+    """What the arguments alone say about --out (a file; inside an input or holding one),
+    as a usage error, before Prefect starts."""
+    from pipelines import dataset
+
+    try:
+        dataset.check_apart(inputs, out)
+        if not dataset.is_remote(out) and dataset.local_path(out).is_file():
+            raise dataset.OutputMisplaced(f"--out {out} is a file, not a directory")
+    except dataset.OutputMisplaced as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="isnad",
         description="Quotations by Lavrov, Kerry, Shoigu, Hagel and Muallem in Arabic news.",
     )
@@ -205,12 +311,14 @@ def process_pool_runner(workers: int) -> Any:
 
 def run_command(args: argparse.Namespace) -> int:
     _quiet_prefect(verbose=args.verbose)
+    from pipelines import dataset
+
+    dataset.check_output(args.out)  # before Prefect starts: a run that cannot publish stops
     workers = (
         1 if getattr(args, "dask", None) else worker_count(getattr(args, "workers", 1), args.inputs)
     )
     shared_api = export_api_url() if workers > 1 else None
-    from flows.pipeline import ValidationFailed, isnad_flow
-    from pipelines.dataset import DatasetError, DatasetLocked
+    from flows.pipeline import BODY, isnad_flow
 
     options = _flow_options(args)
     flow_fn = isnad_flow
@@ -227,23 +335,137 @@ def run_command(args: argparse.Namespace) -> int:
             # N processes in all: N - 1 workers, and this one takes batches while they are busy.
             flow_fn = isnad_flow.with_options(task_runner=process_pool_runner(workers - 1))
             options |= {"scale_out": True, "in_flight": workers, "run_here": True}
+        BODY.reset()
+        watchdog = Watchdog(BODY, args, api)
+        watchdog.start()
         try:
             summary = flow_fn(**options)
-        except ValidationFailed as exc:
-            print(f"isnad: {exc}", file=sys.stderr)
-            return EXIT_VALIDATION_FAILED
-        except DatasetLocked as exc:
-            print(f"isnad: {exc}", file=sys.stderr)
-            return EXIT_LOCKED
-        except DatasetError as exc:
-            print(f"isnad: {exc}", file=sys.stderr)
-            return 1
-    print(
-        json.dumps(summary, default=str)
-        if getattr(args, "json", False)
-        else format_summary(summary)
-    )
-    return 0
+        except BaseException as exc:
+            watchdog.returned.set()
+            code, message = outcome_of(exc, args.out, BODY)
+            if message is None:
+                cause = BODY.outcome if BODY.ended.is_set() else exc
+                if isinstance(cause, BaseException) and cause is not exc:
+                    raise cause from exc  # the body's error, not Prefect's on recording it
+                raise
+            if code == EXIT_PUBLISHED:
+                print(format_outcome(BODY.outcome, args), flush=True)
+            print(message, file=sys.stderr)
+            return code
+        watchdog.returned.set()
+    print(format_outcome(summary, args))
+    return EXIT_PUBLISHED
+
+
+def outcome_of(exc: BaseException, out: str, body: Any) -> tuple[int, str | None]:
+    """Exit code and stderr text for what ended a run (None: not the run's to describe)."""
+    from flows.pipeline import ValidationFailed
+    from pipelines.dataset import DatasetLocked
+
+    cause = body.outcome if body.ended.is_set() else exc
+    if isinstance(cause, ValidationFailed):
+        return EXIT_VALIDATION_FAILED, f"isnad: {cause}"
+    if isinstance(cause, DatasetLocked):
+        return EXIT_LOCKED, f"isnad: {cause}"
+    if isinstance(cause, dict):  # the work was published; Prefect failed to record the end
+        return EXIT_PUBLISHED, (
+            f"isnad: warning: published, but Prefect lost track of the flow run "
+            f"({describe_error(exc, verbose=True)})"
+        )
+    if body.terminated.is_set() or isinstance(exc, Terminated) or _is_termination(exc):
+        return EXIT_ERROR, f"isnad: error: terminated (SIGTERM); {_published_note(out, body)}"
+    return EXIT_ERROR, None
+
+
+def _is_termination(exc: BaseException) -> bool:
+    from prefect.exceptions import TerminationSignal
+
+    return isinstance(exc, TerminationSignal)
+
+
+def _published_note(out: str, body: Any) -> str:
+    """Whether this run's version is the dataset's current one (the signal may have come
+    after the commit)."""
+    from pipelines import dataset
+
+    try:
+        manifest = dataset.read_manifest(out)
+    except Exception:  # the note must not replace the message it completes
+        return "the dataset could not be read to tell whether the run published"
+    if manifest is not None and body.run_id and manifest.get("run_id") == body.run_id:
+        return f"the run had published dataset version {manifest['version']}"
+    return "nothing was published"
+
+
+def format_outcome(summary: Any, args: argparse.Namespace) -> str:
+    if getattr(args, "json", False):
+        return json.dumps(summary, default=str)
+    return format_summary(summary)
+
+
+class Watchdog(threading.Thread):
+    """Bounds the time Prefect's API may add to a run: the flow body must start within
+    FLOW_START_GRACE of the call; once it has ended (or on SIGTERM), the flow must return
+    within FLOW_END_GRACE (TERM_GRACE). Past a bound it prints the run's outcome and exits
+    with its code at once (``os._exit``: Prefect's client threads may be stuck on a socket).
+    Safe: the dataset's commit is one rename under a lock the kernel releases with the
+    process, and a staged version left behind is removed by the next run."""
+
+    def __init__(self, body: Any, args: argparse.Namespace, api: str | None, exit: Any = None):
+        super().__init__(name="isnad-watchdog", daemon=True)
+        self.body, self.args, self.api = body, args, api
+        self.returned = threading.Event()
+        self._exit = exit or os._exit
+        self.start_grace, self.end_grace = FLOW_START_GRACE, FLOW_END_GRACE
+        self.term_grace = TERM_GRACE
+
+    def run(self) -> None:
+        where = f"the Prefect API at {self.api}" if self.api else "Prefect's temporary server"
+        if not _wait_any((self.body.started, self.returned), self.start_grace):
+            self._leave(
+                EXIT_ERROR,
+                f"isnad: error: {where} did not let the flow run start within "
+                f"{self.start_grace:g} s; nothing was done",
+            )
+            return
+        while not _wait_any((self.body.ended, self.body.terminated, self.returned), 1.0):
+            pass
+        if not self.returned.is_set():
+            grace = self.term_grace if self.body.terminated.is_set() else self.end_grace
+            if not self.returned.wait(grace):
+                self._leave_with_outcome(where, grace)
+
+    def _leave_with_outcome(self, where: str, grace: float) -> None:
+        body = self.body
+        lost = f"{where} did not record the flow run's end within {grace:g} s"
+        if body.terminated.is_set():
+            note = _published_note(self.args.out, body)
+            return self._leave(EXIT_ERROR, f"isnad: error: terminated (SIGTERM); {note}")
+        if isinstance(body.outcome, dict):
+            print(format_outcome(body.outcome, self.args), flush=True)
+            return self._leave(
+                EXIT_PUBLISHED, f"isnad: warning: published, but Prefect lost track: {lost}"
+            )
+        code, message = outcome_of(body.outcome, self.args.out, body)  # type: ignore[arg-type]
+        if message is None:
+            message = f"isnad: error: {describe_error(body.outcome, verbose=True)}"
+        self._leave(code, f"{message}\n({lost})")
+
+    def _leave(self, code: int, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        self._exit(code)
+
+
+def _wait_any(events: Sequence[threading.Event], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not any(e.is_set() for e in events):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        events[0].wait(min(left, 0.2))
+    return True
 
 
 def dask_runner(address: str) -> Any:
@@ -393,6 +615,13 @@ def _quiet_prefect(*, verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    # Prefect's defaults (60 s a request, 5 retries with backoff) let one call to an API
+    # that stopped answering hold a run ~7 minutes.
+    os.environ.setdefault("PREFECT_API_REQUEST_TIMEOUT", API_REQUEST_TIMEOUT)
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", API_MAX_RETRIES)
+    # A temporary server's start counts 20 "s" of polling by default: too short on a busy
+    # machine (seen: a fallback failing under load 6 on 2 cores).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "45")
     if not verbose:
         # A failed validation is reported by the CLI in a few lines; the flow run's logger
         # would print the same exception again with Prefect's traceback.
@@ -439,16 +668,20 @@ def prefect_api() -> Iterator[str | None]:
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     configured = get_current_settings().api.url
-    if configured or os.environ.get("ISNAD_PREFECT_SERVER", "local") == "ephemeral":
+    if configured:
+        if problem := api_problem(configured):
+            raise PrefectUnavailable(
+                f"the Prefect API at {configured} (PREFECT_API_URL) {problem}; nothing was "
+                "done. Start it, or unset PREFECT_API_URL to use isnad's local server "
+                "(ISNAD_PREFECT_SERVER=ephemeral: a temporary one)"
+            )
+        yield configured
+        return
+    if os.environ.get("ISNAD_PREFECT_SERVER", "local") == "ephemeral":
         yield configured
         return
     url = ensure_local_server()
-    if url is None:
-        print(
-            "isnad: no local Prefect server (see `isnad server status`); "
-            "running with a temporary one",
-            file=sys.stderr,
-        )
+    if url is None:  # ensure_local_server said why, and that a temporary one is used
         yield None
         return
     # Worker processes (a process pool spawns them) read the API from the environment.
@@ -490,14 +723,40 @@ def ensure_local_server(timeout: float = START_TIMEOUT_SECONDS) -> str | None:
         version = _server_version(url)
         if version is None:
             _clear_stale_pid_file(home)
-            if not _server_running(home):
+            if _server_running(home):
+                # Up, yet silent: stopped (SIGSTOP) or hung. A start would not help.
+                version = _wait_for_server(url, min(timeout, FROZEN_WAIT_SECONDS))
+                if version is None:
+                    pid = _server_pid(home)
+                    state = "is stopped" if _process_stopped(pid) else "does not answer"
+                    print(
+                        f"isnad: the local Prefect server at {url} (pid {pid}) {state}; "
+                        "running with a temporary one (`isnad server stop` ends it)",
+                        file=sys.stderr,
+                    )
+                    return None
+            elif problem := _port_taken(url):
+                print(
+                    f"isnad: port {url} is held by something that {problem}; running with a "
+                    "temporary Prefect server (ISNAD_PREFECT_PORT picks another port)",
+                    file=sys.stderr,
+                )
+                return None
+            else:
                 _start_server(home, url)
-            version = _wait_for_server(url, timeout)
+                version = _wait_for_server(url, timeout)
     if version != prefect_version:
         if version is not None:
             print(
                 f"isnad: the Prefect server at {url} runs version {version}, this is "
-                f"{prefect_version}; stop it with `isnad server stop`",
+                f"{prefect_version}; running with a temporary one (`isnad server stop` "
+                "ends that one)",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"isnad: the local Prefect server did not start within {timeout:g} s (its log: "
+                f"{home / 'server.log'}); running with a temporary one",
                 file=sys.stderr,
             )
         return None
@@ -532,6 +791,24 @@ def _start_server(home: Path, url: str) -> None:
         )
 
 
+def api_problem(api_url: str, timeout: float = HEALTH_TIMEOUT) -> str | None:
+    """Why the API at ``api_url`` cannot take a run ("refuses connections", "does not
+    answer within 3 s"), or None when it answers HTTP at all (an error status too: a
+    Prefect Cloud URL may want its key for /health)."""
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except (TimeoutError, OSError, ValueError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+            return f"does not answer within {timeout:g} s"
+        if isinstance(reason, ConnectionRefusedError):
+            return "refuses connections"
+        return f"cannot be reached ({reason})"
+
+
 def _server_version(api_url: str) -> str | None:
     """The version a healthy Prefect server reports, or None when nothing answers."""
     try:
@@ -552,6 +829,29 @@ def _wait_for_server(api_url: str, timeout: float) -> str | None:
             return version
         time.sleep(0.25)
     return None
+
+
+def _port_taken(api_url: str) -> str | None:
+    """What holds the port of ``api_url`` when it is not a healthy Prefect server
+    (accepting connections, answering or not), or None when nothing listens there."""
+    import socket
+
+    host, port = api_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=HEALTH_TIMEOUT):
+            pass
+    except OSError:
+        return None
+    return api_problem(api_url) or "is not a Prefect server of this version"
+
+
+def _process_stopped(pid: int | None) -> bool:
+    """Whether ``pid`` is stopped (SIGSTOP, a debugger): state T or t in /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
 
 
 def _server_pid(home: Path) -> int | None:

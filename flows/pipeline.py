@@ -44,6 +44,7 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -51,6 +52,7 @@ import os
 import pickle
 import resource
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -230,6 +232,19 @@ def _docs_published(
     return dataclasses.replace(report, docs_path=f"{uri}/index.html" if report.docs_path else None)
 
 
+def _artifact(markdown: str, key: str) -> None:
+    """A Markdown artifact on the flow run, if Prefect's API takes it: the dataset does not
+    depend on the API, so an API that stopped answering costs the artifact, not the run's
+    validated work (and, once one call failed, no further wait on it)."""
+    if BODY.api_lost:
+        return
+    try:
+        create_markdown_artifact(markdown, key=key)
+    except Exception as exc:
+        BODY.api_lost = True
+        get_run_logger().warning("Prefect did not take the artifact %s: %s", key, exc)
+
+
 # The report reads no text but the quotations' (sentences: only its row count).
 REPORT_COLUMNS: dict[str, list[str]] = {
     "articles": ["article_id", "source_name", "title", "source", "url", "published_date"],
@@ -317,11 +332,76 @@ def isnad_flow(
     ms in a process pool, once for them; a batch still bounds the memory of its analysis).
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex
-    with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
-        return _run(
-            inputs, out, batch_size, max_bytes, run_id,
-            scale_out, in_flight, run_here, max(1, batches_per_task),
-        )  # fmt: skip
+    BODY.begin(run_id)
+    try:
+        with _sigterm_noticed():
+            dataset.check_apart(inputs, out)
+            dataset.check_output(out)
+            with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
+                summary = _run(
+                    inputs, out, batch_size, max_bytes, run_id,
+                    scale_out, in_flight, run_here, max(1, batches_per_task),
+                )  # fmt: skip
+    except BaseException as exc:
+        BODY.end(exc)
+        raise
+    BODY.end(summary)
+    return summary
+
+
+class BodyProgress:
+    """Where this process's flow body is: for the CLI's watchdog, which bounds the time
+    Prefect may take around it (an API that stops answering must not hold a run that has
+    finished its work, or a SIGTERM). A flow run at a time per process."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.ended = threading.Event()
+        self.terminated = threading.Event()
+        self.run_id: str | None = None
+        self.outcome: dict[str, Any] | BaseException | None = None
+        self.api_lost = False  # an API call of the body failed: make no more
+
+    def reset(self) -> None:
+        """Before a run: nothing started, ended or terminated."""
+        for event in (self.started, self.ended, self.terminated):
+            event.clear()
+        self.run_id, self.outcome, self.api_lost = None, None, False
+
+    def begin(self, run_id: str) -> None:
+        self.run_id, self.outcome, self.api_lost = run_id, None, False
+        self.ended.clear()
+        self.started.set()
+
+    def end(self, outcome: dict[str, Any] | BaseException) -> None:
+        self.outcome = outcome
+        self.ended.set()
+
+
+BODY = BodyProgress()
+
+
+@contextlib.contextmanager
+def _sigterm_noticed() -> Iterator[None]:
+    """Tell :data:`BODY` of a SIGTERM before Prefect's own handler (which raises
+    ``TerminationSignal`` to unwind the body: the transaction aborts, the lock goes) gets
+    it; Prefect then reports the crash to its API, which may not answer."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def notice(signum: int, frame: Any) -> Any:
+        BODY.terminated.set()
+        if callable(previous):
+            return previous(signum, frame)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, notice)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _at_least_one(batches: Iterator[ingest.InputBatch]) -> Iterator[ingest.InputBatch]:
@@ -493,10 +573,8 @@ def _run(
             failed_expectations=list(report.failed),
             dataset_version=update.version,
         )
-        create_markdown_artifact(report.summary(), key="isnad-validation")
-        create_markdown_artifact(
-            _speaker_artifact(update, report, run_row), key="isnad-quotes-by-speaker"
-        )
+        _artifact(report.summary(), "isnad-validation")
+        _artifact(_speaker_artifact(update, report, run_row), "isnad-quotes-by-speaker")
         if not report.success:
             txn.abort()  # the staged articles and sentences parts go
             logger.error("validation failed: %s", "; ".join(report.failed))

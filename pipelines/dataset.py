@@ -95,6 +95,11 @@ class DatasetLocked(DatasetError):
     """Another run holds the dataset's lock."""
 
 
+class OutputMisplaced(DatasetError):
+    """The output cannot be where it was asked to be (a file; inside an input, or holding
+    one): knowable from the arguments alone."""
+
+
 def is_remote(out: str | Path) -> bool:
     """Whether ``out`` is a URI of a filesystem other than this machine's (``s3://``,
     ``gs://``, ``hdfs://``, ``abfs://`` ...: any pyarrow supports). Such a dataset is kept by
@@ -423,6 +428,99 @@ def read_tables(
     what is read of some. Empty when nothing is published."""
     with _pinned(out) as snapshot:
         return {} if snapshot is None else snapshot.read_tables(names, columns=columns)
+
+
+# --- before a run: can it publish here? ----------------------------------------------------
+
+# Besides the table links and the manifest link: what a run writes directly under ``<out>``
+# (the lock, its internal directory, the Data Docs, the report page), and of what kind.
+_OWN_FILES = (LOCK_NAME,)
+_OWN_DIRS = (INTERNAL_DIR, "validation", "report")
+PROBE_BYTES = 64 * 1024  # a probe this size fails on a full disk before any work
+
+
+def check_apart(inputs: Any, out: str | Path) -> None:
+    """Refuse an output inside an input directory, equal to one, or holding an input: the
+    next run would read its own tables, report and Data Docs back as articles (raises
+    :class:`OutputMisplaced`). A remote output cannot overlap a local input."""
+    if is_remote(out):
+        return
+    target = local_path(out).resolve()
+    for item in inputs:
+        source = Path(item).resolve()
+        if source == target or source in target.parents:
+            raise OutputMisplaced(
+                f"--out {out} is inside the input {item}: the next run would read the "
+                "dataset's own files as articles; put the output outside the inputs"
+            )
+        if target in source.parents:
+            raise OutputMisplaced(
+                f"the input {item} is inside --out {out}: keep inputs out of the dataset "
+                "directory, which isnad manages"
+            )
+
+
+def check_output(out: str | Path) -> None:
+    """Refuse, before any work, a local output a run could not publish into: a file
+    (:class:`OutputMisplaced`), a directory that cannot be created or written, a full disk,
+    entries of someone else's where isnad writes its own (``articles``, ``_SUCCESS`` ...),
+    an earlier layout or schema (all :class:`DatasetError`). Creates the directory. A
+    remote output (``s3://`` ...) is checked by its first write instead."""
+    if is_remote(out):
+        return
+    path = local_path(out)
+    if path.exists() and not path.is_dir():
+        raise OutputMisplaced(f"--out {out} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatasetError(f"cannot create --out {out}: {exc.strerror or exc}") from None
+    open_snapshot(path)  # an earlier layout, a copy without its symlinks, another schema
+    foreign = []
+    for name in (*write.TABLE_NAMES, MANIFEST_NAME):
+        entry = path / name
+        if entry.is_symlink():
+            if os.readlink(entry) != f"{INTERNAL_DIR}/{CURRENT}/{name}":
+                foreign.append(name)
+        elif entry.exists():
+            foreign.append(name)
+    foreign += [n for n in _OWN_FILES if (path / n).exists() and not (path / n).is_file()]
+    foreign += [n for n in _OWN_DIRS if (path / n).exists() and not (path / n).is_dir()]
+    if foreign:
+        raise DatasetError(
+            f"--out {out} holds {', '.join(foreign)} that isnad did not write, where it "
+            "writes its own; move them away or publish into another directory"
+        )
+    for directory in (path, path / INTERNAL_DIR):
+        if directory.is_dir():
+            _probe_write(directory, out)
+
+
+def _probe_write(directory: Path, out: str | Path) -> None:
+    """Write, fsync and remove a small file in ``directory``: raises DatasetError naming
+    why a run could not write there (read-only, no permission, no space)."""
+    probe = directory / f".probe-{os.getpid()}-tmp"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            data = memoryview(b"\0" * PROBE_BYTES)
+            while data:  # a nearly full disk takes part of a write, then refuses the rest
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        reason = {
+            errno.ENOSPC: "no space left on its device",
+            errno.EDQUOT: "disk quota exceeded",
+            errno.EROFS: "it is on a read-only file system",
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        raise DatasetError(f"cannot write to --out {out}: {reason}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
 
 
 # --- the lock ------------------------------------------------------------------------------

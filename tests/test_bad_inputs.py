@@ -700,7 +700,7 @@ class TestFailedValidation:
 
 class TestCli:
     def test_max_bytes_reaches_the_flow(
-        self, offline: None, monkeypatch: pytest.MonkeyPatch
+        self, offline: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
         """--max-bytes is passed to the flow; without it the flow's default applies."""
         calls: list[dict[str, Any]] = []
@@ -708,8 +708,9 @@ class TestCli:
                    "quarantined": 0, "validation_success": True, "docs_path": None,
                    "paths": {}, "seconds": 0.0}  # fmt: skip
         monkeypatch.setattr(pipeline, "isnad_flow", lambda **kw: calls.append(kw) or summary)
-        assert cli.main(["run", str(SAMPLE_DIR), "--out", "o", "--max-bytes", "1000"]) == 0
-        assert cli.main(["run", str(SAMPLE_DIR), "--out", "o"]) == 0
+        out = str(tmp_path / "o")  # the CLI checks --out (and creates it) before the flow
+        assert cli.main(["run", str(SAMPLE_DIR), "--out", out, "--max-bytes", "1000"]) == 0
+        assert cli.main(["run", str(SAMPLE_DIR), "--out", out]) == 0
         assert calls[0]["max_bytes"] == 1000 and "max_bytes" not in calls[1]
 
     def test_summary_prints_the_accounting(self) -> None:

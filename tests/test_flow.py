@@ -244,18 +244,23 @@ class TestCli:
         monkeypatch.setattr(cli, "prefect_api", contextlib.nullcontext)
 
     def test_run_prints_summary(
-        self, offline: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        offline: None,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        tmp_path: Path,
     ) -> None:
         """`isnad run` passes its arguments to the flow and prints a short summary."""
         calls = []
         monkeypatch.setattr(
             pipeline, "isnad_flow", lambda **kw: calls.append(kw) or dict(RUN_SUMMARY)
         )
+        out = str(tmp_path / "o")
 
-        code = cli.main(["run", str(SAMPLE_DIR), "--out", "/o", "--batch-size", "7"])
+        code = cli.main(["run", str(SAMPLE_DIR), "--out", out, "--batch-size", "7"])
 
         assert code == 0
-        assert calls == [{"inputs": [str(SAMPLE_DIR)], "out": "/o", "batch_size": 7}]
+        assert calls == [{"inputs": [str(SAMPLE_DIR)], "out": out, "batch_size": 7}]
         printed = capsys.readouterr().out
         assert "quotes       3: lavrov 2, other 1" in printed
         assert "validation   passed" in printed
@@ -272,7 +277,11 @@ class TestCli:
         assert cli._flow_options(local, absolute=True)["out"] == str(Path("out").resolve())
 
     def test_run_exits_2_when_validation_fails(
-        self, offline: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        self,
+        offline: None,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        tmp_path: Path,
     ) -> None:
         """A failed validation is exit code 2 with the failed expectations on stderr."""
 
@@ -281,7 +290,7 @@ class TestCli:
 
         monkeypatch.setattr(pipeline, "isnad_flow", fail)
 
-        code = cli.main(["run", str(SAMPLE_DIR), "--out", "/o"])
+        code = cli.main(["run", str(SAMPLE_DIR), "--out", str(tmp_path / "o")])
 
         assert code == 2
         err = capsys.readouterr().err
@@ -292,10 +301,11 @@ class TestCli:
         [["run", "/no/such/dir", "--out", "o"], ["run", "x", "--out", "o", "--batch-size", "0"]],
     )
     def test_usage_errors(self, argv: list[str]) -> None:
-        """A missing input or a batch size below 1 stops before anything runs."""
+        """A missing input or a batch size below 1 stops before anything runs, with exit
+        code 64 (2 is a failed validation)."""
         with pytest.raises(SystemExit) as caught:
             cli.main(argv)
-        assert caught.value.code == 2
+        assert caught.value.code == cli.EXIT_USAGE == 64
 
     def test_auto_workers_follow_input_size(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -328,6 +338,7 @@ class TestCli:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         monkeypatch.setattr(cli, "ensure_local_server", pytest.fail)
+        monkeypatch.setattr(cli, "api_problem", lambda url: None)  # it answers
         with (
             temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}),
             cli.prefect_api() as url,
@@ -340,6 +351,7 @@ class TestCli:
         """When nothing answers on the port after a start, the CLI falls back (None)."""
         monkeypatch.setenv("ISNAD_PREFECT_HOME", str(tmp_path))
         monkeypatch.setattr(cli, "_server_version", lambda url: None)
+        monkeypatch.setattr(cli, "_port_taken", lambda url: None)  # nothing listens
         started = []
         monkeypatch.setattr(cli, "_start_server", lambda home, url: started.append(url))
         (tmp_path / "server.pid").write_text("999999999")  # a server that died

@@ -295,13 +295,14 @@ class TestRefusals:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         """An output directory in the one-file-per-table layout of an earlier isnad is left
-        alone: exit 1 with a message, no retries (they cannot help), nothing written."""
+        alone: exit 1 with a message, no retries (they cannot help), nothing written, not
+        even the lock (the output is checked before the run takes it)."""
         out = tmp_path / "out"
         out.mkdir()
         (out / "quotes.parquet").write_bytes(b"PAR1")
         assert cli.main(["run", str(SAMPLE_DIR), "--out", str(out)]) == 1
         assert "one-file-per-table" in capsys.readouterr().err
-        assert sorted(p.name for p in out.iterdir()) == [".lock", "quotes.parquet"]
+        assert sorted(p.name for p in out.iterdir()) == ["quotes.parquet"]
 
     def test_only_io_errors_are_retried(self) -> None:
         """The I/O tasks retry OSError (Arrow's I/O errors are OSErrors), nothing else."""
