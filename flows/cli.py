@@ -79,6 +79,7 @@ FROZEN_WAIT_SECONDS = 6.0  # a local server that is running but silent, before f
 FLOW_START_GRACE = 75.0
 FLOW_END_GRACE = 20.0  # from the body's end to the flow returning (Prefect records the end)
 TERM_GRACE = 5.0  # from SIGTERM to exit, when Prefect's crash report does not return
+EXIT_GRACE = 5.0  # from a run that lost the API returning to the process exiting
 
 
 def _memory_settings() -> None:
@@ -320,6 +321,8 @@ def run_command(args: argparse.Namespace) -> int:
     shared_api = export_api_url() if workers > 1 else None
     from flows.pipeline import BODY, isnad_flow
 
+    _quiet_lost_api(verbose=args.verbose)
+
     options = _flow_options(args)
     flow_fn = isnad_flow
     if getattr(args, "dask", None):
@@ -350,6 +353,8 @@ def run_command(args: argparse.Namespace) -> int:
                 raise
             if code == EXIT_PUBLISHED:
                 print(format_outcome(BODY.outcome, args), flush=True)
+                # Prefect would retry each queued event and log at exit, seconds apiece.
+                watchdog.exit_soon(code)
             print(message, file=sys.stderr)
             return code
         watchdog.returned.set()
@@ -417,7 +422,9 @@ class Watchdog(threading.Thread):
         self.returned = threading.Event()
         self._exit = exit or os._exit
         self.start_grace, self.end_grace = FLOW_START_GRACE, FLOW_END_GRACE
-        self.term_grace = TERM_GRACE
+        self.term_grace, self.exit_grace = TERM_GRACE, EXIT_GRACE
+        self._armed = threading.Event()
+        self._code = EXIT_ERROR
 
     def run(self) -> None:
         where = f"the Prefect API at {self.api}" if self.api else "Prefect's temporary server"
@@ -434,6 +441,17 @@ class Watchdog(threading.Thread):
             grace = self.term_grace if self.body.terminated.is_set() else self.end_grace
             if not self.returned.wait(grace):
                 self._leave_with_outcome(where, grace)
+                return
+        if self._armed.wait(self.exit_grace):
+            time.sleep(self.exit_grace)
+            self._exit(self._code)
+
+    def exit_soon(self, code: int) -> None:
+        """The API is lost: end the process with ``code`` if it has not exited EXIT_GRACE
+        after the run returned (Prefect drains its queued events and logs at exit, trying
+        the API again for each)."""
+        self._code = code
+        self._armed.set()
 
     def _leave_with_outcome(self, where: str, grace: float) -> None:
         body = self.body
@@ -626,6 +644,19 @@ def _quiet_prefect(*, verbose: bool) -> None:
         # A failed validation is reported by the CLI in a few lines; the flow run's logger
         # would print the same exception again with Prefect's traceback.
         os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "CRITICAL")
+        # Prefect's internal services log each event they could not send (a page each) at
+        # ERROR, by this setting rather than a logger's level; the CLI says the API is lost.
+        os.environ.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "CRITICAL")
+
+
+def _quiet_lost_api(*, verbose: bool) -> None:
+    """An API that went away is one line of the CLI's; Prefect's event client would log
+    every event it could not send, each a page long (after prefect is imported)."""
+    import logging
+
+    if not verbose:
+        for name in ("prefect.events.clients", "EventsWorker"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _profile_api_url() -> str | None:

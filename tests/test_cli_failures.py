@@ -307,12 +307,25 @@ class TestWatchdog:
     def test_a_flow_that_returns_in_time_is_left_alone(
         self, body: pipeline.BodyProgress, tmp_path: Path
     ) -> None:
-        dog, exits = self.watch(body, tmp_path, end_grace=5.0)
+        dog, exits = self.watch(body, tmp_path, end_grace=5.0, exit_grace=0.2)
         body.begin("run-1")
         body.end({**_SUMMARY})
         dog.returned.set()
         dog.join(10)
         assert not dog.is_alive() and exits == []
+
+    def test_a_run_that_lost_the_api_does_not_wait_for_prefect_at_exit(
+        self, body: pipeline.BodyProgress, tmp_path: Path
+    ) -> None:
+        """Published, then the API refused the end: Prefect would retry every queued event at
+        exit (~7 s each, seen); the process ends EXIT_GRACE after the run returned."""
+        dog, exits = self.watch(body, tmp_path, exit_grace=0.2)
+        body.begin("run-1")
+        body.end({**_SUMMARY})
+        dog.returned.set()
+        dog.exit_soon(cli.EXIT_PUBLISHED)
+        dog.join(10)
+        assert exits == [cli.EXIT_PUBLISHED]
 
     def test_an_artifact_the_api_refuses_costs_only_the_artifact(
         self, monkeypatch: pytest.MonkeyPatch
