@@ -435,13 +435,19 @@ class Watchdog(threading.Thread):
                 f"{self.start_grace:g} s; nothing was done",
             )
             return
-        while not _wait_any((self.body.ended, self.body.terminated, self.returned), 1.0):
-            pass
-        if not self.returned.is_set():
-            grace = self.term_grace if self.body.terminated.is_set() else self.end_grace
-            if not self.returned.wait(grace):
-                self._leave_with_outcome(where, grace)
-                return
+        ended_at = terminated_at = None
+        while not self.returned.wait(0.2):
+            now = time.monotonic()
+            if self.body.terminated.is_set():  # mid-body, or while Prefect records the end
+                terminated_at = terminated_at or now
+                if now - terminated_at >= self.term_grace:
+                    self._leave_with_outcome(where, self.term_grace)
+                    return
+            if self.body.ended.is_set():
+                ended_at = ended_at or now
+                if now - ended_at >= self.end_grace:
+                    self._leave_with_outcome(where, self.end_grace)
+                    return
         if self._armed.wait(self.exit_grace):
             time.sleep(self.exit_grace)
             self._exit(self._code)
@@ -456,14 +462,16 @@ class Watchdog(threading.Thread):
     def _leave_with_outcome(self, where: str, grace: float) -> None:
         body = self.body
         lost = f"{where} did not record the flow run's end within {grace:g} s"
-        if body.terminated.is_set():
-            note = _published_note(self.args.out, body)
-            return self._leave(EXIT_ERROR, f"isnad: error: terminated (SIGTERM); {note}")
-        if isinstance(body.outcome, dict):
+        if isinstance(body.outcome, dict):  # published: a SIGTERM now only cuts Prefect short
             print(format_outcome(body.outcome, self.args), flush=True)
+            if body.terminated.is_set():
+                lost = f"terminated (SIGTERM) while {where} recorded the flow run's end"
             return self._leave(
                 EXIT_PUBLISHED, f"isnad: warning: published, but Prefect lost track: {lost}"
             )
+        if body.terminated.is_set():
+            note = _published_note(self.args.out, body)
+            return self._leave(EXIT_ERROR, f"isnad: error: terminated (SIGTERM); {note}")
         code, message = outcome_of(body.outcome, self.args.out, body)  # type: ignore[arg-type]
         if message is None:
             message = f"isnad: error: {describe_error(body.outcome, verbose=True)}"

@@ -385,23 +385,26 @@ BODY = BodyProgress()
 def _sigterm_noticed() -> Iterator[None]:
     """Tell :data:`BODY` of a SIGTERM before Prefect's own handler (which raises
     ``TerminationSignal`` to unwind the body: the transaction aborts, the lock goes) gets
-    it; Prefect then reports the crash to its API, which may not answer."""
+    it; Prefect then reports the crash to its API, which may not answer. Only when the
+    handler is Prefect's (the flow run's scope), so nothing outlives that scope."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from prefect.utilities.engine import is_prefect_sigterm_handler_installed
+
     previous = signal.getsignal(signal.SIGTERM)
+    if not is_prefect_sigterm_handler_installed():
+        yield
+        return
 
     def notice(signum: int, frame: Any) -> Any:
         BODY.terminated.set()
-        if callable(previous):
-            return previous(signum, frame)
-        raise SystemExit(128 + signum)
+        return previous(signum, frame)  # Prefect's: raises TerminationSignal
 
+    # Left in place after the body: a SIGTERM while Prefect records the end is noticed too;
+    # Prefect's own scope restores the handler it found when the flow run ends.
     signal.signal(signal.SIGTERM, notice)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    yield
 
 
 def _at_least_one(batches: Iterator[ingest.InputBatch]) -> Iterator[ingest.InputBatch]:

@@ -304,6 +304,20 @@ class TestWatchdog:
         assert exits == [cli.EXIT_ERROR]
         assert "terminated (SIGTERM); nothing was published" in capfd.readouterr().err
 
+    def test_sigterm_after_publishing_keeps_the_published_outcome(
+        self, body: pipeline.BodyProgress, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """SIGTERM while Prefect hangs recording the end of a published run: out within the
+        SIGTERM grace (not the longer end grace), exit 0, the summary printed."""
+        dog, exits = self.watch(body, tmp_path, end_grace=60.0, term_grace=0.2)
+        body.begin("run-1")
+        body.end({**_SUMMARY})
+        body.terminated.set()
+        dog.join(10)
+        assert exits == [cli.EXIT_PUBLISHED]
+        out, err = capfd.readouterr()
+        assert "validation   passed" in out and "terminated (SIGTERM) while" in err
+
     def test_a_flow_that_returns_in_time_is_left_alone(
         self, body: pipeline.BodyProgress, tmp_path: Path
     ) -> None:
