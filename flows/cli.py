@@ -22,19 +22,22 @@ API that does not answer before the run is an error (exit 1) or, for isnad's own
 server, a fallback to a temporary one (the message says which); once the flow's work is
 done, or on SIGTERM, Prefect gets a few seconds to record the end before the command exits
 with the work's own code (the dataset commit does not depend on the API).
+
 ``serve`` registers the flow as the deployment ``isnad/NAME`` with a cron schedule and
 runs its scheduled runs until interrupted (Ctrl-C, SIGTERM).
 
 Where the flow's runs are recorded, in order:
 
 1. a Prefect API the user configured (``PREFECT_API_URL`` in the environment or the active
-   Prefect profile) is used as it is;
+   Prefect profile) is used as it is, once it has answered ``/health`` within 3 s (else
+   exit 1: the runs would not be recorded where the user asked);
 2. otherwise a local Prefect server on 127.0.0.1 (port ``ISNAD_PREFECT_PORT``, default 4210;
    its SQLite database, pid file and log under ``ISNAD_PREFECT_HOME``, default
    ``~/.cache/isnad/prefect``) is started in the background on first use and reused by later
    runs: the first run waits ~10 s for it, later ones not at all;
-3. if that server cannot be had, or ``ISNAD_PREFECT_SERVER=ephemeral``, Prefect's ephemeral
-   mode: a temporary server in this process (~9 s on every run).
+3. if that server cannot be had (it does not start, is stopped or silent for 6 s, its port
+   is held by something else; the message says which), or ``ISNAD_PREFECT_SERVER=ephemeral``,
+   Prefect's ephemeral mode: a temporary server in this process (~9 s on every run).
 
 Prefect is imported only after telemetry is switched off, and only by the commands that
 need it (``evaluate`` does not).
