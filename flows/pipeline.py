@@ -377,8 +377,17 @@ class BodyProgress:
         self.outcome = outcome
         self.ended.set()
 
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        # Dask pickles the flow's function by value, with the globals it names: BODY
+        # travels as a reference to the receiving process's own (events hold locks).
+        return (_body, ())
+
 
 BODY = BodyProgress()
+
+
+def _body() -> BodyProgress:
+    return BODY
 
 
 @contextlib.contextmanager

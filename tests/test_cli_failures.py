@@ -359,6 +359,16 @@ class TestWatchdog:
         pipeline._artifact("y", "isnad-quotes-by-speaker")
         assert calls == ["isnad-validation"] and pipeline.BODY.api_lost
 
+    def test_the_flow_still_pickles_by_value(self) -> None:
+        """Dask pickles the flow's function by value with the globals it names: BODY (its
+        events hold locks) must travel as a reference."""
+        import pickle
+
+        import cloudpickle
+
+        assert pickle.loads(pickle.dumps(pipeline.BODY)) is pipeline.BODY
+        cloudpickle.dumps(pipeline.isnad_flow.fn)  # raised TypeError on a lock before
+
 
 class _NullLogger:
     def warning(self, *args: Any) -> None:
