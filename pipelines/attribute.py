@@ -12,8 +12,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from pipelines.quotes import Candidate, Subject, load_cues
+from pipelines.cues import load_cues
+from pipelines.quotes import Candidate, Subject
+from pipelines.records import MentionKind, RuleName, SubjectMode
 from pipelines.speakers import Mention, Registry
+
+K = MentionKind
+M = SubjectMode
 
 METHOD_CONFIDENCE = {
     "name": 0.95,
@@ -25,12 +30,22 @@ METHOD_CONFIDENCE = {
     "continuation": 0.75,
     "other": 0.8,
 }
-# How sure the detection rule is that the span is speech at all.
-RULE_CONFIDENCE = {
+# How sure the detection rule is that the span is speech at all (every rule has an entry).
+RULE_CONFIDENCE: dict[RuleName, float] = {
+    "headline_colon": 1.0,
+    "according_to": 1.0,
+    "cue_quote": 1.0,
+    "cue_quote_unclosed": 1.0,
     "cue_colon_unmarked": 0.85,
-    "cue_comma_first_person": 0.8,
+    "cue_comp": 1.0,
+    "cue_comp_quote": 1.0,
+    "cue_comp_mixed": 1.0,
     "cue_nominal": 0.9,
+    "cue_first_person": 1.0,
+    "cue_comma_first_person": 0.8,
 }
+# The word after a bare title, looked for within 40 characters (one word and its space).
+NEXT_WORD_CHARS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +70,18 @@ class FieldContext:
 
     def resolve(self, m: Mention, depth: int = 0) -> tuple[str | None, str, float]:
         """(speaker_id or None, method, confidence) for one mention."""
-        if m.kind == "name":
+        if m.kind == K.NAME:
             return m.speaker_id, "name", METHOD_CONFIDENCE["name"]
-        if m.kind == "weak_name":
+        if m.kind == K.WEAK_NAME:
             # Bare "المعلم" is also "the teacher": al-Muallem only where the article names him.
             if m.speaker_id in self.named and self.registry.in_tenure(m.speaker_id, self.date):
                 return m.speaker_id, "alias", METHOD_CONFIDENCE["alias"]
             return None, "other", METHOD_CONFIDENCE["other"]
-        if m.kind == "role":
+        if m.kind == K.ROLE:
             return self.resolve_office(m.role, m.country, m.former, m.start)
-        if m.kind == "generic":
+        if m.kind == K.GENERIC:
             return self.resolve_generic(m)
-        if m.kind == "counterpart":
+        if m.kind == K.COUNTERPART:
             role = self.counterpart_role(m.start)
             sid, method, conf = self.resolve_office(role, m.country, False, m.start)
             return (
@@ -74,8 +89,8 @@ class FieldContext:
                 ("coreference" if sid else method),
                 min(conf, METHOD_CONFIDENCE["coreference"]),
             )
-        if m.kind == "latter" and depth == 0:
-            prior = [x for x in self.mentions if x.end <= m.start and x.kind != "latter"]
+        if m.kind == K.LATTER and depth == 0:
+            prior = [x for x in self.mentions if x.end <= m.start and x.kind != K.LATTER]
             if prior:
                 sid, _, conf = self.resolve(prior[-1], depth + 1)
                 return (
@@ -121,50 +136,36 @@ class FieldContext:
             if self.names_someone_else(m):
                 return None, "other", METHOD_CONFIDENCE["other"]
             for prior in reversed(
-                [x for x in self.mentions if x.end <= m.start and x.kind in ("name", "role")]
+                [x for x in self.mentions if x.end <= m.start and x.kind in (K.NAME, K.ROLE)]
             ):
-                if prior.kind == "role" or prior.role or prior.speaker_id:
+                if prior.kind == K.ROLE or prior.role or prior.speaker_id:
                     sid, _, conf = self.resolve(prior, 1)
                     return sid, ("coreference" if sid else "other"), min(conf, 0.7)
             return None, "other", METHOD_CONFIDENCE["other"]
         five = set(self.registry.five_holders(None, m.country))
         for prior in reversed(
-            [x for x in self.mentions if x.end <= m.start and x.kind in ("name", "role")]
+            [x for x in self.mentions if x.end <= m.start and x.kind in (K.NAME, K.ROLE)]
         ):
             sid, _, _ = self.resolve(prior, 1)
             if sid in five:
                 return sid, "coreference", METHOD_CONFIDENCE["coreference"]
-        for later in [x for x in self.mentions if x.start > m.end and x.kind == "name"]:
+        for later in [x for x in self.mentions if x.start > m.end and x.kind == K.NAME]:
             if later.speaker_id in five:
                 return later.speaker_id, "coreference", 0.7
         return None, "other", METHOD_CONFIDENCE["other"]
 
     def names_someone_else(self, m: Mention) -> bool:
         """ "الوزير خالد العطية": a bare title followed by a name that is none of the five."""
-        nxt = re.match(r"\s+(\w+)", self.text[m.end : m.end + 40])
+        nxt = re.match(r"\s+(\w+)", self.text[m.end : m.end + NEXT_WORD_CHARS])
         if not nxt:
             return False
         word = nxt.group(1)
-        function_words = {
-            "في",
-            "الي",
-            "علي",
-            "عن",
-            "من",
-            "مع",
-            "ان",
-            "انه",
-            "خلال",
-            "امس",
-            "اليوم",
-            "ايضا",
-            "قد",
-        }
+        lex = load_cues()
         return (
             word.isalpha()
             and not word.startswith("ال")
-            and word not in function_words
-            and word not in load_cues().specs
+            and word not in lex.not_a_name_after_title
+            and word not in lex.specs
             and not any(x.start == m.end + nxt.start(1) for x in self.mentions)
         )
 
@@ -173,7 +174,7 @@ class FieldContext:
         for prior in reversed([x for x in self.mentions if x.end <= pos]):
             if prior.role:
                 return prior.role
-            if prior.kind == "name" and prior.speaker_id:
+            if prior.kind == K.NAME and prior.speaker_id:
                 roles = self.registry.speaker_roles(prior.speaker_id)
                 if roles:
                     return roles[0].role
@@ -182,7 +183,7 @@ class FieldContext:
 
 def attribute(cand: Candidate, ctx: FieldContext) -> list[Attribution]:
     """One attribution per speaker (a joint statement gives several)."""
-    rule_conf = RULE_CONFIDENCE.get(cand.rule, 1.0)
+    rule_conf = RULE_CONFIDENCE[cand.rule]
     out = []
     for a in resolve_subject(cand.subject, ctx, 0):
         out.append(
@@ -208,7 +209,7 @@ def attribute(cand: Candidate, ctx: FieldContext) -> list[Attribution]:
 def resolve_subject(subject: Subject | None, ctx: FieldContext, depth: int) -> list[Attribution]:
     if subject is None or depth > 4:
         return [Attribution(None, None, None, "continuation", 0.3)]
-    if subject.mode == "other":
+    if subject.mode == M.OTHER:
         out = [Attribution(None, None, subject.other_span, "other", METHOD_CONFIDENCE["other"])]
         if subject.other_span is None and len(subject.mentions) == 1:
             out = [
@@ -219,9 +220,9 @@ def resolve_subject(subject: Subject | None, ctx: FieldContext, depth: int) -> l
             sid, method, conf = ctx.resolve(m)
             out.append(Attribution(sid, m, None, method, conf))
         return out
-    if subject.mode in ("prodrop", "participle"):
+    if subject.mode in (M.PRODROP, M.PARTICIPLE):
         inner = resolve_subject(subject.antecedent, ctx, depth + 1)
-        if subject.mode == "prodrop":
+        if subject.mode == M.PRODROP:
             return [
                 Attribution(
                     a.speaker_id,
@@ -239,7 +240,7 @@ def resolve_subject(subject: Subject | None, ctx: FieldContext, depth: int) -> l
     out = []
     for m in subject.mentions:
         sid, method, conf = ctx.resolve(m)
-        if subject.mode == "headline" and sid:
+        if subject.mode == M.HEADLINE and sid:
             method, conf = "headline", min(conf, METHOD_CONFIDENCE["headline"])
         out.append(Attribution(sid, m, None, method, conf))
     return out

@@ -1,57 +1,81 @@
-"""Quotation stage: find speech cues and the content they govern, in clean coordinates.
+"""Quotation stage: find what each speech cue governs, in clean coordinates.
 
-Each rule below encodes one construction of Arabic news reporting and names itself in the
-candidate's ``rule`` field. Speakers are not resolved here: a candidate carries its cue's
-grammatical subject (explicit mentions, another person, a dropped pronoun, the governing
-clause of a participle), and ``attribute`` turns that into a speaker id.
+Cues come from :mod:`pipelines.cues`, their subjects from :mod:`pipelines.subjects`; this
+module holds the rules: ``RULES``, an ordered tuple of small functions tried at each token
+after a cue (the first that returns a :class:`Frame` or a :class:`Step` decides), and
+:func:`headline_colon` for "Name: statement" lines. Speakers are not resolved here: a
+candidate carries its cue's grammatical subject, and ``attribute`` turns it into a speaker id.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from importlib import resources
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
 
-from pipelines.clean import fold
+from pipelines.cues import CueHit, CueKind, CueSpec, find_cues, load_cues
+from pipelines.records import MentionKind, QuoteType, RuleName, SubjectMode
 from pipelines.segment import QuoteSpan, Unit, outer_quotes
 from pipelines.speakers import Mention
+from pipelines.subjects import (
+    EXPLICIT_MODES,
+    QUOTE_OPENERS,
+    SPEAKER_KINDS,
+    Covered,
+    FieldView,
+    Subject,
+    Tok,
+    first_person_at,
+    is_complementizer,
+    is_head,
+    mention_chain,
+    subject_of,
+    tokens,
+    unit_subject,
+    words,
+)
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
+__all__ = [
+    "RULES",
+    "Candidate",
+    "Frame",
+    "Step",
+    "Subject",
+    "Tok",
+    "detect",
+    "detect_field",
+    "find_cues",
+    "load_cues",
+    "tokens",
+]
 
+# Tokens read after a cue for its complement: past 45 the verb governs nothing more.
+FRAME_SCAN_TOKENS = 45
+# A nominal object starts within 5 tokens of the cue ("شدد وزير الخارجية الروسي على ...").
+NOMINAL_NEAR_TOKENS = 5
+# After a fronted adverbial, a position noun may stand up to 14 tokens on ("أكد أمس في ...").
+NOMINAL_AFTER_ADVERBIAL_TOKENS = 14
+# Look-back before a cue for the connector that joins it ("ولكنه قال"): 8 characters.
+CONNECTOR_CHARS = 8
+# Look-back before a cue for the comma that makes it a new record: 3 characters.
+COMMA_CHARS = 3
+# A quotation needs at least three words; a span of fewer is a name or a scare quote.
+MIN_SPEECH_WORDS = 3
+# A quoted phrase of two words is the least that is speech, not a scare-quoted name.
+MIN_QUOTE_WORDS = 2
+# An unclosed mark after other words still opens speech when five words follow it.
+MIN_UNCLOSED_WORDS = 5
+# A headline of more than 40 words is a paragraph, not a "Name: statement" line.
+HEADLINE_MAX_WORDS = 40
+# A title's qualifier before its colon is at most 6 words ("لافروف بعد لقائه نظيره: ...").
+QUALIFIER_MAX_WORDS = 6
 
-@dataclass(frozen=True, slots=True)
-class CueSpec:
-    form: str
-    kind: str  # verb | participle | imperfect | according | said_of
-    frames: frozenset[str]
-    preps: tuple[str, ...] = ()
-    nominal_any: bool = False
-    ambiguous: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CueHit:
-    start: int
-    end: int
-    outer_start: int  # with the clitic و/ف
-    spec: CueSpec
-
-    @property
-    def prefixed(self) -> bool:
-        return self.outer_start < self.start
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """Who a cue's grammar says is speaking, before any resolution."""
-
-    mode: str  # explicit | other | prodrop | participle | headline | svo | according
-    mentions: tuple[Mention, ...] = ()
-    other_span: tuple[int, int] | None = None  # a subject that matched no known mention
-    antecedent: Subject | None = None  # for prodrop / participle: the subject it continues
+CLOSING_MARKS = '"»'
+_TRIM = " \n\t.،؛:!-—"
+_COLON = re.compile(r"\s*:\s*")
+_SENTENCE_ENDS = (".", "؟", "!", "…")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,951 +86,612 @@ class Candidate:
     cue_end: int
     content_start: int
     content_end: int
-    quote_type: str
-    rule: str
+    quote_type: QuoteType
+    rule: RuleName
     subject: Subject
 
 
-@dataclass(frozen=True)
-class CueLexicon:
-    pattern: re.Pattern[str]
-    specs: dict[str, CueSpec]
-    complementizers: frozenset[str]
-    not_comp_after: frozenset[str]
-    nominal_heads: frozenset[str]
-    adverbials: frozenset[str]
-    light_adverbials: frozenset[str]
-    joiners: frozenset[str]
-    ambiguous_heads: frozenset[str]
-    clause_openers: tuple[str, ...]
-    svo_leads: frozenset[str]
-    particles: frozenset[str]
-
-
-@lru_cache(maxsize=1)
-def load_cues() -> CueLexicon:
-    data = json.loads(
-        resources.files("pipelines.lexicons").joinpath("cues.json").read_text("utf-8")
-    )
-    specs: dict[str, CueSpec] = {}
-    for kind, key in (("verb", "verbs"), ("participle", "participles")):
-        for e in data[key]:
-            specs[fold(e["form"])] = CueSpec(
-                fold(e["form"]),
-                kind,
-                frozenset(e["frames"]),
-                tuple(fold(p) for p in e.get("preps", [])),
-                e.get("nominal_any", False),
-                e.get("ambiguous", False),
-            )
-    for f, perfect in data["imperfects"].items():
-        base = specs[fold(perfect)]
-        specs[fold(f)] = CueSpec(fold(f), "imperfect", base.frames, base.preps, base.nominal_any)
-    for f in data["according_to"]:
-        specs[fold(f)] = CueSpec(fold(f), "according", frozenset({"indirect"}))
-    for f in data["said_of"]:
-        specs[fold(f)] = CueSpec(fold(f), "said_of", frozenset({"indirect", "direct"}))
-    forms = sorted(specs, key=len, reverse=True)
-    alt = "|".join(re.escape(f) for f in forms)
-    # A verb may carry the conjunction clitic و or ف ("وأضاف"، "فقال").
-    pattern = re.compile(r"(?<!\w)(?P<pre>[وف]?)(?P<cue>" + alt + r")(?!\w)")
-
-    def folded(key: str) -> frozenset[str]:
-        return frozenset(fold(c) for c in data[key])
-
-    return CueLexicon(
-        pattern=pattern,
-        specs=specs,
-        complementizers=folded("complementizers"),
-        not_comp_after=folded("not_complementizer_after"),
-        nominal_heads=folded("nominal_heads"),
-        adverbials=folded("adverbials"),
-        light_adverbials=folded("light_adverbials"),
-        joiners=folded("joiners"),
-        ambiguous_heads=folded("ambiguous_heads"),
-        clause_openers=tuple(
-            sorted((fold(c) for c in data["clause_openers"]), key=len, reverse=True)
-        ),
-        svo_leads=folded("svo_leads"),
-        particles=folded("particles"),
-    )
-
-
-def find_cues(text: str, start: int, end: int) -> list[CueHit]:
-    lex = load_cues()
-    hits = []
-    for m in lex.pattern.finditer(text, start, end):
-        hits.append(CueHit(m.start("cue"), m.end("cue"), m.start(), lex.specs[m.group("cue")]))
-    return hits
-
-
-# --- small token helpers over the clean text ---------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
-class Tok:
-    start: int
-    end: int
-    text: str
+class Frame:
+    """What a rule found a cue to govern, before the span is trimmed."""
+
+    cue_start: int
+    cue_end: int  # past a joined participle: "وأكد قائلا:"
+    content_start: int
+    content_end: int
+    quote_type: QuoteType
+    rule: RuleName
+    resume: int  # where the next cue may start
 
 
-def tokens(text: str, start: int, end: int) -> list[Tok]:
-    return [Tok(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text, start, end)]
+class Step(Enum):
+    """A rule's verdict other than a frame."""
+
+    NEXT = "next"  # the token is consumed: go on to the next one
+    STOP = "stop"  # the cue governs no speech
 
 
-def _quote_at(pos: int, spans: list[QuoteSpan]) -> QuoteSpan | None:
+@dataclass(slots=True)
+class Scan:
+    """The walk over the tokens after one cue; rules read it, and a few update
+    ``cue_end`` / ``immediate`` (is the token right after the cue or a comma)."""
+
+    v: FieldView
+    hit: CueHit
+    unit: Unit
+    hits: list[CueHit]
+    quotes: list[QuoteSpan]
+    toks: tuple[Tok, ...]
+    later_cues: dict[int, CueHit]
+    cue_end: int
+    immediate: bool = True
+
+    def frame(self, a: int, b: int, qtype: QuoteType, rule: RuleName, resume: int) -> Frame:
+        return Frame(self.hit.start, self.cue_end, a, b, qtype, rule, resume)
+
+
+Rule = Callable[[Scan, int], "Frame | Step | None"]
+F = TypeVar("F", bound=Callable[..., object])
+_EMITS: dict[Callable[..., object], tuple[RuleName, ...]] = {}
+
+
+def emits(*names: RuleName) -> Callable[[F], F]:
+    """Declare the rule names a rule function writes into its frames."""
+
+    def mark(fn: F) -> F:
+        _EMITS[fn] = names
+        return fn
+
+    return mark
+
+
+def rule_names() -> tuple[RuleName, ...]:
+    """Every rule name the rules can emit, in the order they are tried (headlines first)."""
+    out: list[RuleName] = list(_EMITS[headline_colon])
+    for rule in RULES:
+        out += _EMITS.get(rule, ())
+    return tuple(out)
+
+
+# --- spans -------------------------------------------------------------------------------------
+
+
+def _quote_at(pos: int, spans: Sequence[QuoteSpan]) -> QuoteSpan | None:
     for q in spans:
         if q.start == pos:
             return q
     return None
 
 
-def _words(text: str, a: int, b: int) -> int:
-    return len(re.findall(r"\w+", text[a:b]))
+def strip_span(v: FieldView, a: int, b: int) -> tuple[int, int]:
+    text = v.text
+    while a < b and text[a] in " \n:":
+        a += 1
+    while b > a and text[b - 1] in _TRIM:
+        b -= 1
+    return a, b
 
 
-# First-person speech after a comma, without quotation marks ("قال لافروف ...، اتفقنا على"):
-# a verb with the first-person plural suffix, or a first-person pronoun.
-_FIRST_PERSON = re.compile(r"^(?:\w{2,}نا|نحن|انا|اننا|انني)$")
-_QUOTE_CHARS = '"«'
-# Where a clause starts: punctuation or a connector ("لكن"، "فيما"، "غير أن" ...).
-_CLAUSE_BREAK = re.compile(r"[،,:؛.!؟]|\b(?:و?لكن|غير ان|الا ان|بيد ان|فيما|بينما|كما|ثم|حيث|اذ)\b")
-_RELATIVE = re.compile(r"(?<!\w)و?(?:الذي|التي|الذين|اللذين|اللتين|اللواتي|اللاتي)\s+$")
-_TRIM = " \n\t.،؛:!-—"
-_SPEAKER_KINDS = ("name", "role", "weak_name", "generic", "counterpart", "latter")
+def trim_end(v: FieldView, start: int, end: int, quotes: list[QuoteSpan]) -> int:
+    text = v.text
+    while end > start and text[end - 1] in _TRIM:
+        end -= 1
+    # A closing mark stays only if its opening mark is inside the content too.
+    if (
+        end > start
+        and text[end - 1] in CLOSING_MARKS
+        and not any(start <= q.start and q.end == end for q in quotes)
+    ):
+        end -= 1
+        while end > start and text[end - 1] in _TRIM:
+            end -= 1
+    return end
+
+
+def is_boundary(v: FieldView, h: CueHit, unit: Unit) -> bool:
+    """A cue that opens a new record inside running content: a participle ("، مضيفا"),
+    a verb with its conjunction ("وقال"), a verb after a comma, or one with a named subject."""
+    kind = h.spec.kind
+    if kind == CueKind.ACCORDING:
+        # "وفق خطة محددة" inside content is no attribution; "وبحسب كيري" is.
+        chain, _ = mention_chain(v, h.end, unit.end, allow_clitic=True)
+        return bool(chain)
+    if kind == CueKind.PARTICIPLE or h.prefixed:
+        return True
+    prev = v.text[max(unit.start, h.outer_start - COMMA_CHARS) : h.outer_start].strip()
+    if prev.endswith("،"):
+        return True
+    if kind in (CueKind.VERB, CueKind.IMPERFECT):
+        chain, _ = mention_chain(v, h.end, unit.end)
+        if chain and chain[0].kind in SPEAKER_KINDS:
+            return True
+    return False
+
+
+def content_end(
+    v: FieldView, start: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
+) -> int:
+    """Content runs to the unit's end or to the next cue that opens a new record
+    ("، مضيفا أن"، "فيما أوضح"، "وقال"), whichever is first; quotation marks are never cut."""
+    end = unit.end
+    for h in hits:
+        if h.outer_start <= start or h.outer_start >= end:
+            continue
+        if any(q.start < h.start < q.end for q in quotes):
+            continue
+        prev = v.text[max(unit.start, h.outer_start - CONNECTOR_CHARS) : h.outer_start].split()
+        if prev and prev[-1] in v.lex.content_breakers:
+            end = h.outer_start - len(prev[-1]) - 1
+            break
+        if is_boundary(v, h, unit):
+            end = h.outer_start
+            break
+    return trim_end(v, start, end, quotes)
+
+
+def classify(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> tuple[QuoteType, int, int]:
+    """Direct if the content is one quotation, mixed if it embeds a quoted fragment
+    (three words or more; shorter ones are scare quotes: "داعش"), else indirect."""
+    text = v.text
+    q0 = c
+    while q0 < e and text[q0] in " :":
+        q0 += 1
+    q = _quote_at(q0, quotes)
+    if (
+        q is not None
+        and q.end >= e
+        and words(text, q.end, e) == 0
+        and words(text, *q.inner) >= MIN_QUOTE_WORDS
+    ):
+        a, b = q.inner
+        return "direct", *strip_span(v, a, b)
+    inner = [x for x in outer_quotes(quotes) if x.start >= c and x.start < e]
+    if any(words(text, *x.inner) >= MIN_SPEECH_WORDS for x in inner):
+        return "mixed", c, e
+    return "indirect", c, e
+
+
+def speech_quote(s: Scan, q: QuoteSpan) -> bool:
+    """A quotation the cue governs, not a scare-quoted name on the way ("سي ان ان"): it
+    follows the cue directly, or the sentence (or record) ends right after it."""
+    text = s.v.text
+    n = words(text, *q.inner)
+    if n < MIN_QUOTE_WORDS:
+        return False
+    after = content_end(s.v, q.end, s.unit, s.hits, s.quotes)
+    post = words(text, q.end, max(q.end, after))
+    return post <= 3 or (s.immediate and n >= 4)
+
+
+def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int | None:
+    """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن"."""
+    lex = v.lex
+    t = toks[i]
+    if t.text in spec.preps:
+        if (
+            i + 1 < len(toks)
+            and not is_complementizer(v, toks, i + 1)
+            and toks[i + 1].text.isalpha()
+        ):
+            nxt = toks[i + 1]
+            if spec.nominal_any or is_head(v, nxt.text):
+                return nxt.start
+        return None
+    for p in spec.preps:
+        # A one-letter preposition written on its noun: "طالب بوقف"، "أشاد بالاتفاق".
+        if (
+            len(p) == 1
+            and t.text.startswith(p)
+            and len(t.text) > 3
+            and spec.nominal_any
+            and t.text[1:].isalpha()
+        ):
+            return t.start + 1
+    if (
+        i > 2
+        and toks[i - 1].text != "،"
+        and (t.text in lex.ambiguous_heads or not is_head(v, t.text))
+    ):
+        return None  # a bare object noun comes right after the cue and its subject
+    if is_head(v, t.text):
+        if t.text in lex.never_nominal_heads:
+            return None
+        return t.start
+    if (
+        spec.nominal_any
+        and not spec.preps
+        and t.text.isalpha()
+        and t.text not in lex.adverbials
+        and t.text not in lex.complementizers
+    ):
+        return t.start  # "أدان اغتيال ..."، "مدعيا التزام دمشق ..."
+    return None
+
+
+# --- the rules, in the order they are tried at each token after a cue ---------------------------
+
+
+@emits("according_to")
+def according_to(s: Scan, i: int) -> Frame | Step | None:
+    # "بحسب/وفقا ل" + speaker + clause: "وبحسب كيري، فإن الجانبين ..."، "وفقا لكيري فقد ...".
+    if s.hit.spec.kind != CueKind.ACCORDING or i > 0:
+        return None
+    toks = s.toks
+    k = 1 if toks and toks[0].text == "،" else 0
+    if k < len(toks) and toks[k].text in s.v.lex.according_resumptives:
+        k += 1
+    if k >= len(toks):
+        return Step.STOP
+    c = toks[k].start
+    e = content_end(s.v, c, s.unit, s.hits, s.quotes)
+    qtype, a, b = classify(s.v, c, e, s.quotes)
+    return s.frame(a, b, qtype, "according_to", e)
+
+
+def later_cue(s: Scan, i: int) -> Step | None:
+    # Another cue before any complement ("قال ... وأضاف"): this one governs nothing.
+    t = s.toks[i]
+    later = s.later_cues.get(t.start)
+    if later is not None and t.text not in s.v.lex.joiners and later.spec.kind != CueKind.SAID_OF:
+        return Step.STOP
+    return None
+
+
+def joined_cue(s: Scan, i: int) -> Step | None:
+    # Verb + "قائلا/بالقول" is one cue: "وأكد قائلا:"، "مضيفا بالقول:".
+    t = s.toks[i]
+    if t.text in s.v.lex.joiners and i <= 2:
+        s.cue_end = t.end
+        s.immediate = True
+        return Step.NEXT
+    return None
+
+
+@emits("cue_quote")
+def cue_quote(s: Scan, i: int) -> Frame | None:
+    # Cue + quotation marks: "وقال لافروف: «إن موسكو لن تسمح ...»".
+    t = s.toks[i]
+    if t.text not in QUOTE_OPENERS or "direct" not in s.hit.spec.frames:
+        return None
+    q = _quote_at(t.start, s.quotes)
+    if q is not None and speech_quote(s, q):
+        a, b = strip_span(s.v, *q.inner)
+        return s.frame(a, b, "direct", "cue_quote", q.end)
+    return None
+
+
+@emits("cue_quote_unclosed")
+def cue_quote_unclosed(s: Scan, i: int) -> Frame | None:
+    # An opening mark never closed (a nested pair inside it may be): "أجاب: «... «...»."
+    t = s.toks[i]
+    if t.text not in QUOTE_OPENERS or "direct" not in s.hit.spec.frames:
+        return None
+    text, unit, quotes = s.v.text, s.unit, s.quotes
+    unclosed = (
+        _quote_at(t.start, quotes) is None
+        and not any(x.start < t.start < x.end for x in quotes)
+        and (t.text == "«" or '"' not in text[t.end : unit.end])
+    )
+    if unclosed and (s.immediate or words(text, t.end, unit.end) >= MIN_UNCLOSED_WORDS):
+        # The quotation runs to the sentence's end.
+        e = trim_end(s.v, t.end, unit.end, quotes)
+        if words(text, t.end, e) >= MIN_SPEECH_WORDS:
+            return s.frame(t.end, e, "direct", "cue_quote_unclosed", e)
+    return None
+
+
+def past_quote_mark(s: Scan, i: int) -> Step | None:
+    # A quotation the cue does not govern (a scare-quoted name): read on past its mark.
+    if s.toks[i].text in QUOTE_OPENERS:
+        s.immediate = False
+        return Step.NEXT
+    return None
+
+
+@emits("cue_colon_unmarked")
+def cue_colon_unmarked(s: Scan, i: int) -> Frame | Step | None:
+    # Cue + colon + speech without marks: "وقال كيري: نحن نعمل مع شركائنا".
+    t = s.toks[i]
+    if t.text != ":" or "direct" not in s.hit.spec.frames:
+        return None
+    v, unit = s.v, s.unit
+    rest = v.toks(t.end, unit.end)
+    if rest and rest[0].text in QUOTE_OPENERS:
+        s.immediate = True  # "قال: «...»": the mark decides
+        return Step.NEXT
+    if rest and is_complementizer(v, rest, 0):
+        return Step.NEXT  # "قال: إن ...": the complementizer decides
+    e = content_end(v, t.end, unit, s.hits, s.quotes)
+    if words(v.text, t.end, e) >= MIN_SPEECH_WORDS:
+        return s.frame(t.end, e, "direct", "cue_colon_unmarked", e)
+    return Step.STOP
+
+
+_COMP_RULE: dict[QuoteType, RuleName] = {
+    "direct": "cue_comp_quote",
+    "mixed": "cue_comp_mixed",
+    "indirect": "cue_comp",
+}
+
+
+@emits("cue_comp", "cue_comp_quote", "cue_comp_mixed")
+def cue_comp(s: Scan, i: int) -> Frame | Step | None:
+    # Cue + complementizer clause: "وأكد لافروف أن موسكو ..." (direct if it is one quotation,
+    # "أن «...»"; mixed if it embeds one).
+    spec = s.hit.spec
+    if not is_complementizer(s.v, s.toks, i) or not (
+        "indirect" in spec.frames or "direct" in spec.frames
+    ):
+        return None
+    t = s.toks[i]
+    e = content_end(s.v, t.end, s.unit, s.hits, s.quotes)
+    qtype, a, b = classify(s.v, t.end, e, s.quotes)
+    if qtype != "direct" and "indirect" not in spec.frames:
+        return Step.STOP
+    return s.frame(a, b, qtype, _COMP_RULE[qtype], max(e, b))
+
+
+@emits("cue_nominal")
+def cue_nominal(s: Scan, i: int) -> Frame | None:
+    # Cue + a noun phrase stating a position: "وشدد كيري على ضرورة ..."، "وأعرب عن قلقه".
+    spec, toks, v = s.hit.spec, s.toks, s.v
+    if "nominal" not in spec.frames:
+        return None
+    t = toks[i]
+    if not (
+        i <= NOMINAL_NEAR_TOKENS
+        or toks[i - 1].text == "،"
+        or (
+            i <= NOMINAL_AFTER_ADVERBIAL_TOKENS
+            and is_head(v, t.text)
+            and t.text not in v.lex.ambiguous_heads
+            and toks[0].text in v.lex.adverbials
+        )
+    ):
+        return None
+    c = nominal(v, toks, i, spec)
+    if c is None:
+        return None
+    e = content_end(v, c, s.unit, s.hits, s.quotes)
+    qtype, a, b = classify(v, c, e, s.quotes)
+    if qtype == "direct":
+        qtype, a, b = "mixed", c, e
+    return s.frame(a, b, "nominal" if qtype == "indirect" else qtype, "cue_nominal", e)
+
+
+@emits("cue_first_person")
+def cue_first_person(s: Scan, i: int) -> Frame | None:
+    # Verb + first-person speech without marks or colon: "وقال هدفنا هو ..."، "وقال لقد ناقشنا".
+    spec = s.hit.spec
+    if i != 0 or "direct" not in spec.frames or spec.kind != CueKind.VERB:
+        return None
+    if not first_person_at(s.v, s.toks, 0):
+        return None
+    t = s.toks[i]
+    e = content_end(s.v, t.start, s.unit, s.hits, s.quotes)
+    if words(s.v.text, t.start, e) >= MIN_SPEECH_WORDS:
+        return s.frame(t.start, e, "direct", "cue_first_person", e)
+    return None
+
+
+@emits("cue_comma_first_person")
+def cue_comma_first_person(s: Scan, i: int) -> Frame | None:
+    # Verb + subject + comma + first-person speech: "قال لافروف ...، اتفقنا على".
+    spec, toks = s.hit.spec, s.toks
+    if toks[i].text != "،" or "direct" not in spec.frames or spec.kind != CueKind.VERB:
+        return None
+    if not (i + 1 < len(toks) and first_person_at(s.v, toks, i + 1)):
+        return None
+    c = toks[i + 1].start
+    e = content_end(s.v, c, s.unit, s.hits, s.quotes)
+    if words(s.v.text, c, e) >= MIN_SPEECH_WORDS:
+        return s.frame(c, e, "direct", "cue_comma_first_person", e)
+    return None
+
+
+def abbreviation(s: Scan, i: int) -> Step | None:
+    # A full stop inside an abbreviation ("(أ.ف.ب)") ends nothing.
+    t = s.toks[i]
+    if t.text == "." and t.end < s.unit.end and not s.v.text[t.end].isspace():
+        return Step.NEXT
+    return None
+
+
+def end_of_sentence(s: Scan, i: int) -> Step | None:
+    # A full stop ends the search; an ellipsis ("في واشنطن.. "إن") introduces speech.
+    toks = s.toks
+    t = toks[i]
+    if t.text not in _SENTENCE_ENDS:
+        return None
+    dots = (
+        (i + 1 < len(toks) and toks[i + 1].text == "." and toks[i + 1].start == t.end)
+        or (i > 0 and toks[i - 1].text == "." and toks[i - 1].end == t.start)
+        or t.text == "…"
+    )
+    if not dots:
+        return Step.STOP
+    s.immediate = True
+    return Step.NEXT
+
+
+RULES: tuple[Rule, ...] = (
+    according_to,
+    later_cue,
+    joined_cue,
+    cue_quote,
+    cue_quote_unclosed,
+    past_quote_mark,
+    cue_colon_unmarked,
+    cue_comp,
+    cue_nominal,
+    cue_first_person,
+    cue_comma_first_person,
+    abbreviation,
+    end_of_sentence,
+)
+
+
+def find_frame(
+    v: FieldView, hit: CueHit, after: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
+) -> Frame | None:
+    """What the cue governs: the first frame a rule finds at a token after it, or None."""
+    toks = v.toks(after, unit.end)
+    later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
+    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end)
+    for i, t in enumerate(toks[:FRAME_SCAN_TOKENS]):
+        for rule in RULES:
+            out = rule(s, i)
+            if out is None:
+                continue
+            if out is Step.NEXT:
+                break
+            return None if out is Step.STOP else out
+        else:
+            s.immediate = t.text == "،"
+    return None
+
+
+# --- headlines ---------------------------------------------------------------------------------
+
+
+def is_body_sentence(v: FieldView, unit: Unit) -> bool:
+    """Running text: a long sentence, or a shorter one closed by a full stop."""
+    n = words(v.text, unit.start, unit.end)
+    return n >= 12 or (n >= 5 and v.text[unit.end - 1] in ".!؟")
+
+
+def _heading_line(v: FieldView, ui: int, unit: Unit) -> bool:
+    """A body unit that is a one-line subheading introducing body text."""
+    text = v.text
+    if not (unit.start == 0 or text[unit.start - 1] == "\n"):
+        return False
+    if not (unit.end == len(text) or text[unit.end] == "\n") or text[unit.end - 1] == ".":
+        return False
+    # A "Name: text" line followed by nothing or by more short lines is a related-links
+    # list ("لافروف: ..." items at a page's foot), not a subheading.
+    nxt = v.units[ui + 1] if ui + 1 < len(v.units) else None
+    return ui == 0 or (nxt is not None and is_body_sentence(v, nxt))
+
+
+@emits("headline_colon")
+def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] | None:
+    # "Name: statement" as a title or a one-line subheading: "كيري: كان لقاؤنا مثمرا"; a
+    # title may put a short qualifier before the colon ("لافروف بعد لقائه نظيره الأمريكي: ...").
+    text = v.text
+    if v.field != "title" and not _heading_line(v, ui, unit):
+        return None
+    if words(text, unit.start, unit.end) > HEADLINE_MAX_WORDS:
+        return None
+    chain, p = mention_chain(v, unit.start, unit.end)
+    if not chain or any(
+        m.kind not in (MentionKind.NAME, MentionKind.ROLE, MentionKind.WEAK_NAME) for m in chain
+    ):
+        return None
+    m = _COLON.match(text[p : unit.end])
+    if not m and v.field == "title":
+        colon = text.find(":", p, unit.end)
+        qualifier = v.toks(p, colon) if colon > 0 else ()
+        if (
+            colon > 0
+            and len([t for t in qualifier if t.text.isalpha()]) <= QUALIFIER_MAX_WORDS
+            and not any(t.text in v.lex.complementizers for t in qualifier)
+        ):
+            p = colon
+            m = _COLON.match(text[p : unit.end])
+    if not m:
+        return None
+    a, b = p + m.end(), unit.end
+    q = _quote_at(a, unit.quotes)
+    if q is not None and words(text, q.end, unit.end) == 0:
+        a, b = q.inner
+    frame = Frame(p + m.start(), p + m.end(), a, b, "headline", "headline_colon", unit.end)
+    return frame, Subject(SubjectMode.HEADLINE, chain)
+
+
+# --- one field ---------------------------------------------------------------------------------
+
+
+def _candidate(v: FieldView, ui: int, f: Frame, subject: Subject) -> Candidate | None:
+    """The frame as a candidate, its span trimmed; None when fewer than two words remain."""
+    c, e = strip_span(v, f.content_start, f.content_end)
+    if words(v.text, c, e) < 2:
+        return None
+    return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, f.quote_type, f.rule, subject)
+
+
+def detect_unit(
+    v: FieldView, ui: int, unit: Unit, last: Subject | None, covered: Covered
+) -> tuple[list[Candidate], Subject | None]:
+    """The candidates of one unit, and the subject a later dropped pronoun continues.
+    ``covered``: the field's content so far, which each candidate found here extends."""
+    head = headline_colon(v, ui, unit)
+    if head is not None:
+        cand = _candidate(v, ui, *head)
+        if cand is None:
+            return [], last
+        covered.add(cand.content_start, cand.content_end)
+        return [cand], last
+    quotes = list(unit.quotes)
+    hits = [
+        h
+        for h in find_cues(v.text, unit.start, unit.end)
+        if not any(q.start < h.start < q.end for q in quotes)
+    ]
+    opening = unit_subject(v, unit, hits)
+    if opening is not None:
+        last = opening
+    out: list[Candidate] = []
+    consumed = unit.start
+    unit_subjects: list[Subject] = [opening] if opening is not None else []
+    for hit in hits:
+        if hit.outer_start < consumed:
+            continue
+        subject, after = subject_of(v, hit, unit, unit_subjects, last, covered)
+        if subject is None:
+            continue
+        if subject.mode in EXPLICIT_MODES:
+            last = subject
+        unit_subjects.append(subject)
+        frame = find_frame(v, hit, after, unit, hits, quotes)
+        if frame is None:
+            continue
+        cand = _candidate(v, ui, frame, subject)
+        if cand is not None:
+            out.append(cand)
+            covered.add(cand.content_start, cand.content_end)
+        consumed = frame.resume
+    return out, last
+
+
+def detect(v: FieldView) -> tuple[Candidate, ...]:
+    """Every quotation candidate in one clean field, in text order."""
+    found: list[Candidate] = []
+    covered = Covered()
+    last: Subject | None = None
+    for ui, unit in enumerate(v.units):
+        cands, last = detect_unit(v, ui, unit, last, covered)
+        found += cands
+    return tuple(found)
 
 
 @dataclass
 class ArticleState:
-    """Discourse state carried across the units of one article field."""
+    """Kept for callers of :func:`detect_field` that pass one (``analyse.detect_article``);
+    new code calls :func:`detect`, which returns the candidates."""
 
     last_subject: Subject | None = None
     candidates: list[Candidate] = field(default_factory=list)
 
 
-class Detector:
-    """Runs the rules over the units of one clean field."""
-
-    def __init__(
-        self,
-        text: str,
-        field_name: str,
-        units: list[Unit],
-        mentions: list[Mention],
-        state: ArticleState,
-    ) -> None:
-        self.text = text
-        self.field = field_name
-        self.units = units
-        self.mentions = mentions
-        self.mention_at = {m.outer_start: m for m in mentions}
-        self.mention_ending = {m.end: m for m in mentions}
-        self.state = state
-        self.lex = load_cues()
-        # Tokenised once per field; every window below is a slice of it.
-        self._tokens = tokens(text, 0, len(text))
-        self._starts = [t.start for t in self._tokens]
-        # Mentions by start and by outer start, so a window finds its own without a scan of
-        # the field's (an article of thousands of sentences has thousands of mentions).
-        self._by_start = sorted(range(len(mentions)), key=lambda k: mentions[k].start)
-        self._mention_starts = [mentions[k].start for k in self._by_start]
-        self._by_outer = sorted(range(len(mentions)), key=lambda k: mentions[k].outer_start)
-        self._mention_outers = [mentions[k].outer_start for k in self._by_outer]
-        # Content spans of this field's candidates by start, with the running greatest end
-        # (in_candidate); None once a candidate came out of order: then a scan.
-        self._seen = 0
-        self._span_starts: list[int] | None = []
-        self._span_ends: list[int] = []
-
-    def toks(self, start: int, end: int) -> list[Tok]:
-        """The field's tokens lying within [start, end)."""
-        i = bisect_left(self._starts, start)
-        j = bisect_left(self._starts, end, lo=i)
-        while j > i and self._tokens[j - 1].end > end:
-            j -= 1
-        return self._tokens[i:j]
-
-    def mentions_in(self, start: int, end: int, *, outer: bool = False) -> list[Mention]:
-        """The mentions whose start (``outer``: outer start) lies in [start, end), in the
-        order of ``self.mentions``."""
-        keys, order = (
-            (self._mention_outers, self._by_outer)
-            if outer
-            else (self._mention_starts, self._by_start)
-        )
-        i = bisect_left(keys, start)
-        return [self.mentions[k] for k in sorted(order[i : bisect_left(keys, end, lo=i)])]
-
-    # -- subjects -------------------------------------------------------------------------------
-    def mention_chain(
-        self, pos: int, limit: int, allow_clitic: bool = False
-    ) -> tuple[tuple[Mention, ...], int]:
-        """Mentions joined by و starting at pos: "لافروف ونظيره الأمريكي جون كيري".
-
-        A name between quotation marks ("وذكر "كيري" أنه") is still the subject."""
-        chain: list[Mention] = []
-        p = pos
-        while True:
-            q = p
-            while q < limit and self.text[q] == " ":
-                q += 1
-            quoted = q < limit and self.text[q] in _QUOTE_CHARS
-            m = self.mention_at.get(q + 1 if quoted else q)
-            if m is None or m.outer_start >= limit:
-                break
-            if chain and not (m.outer_start < m.start and self.text[m.outer_start] == "و"):
-                break
-            if not chain and m.outer_start < m.start and not allow_clitic:
-                break  # "ولافروف" right after a verb is not its subject
-            p = m.end
-            if quoted and p < limit and self.text[p] in '"»':
-                p += 1
-            if m.kind in ("role", "person", "generic"):
-                named = self.name_in_apposition(p, limit)
-                if named is not None:
-                    # "وزير الثقة جون كيري"، "وزير خارجية الولايات المتحدة الأمريكية جون كيري":
-                    # a title, a word or two, then a known name: the name is the speaker.
-                    m = replace(named, start=m.start, outer_start=m.outer_start)
-                    p = named.end
-                    chain.append(m)
-                    continue
-                # "وزير الخارجية السعودي عادل الجبير": an office followed by a name nobody
-                # registered is that person, not the office's holder among the five.
-                named_end = self.unregistered_name_end(p, limit)
-                if named_end > p:
-                    m = replace(m, end=named_end, kind="person")
-                    p = named_end
-            chain.append(m)
-        return tuple(chain), p
-
-    def name_in_apposition(self, pos: int, limit: int) -> Mention | None:
-        """A name mention of the five within two words after pos, with nothing between
-        that could end the noun phrase (a preposition, complementizer, cue or punctuation)."""
-        for k, t in enumerate(self.toks(pos, min(limit, pos + 60))[:3]):
-            m = self.mention_at.get(t.start)
-            if m is not None and m.kind == "name" and m.outer_start == m.start:
-                return m
-            w = t.text
-            if (
-                k == 2
-                or not w.isalpha()
-                or w in self.lex.adverbials
-                or w in self.lex.specs
-                or w in self.lex.complementizers
-            ):
-                return None
-        return None
-
-    def unregistered_name_end(self, pos: int, limit: int) -> int:
-        """End of up to three name-like words at pos (no function word, cue or position noun)."""
-        toks = self.toks(pos, min(limit, pos + 60))[:3]
-        end = pos
-        for i, t in enumerate(toks):
-            w = t.text
-            if (
-                not w.isalpha()
-                or (i == 0 and w.startswith("ال"))  # a given name has no article: "عادل الجبير"
-                or len(w) < 2
-                or w in self.lex.adverbials
-                or w in self.lex.complementizers
-                or w in self.lex.specs
-                or (w[0] in "وف" and w[1:] in self.lex.specs)
-                or self.is_head(w)
-                or (w.startswith("ال") and w.endswith(("ي", "ية")))
-                or t.start in self.mention_at
-            ):
-                break
-            end = t.end
-        return end
-
-    def skip_light(self, pos: int, limit: int) -> int:
-        """Skip up to two light adverbials between verb and subject ("وقال له رئيس اللجنة")."""
-        for _ in range(2):
-            toks = self.toks(pos, min(limit, pos + 40))
-            if toks and toks[0].text in self.lex.light_adverbials:
-                pos = toks[0].end
-            else:
-                break
-        return pos
-
-    def other_np(self, toks: list[Tok], spec: CueSpec | None) -> tuple[int, int] | None:
-        """A subject noun phrase that is none of the known mentions, up to the first break."""
-        j = 0
-        while j < len(toks) and j < 8:
-            t = toks[j].text
-            if (
-                t in self.lex.adverbials
-                or t in "،,.:؛()"
-                or t[0] in _QUOTE_CHARS
-                or t in self.lex.complementizers
-            ):
-                break
-            if spec is not None and self.opens_frame(toks, j, spec):
-                break
-            j += 1
-        if j == 0:
-            return None
-        return toks[0].start, toks[j - 1].end
-
-    def svo_subject(self, hit: CueHit, unit: Unit) -> Subject | None:
-        """Subject before the verb: "غير أن كيري أكد"، "وكان لافروف قد أكد"، "كيري يؤكد"."""
-        before = self.text[unit.start : hit.outer_start]
-        stripped = re.sub(r"[\s\"»]*(?:قد[\s]*)?$", "", before)
-        end = unit.start + len(stripped)
-        m = self.mention_ending.get(end)
-        if m is None:
-            # "وزير الخارجية السعودي عادل الجبير أكد": an office, then up to three name words.
-            toks = self.toks(max(unit.start, end - 40), end)
-            for k in range(1, min(3, len(toks)) + 1):
-                cand = self.mention_ending.get(toks[-k].start - 1)
-                if (
-                    cand is not None
-                    and cand.kind in ("role", "person", "generic")
-                    and all(
-                        t.text.isalpha() and t.text not in self.lex.adverbials for t in toks[-k:]
-                    )
-                ):
-                    m = cand
-                    break
-        if m is not None and m.kind in (*_SPEAKER_KINDS, "person"):
-            lead = self.text[unit.start : m.outer_start].strip(' "«،')
-            if m.outer_start < m.start:
-                lead = (lead + " " + self.text[m.outer_start : m.start]).strip()
-            if lead in self.lex.svo_leads:
-                return Subject("svo", (m,))
-            if m.former or m.kind == "person":
-                # "كولن باول وزير الخارجية الأمريكي الأسبق قال:": someone else before the verb.
-                return Subject("other", mentions=(m,))
-        # "وكان الأمير بندر بن سلطان ذكر أن": كان + subject + (قد) + verb.
-        lead = re.match(r"\s*و?كان\s+", before)
-        if lead:
-            span_start = unit.start + lead.end()
-            toks = self.toks(span_start, end)
-            if 0 < len(toks) <= 7 and not any(
-                t.text in self.lex.complementizers or t.text in "،." for t in toks
-            ):
-                chain, _ = self.mention_chain(span_start, end)
-                if chain:
-                    return Subject("svo", chain)
-                return Subject("other", other_span=(toks[0].start, toks[-1].end))
-        return None
-
-    def fronted_subject(self, hit: CueHit, unit: Unit) -> Subject | None:
-        """A noun phrase right before the verb is its subject, not a dropped pronoun: "لكن هذا
-        الائتلاف رأى أن" is the coalition's view. A fronted prepositional phrase ("وفي
-        تصريحات للصحفيين قال") or a connector leaves the verb subjectless."""
-        if hit.prefixed:
-            return None
-        before = self.text[unit.start : hit.outer_start]
-        clause = _CLAUSE_BREAK.split(before)[-1]
-        toks = [t for t in tokens(clause, 0, len(clause)) if t.text.isalpha()]
-        if not toks or len(toks) > 6 or toks[-1].text == "قد":
-            return None
-        first = toks[0].text
-        bare = first[1:] if first[0] in "وف" and len(first) > 3 else first
-        preposition = first[0] in "بلك" and len(first) > 3  # "بعد"، "للصحفيين"، "كذلك"
-        lex = self.lex
-        if preposition or any(
-            w in lex.adverbials
-            or w in lex.particles
-            or w in lex.light_adverbials
-            or w in lex.complementizers
-            or w in lex.specs
-            for w in (first, bare)
-        ):
-            return None  # a fronted prepositional phrase, an adverb, a connector
-        # A definite or demonstrative noun phrase, or a person's title: "هذا الائتلاف"،
-        # "نائب رئيس الائتلاف المعارض". Other words may be adverbs this lexicon lacks.
-        if not (
-            first in ("هذا", "هذه", "ذلك", "تلك", "هؤلاء")
-            or first.startswith("ال")
-            or any(
-                m.kind == "person"
-                for m in self.mentions_in(
-                    toks[0].start + unit.start + len(before) - len(clause),
-                    toks[0].start + unit.start + len(before) - len(clause) + 1,
-                )
-            )
-        ):
-            return None
-        start = unit.start + len(before) - len(clause) + toks[0].start
-        end = unit.start + len(before) - len(clause) + toks[-1].end
-        return Subject("other", other_span=(start, end))
-
-    def unit_subject(self, unit: Unit, hits: list[CueHit]) -> Subject | None:
-        """The subject of a sentence that opens with a verb ("ومثل كيري أمام اللجنة"), which
-        participles and dropped subjects may continue; None when the sentence opens otherwise."""
-        pos = unit.start
-        head = self.text[pos : pos + 20]
-        for opener in self.lex.clause_openers:
-            if head.startswith(opener):
-                pos += len(opener)
-                break
-        toks = self.toks(pos, min(unit.end, pos + 200))
-        if len(toks) < 2:
-            return None
-        t0 = toks[0]
-        if any(h.outer_start == t0.start for h in hits):
-            return None  # the cue itself gives the subject
-        chain, _ = self.mention_chain(t0.start, unit.end)
-        if chain and len(toks) > 1:
-            return Subject("explicit", chain)
-        verb_like = (
-            t0.text[0] in "وف"
-            and len(t0.text) >= 4
-            and t0.text not in self.lex.particles
-            and not t0.text[1:].startswith("ال")
-        )
-        if not verb_like:
-            return None
-        p = self.skip_light(t0.end, unit.end)
-        chain, _ = self.mention_chain(p, unit.end)
-        if chain:
-            return Subject("explicit", chain)
-        rest = self.toks(p, min(unit.end, p + 200))
-        if (
-            not rest
-            or rest[0].text in self.lex.adverbials
-            or rest[0].text in self.lex.complementizers
-            or not rest[0].text.isalpha()
-            or len(rest[0].text) < 3
-        ):
-            return None
-        span = self.other_np(rest, None)
-        if span is None or self.text[span[0] : span[0] + 2] != "ال":
-            return None  # only a definite noun phrase is taken as somebody else
-        return Subject("other", other_span=span)
-
-    # -- frames ---------------------------------------------------------------------------------
-    def is_complementizer(self, toks: list[Tok], i: int) -> bool:
-        t = toks[i].text
-        if t not in self.lex.complementizers:
-            return False
-        return not (i > 0 and toks[i - 1].text in self.lex.not_comp_after)
-
-    def is_boundary(self, h: CueHit, unit: Unit) -> bool:
-        """A cue that opens a new record inside running content: a participle ("، مضيفا"),
-        a verb with its conjunction ("وقال"), a verb after a comma, or one with a named subject."""
-        if h.spec.kind == "according":
-            # "وفق خطة محددة" inside content is no attribution; "وبحسب كيري" is.
-            chain, _ = self.mention_chain(h.end, unit.end, allow_clitic=True)
-            return bool(chain)
-        if h.spec.kind == "participle" or h.prefixed:
-            return True
-        prev = self.text[max(unit.start, h.outer_start - 3) : h.outer_start].strip()
-        if prev.endswith("،"):
-            return True
-        if h.spec.kind in ("verb", "imperfect"):
-            chain, _ = self.mention_chain(h.end, unit.end)
-            if chain and chain[0].kind in _SPEAKER_KINDS:
-                return True
-        return False
-
-    def content_end(
-        self, start: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
-    ) -> int:
-        """Content runs to the unit's end or to the next cue that opens a new record
-        ("، مضيفا أن"، "فيما أوضح"، "وقال"), whichever is first; quotation marks are never cut."""
-        end = unit.end
-        for h in hits:
-            if h.outer_start <= start or h.outer_start >= end:
-                continue
-            if any(q.start < h.start < q.end for q in quotes):
-                continue
-            prev = self.text[max(unit.start, h.outer_start - 8) : h.outer_start].split()
-            if prev and prev[-1] in ("فيما", "بينما", "كما", "لكنه", "ولكنه", "ثم"):
-                end = h.outer_start - len(prev[-1]) - 1
-                break
-            if self.is_boundary(h, unit):
-                end = h.outer_start
-                break
-        return self.trim_end(start, end, quotes)
-
-    def trim_end(self, start: int, end: int, quotes: list[QuoteSpan]) -> int:
-        while end > start and self.text[end - 1] in _TRIM:
-            end -= 1
-        # A closing mark stays only if its opening mark is inside the content too.
-        if (
-            end > start
-            and self.text[end - 1] in '"»'
-            and not any(start <= q.start and q.end == end for q in quotes)
-        ):
-            end -= 1
-            while end > start and self.text[end - 1] in _TRIM:
-                end -= 1
-        return end
-
-    def classify(self, c: int, e: int, quotes: list[QuoteSpan]) -> tuple[str, int, int]:
-        """Direct if the content is one quotation, mixed if it embeds a quoted fragment
-        (three words or more; shorter ones are scare quotes: "داعش"), else indirect."""
-        q0 = c
-        while q0 < e and self.text[q0] in " :":
-            q0 += 1
-        q = _quote_at(q0, quotes)
-        if (
-            q is not None
-            and q.end >= e
-            and _words(self.text, q.end, e) == 0
-            and _words(self.text, *q.inner) >= 2
-        ):
-            a, b = q.inner
-            return "direct", *self.strip_span(a, b)
-        inner = [x for x in outer_quotes(quotes) if x.start >= c and x.start < e]
-        if any(_words(self.text, *x.inner) >= 3 for x in inner):
-            return "mixed", c, e
-        return "indirect", c, e
-
-    def strip_span(self, a: int, b: int) -> tuple[int, int]:
-        while a < b and self.text[a] in " \n:":
-            a += 1
-        while b > a and self.text[b - 1] in _TRIM:
-            b -= 1
-        return a, b
-
-    # -- the rules ------------------------------------------------------------------------------
-    def run(self) -> None:
-        for ui, unit in enumerate(self.units):
-            self.run_unit(ui, unit)
-
-    def emit(
-        self,
-        ui: int,
-        hit_start: int,
-        hit_end: int,
-        c: int,
-        e: int,
-        qtype: str,
-        rule: str,
-        subject: Subject,
-    ) -> None:
-        c, e = self.strip_span(c, e)
-        if _words(self.text, c, e) < 2:
-            return
-        self.state.candidates.append(
-            Candidate(self.field, ui, hit_start, hit_end, c, e, qtype, rule, subject)
-        )
-
-    def headline(self, ui: int, unit: Unit) -> bool:
-        """ "Name: statement" as a title or a one-line subheading: "كيري: كان لقاؤنا مثمرا";
-        a short qualifier may stand before the colon ("لافروف بعد لقائه نظيره الأمريكي: ...")."""
-        if self.field != "title":
-            if not (unit.start == 0 or self.text[unit.start - 1] == "\n"):
-                return False
-            if (
-                not (unit.end == len(self.text) or self.text[unit.end] == "\n")
-                or self.text[unit.end - 1] == "."
-            ):
-                return False
-            # A subheading introduces body text; a "Name: text" line followed by nothing or by
-            # more short lines is a related-links list ("لافروف: ..." items at a page's foot).
-            nxt = self.units[ui + 1] if ui + 1 < len(self.units) else None
-            if ui > 0 and not (nxt is not None and self.is_body_sentence(nxt)):
-                return False
-        if _words(self.text, unit.start, unit.end) > 40:
-            return False
-        chain, p = self.mention_chain(unit.start, unit.end)
-        if not chain or any(m.kind not in ("name", "role", "weak_name") for m in chain):
-            return False
-        m = re.match(r"\s*:\s*", self.text[p : unit.end])
-        if not m and self.field == "title":
-            colon = self.text.find(":", p, unit.end)
-            qualifier = self.toks(p, colon) if colon > 0 else []
-            if (
-                colon > 0
-                and len([t for t in qualifier if t.text.isalpha()]) <= 6
-                and not any(t.text in self.lex.complementizers for t in qualifier)
-            ):
-                p = colon
-                m = re.match(r"\s*:\s*", self.text[p : unit.end])
-        if not m:
-            return False
-        c = p + m.end()
-        a, b = c, unit.end
-        q = _quote_at(c, unit.quotes)
-        if q is not None and _words(self.text, q.end, unit.end) == 0:
-            a, b = q.inner
-        self.emit(
-            ui,
-            p + m.start(),
-            p + m.end(),
-            a,
-            b,
-            "headline",
-            "headline_colon",
-            Subject("headline", chain),
-        )
-        return True
-
-    def is_body_sentence(self, unit: Unit) -> bool:
-        """Running text: a long sentence, or a shorter one closed by a full stop."""
-        words = _words(self.text, unit.start, unit.end)
-        return words >= 12 or (words >= 5 and self.text[unit.end - 1] in ".!؟")
-
-    def run_unit(self, ui: int, unit: Unit) -> None:
-        if self.headline(ui, unit):
-            return
-        text = self.text
-        quotes = list(unit.quotes)
-        hits = [
-            h
-            for h in find_cues(text, unit.start, unit.end)
-            if not any(q.start < h.start < q.end for q in quotes)
-        ]
-        opening = self.unit_subject(unit, hits)
-        if opening is not None:
-            self.state.last_subject = opening
-        consumed = unit.start
-        unit_subjects: list[Subject] = [opening] if opening is not None else []
-        for hit in hits:
-            if hit.outer_start < consumed:
-                continue
-            subject, after = self.subject_of(hit, unit, unit_subjects)
-            if subject is None:
-                continue
-            if subject.mode in ("explicit", "other", "svo", "according"):
-                self.state.last_subject = subject
-            unit_subjects.append(subject)
-            frame = self.frame(hit, after, unit, hits, quotes)
-            if frame is None:
-                continue
-            cue_end, c, e, qtype, rule, resume = frame
-            self.emit(ui, hit.start, cue_end, c, e, qtype, rule, subject)
-            consumed = resume
-
-    def subject_of(
-        self, hit: CueHit, unit: Unit, unit_subjects: list[Subject]
-    ) -> tuple[Subject | None, int]:
-        """The cue's subject and the position where its complement may start."""
-        spec = hit.spec
-        text = self.text
-        if spec.kind == "participle":
-            # A participle ("مضيفا"، "مشيرا إلى") shares the subject of its governing clause.
-            if unit_subjects:
-                return Subject("participle", antecedent=unit_subjects[-1]), hit.end
-            prior = [
-                m
-                for m in self.mentions_in(unit.start, hit.outer_start + 1)
-                if m.end <= hit.outer_start
-                and m.kind in (*_SPEAKER_KINDS, "person")
-                and not self.in_candidate(m.start)
-            ]
-            if prior:
-                return Subject("participle", antecedent=Subject("explicit", (prior[-1],))), hit.end
-            return Subject("prodrop", antecedent=self.state.last_subject), hit.end
-        if spec.kind == "according":
-            # "وبحسب كيري، فإن الجانبين ..."، "وفقا لما قاله لافروف".
-            chain, p = self.mention_chain(hit.end, unit.end, allow_clitic=True)
-            if not chain:
-                return None, hit.end
-            return Subject("according", chain), p
-        if spec.kind == "said_of":
-            # "نقلت الوكالة عن لافروف قوله إن": the speaker is the object of عن right before.
-            before = text[unit.start : hit.outer_start].rstrip()
-            m = self.mention_ending.get(unit.start + len(before))
-            if m is not None and text[max(0, m.outer_start - 4) : m.outer_start].strip().endswith(
-                "عن"
-            ):
-                return Subject("explicit", (m,)), hit.end
-            return None, hit.end
-        p = self.skip_light(hit.end, unit.end)
-        chain, q = self.mention_chain(p, unit.end)
-        if chain:
-            return Subject("explicit", chain), q
-        rel = _RELATIVE.search(text[max(unit.start, hit.outer_start - 12) : hit.outer_start])
-        if rel:
-            # "تصريحات خامنئي التي أكد فيها أن ...": the subject is the antecedent, named
-            # right before the relative pronoun ("بتصريحات لافروف التي"), else someone else.
-            before = text[unit.start : max(unit.start, hit.outer_start - 12) + rel.start()].rstrip()
-            m = self.mention_ending.get(unit.start + len(before))
-            if m is not None and m.kind in _SPEAKER_KINDS:
-                return Subject("explicit", (m,)), hit.end
-            return Subject("other", other_span=None), hit.end
-        svo = self.svo_subject(hit, unit)
-        if svo is not None:
-            return svo, hit.end
-        fronted = self.fronted_subject(hit, unit)
-        if fronted is not None:
-            return fronted, hit.end
-        if spec.kind == "imperfect":
-            return None, hit.end  # present-tense verbs report only with an explicit subject
-        toks = self.toks(p, min(unit.end, p + 200))
-        if not toks:
-            return None, hit.end
-        t0 = toks[0]
-        if "direct" in spec.frames and self.first_person_at(toks, 0):
-            return Subject("prodrop", antecedent=self.state.last_subject), hit.end
-        if (
-            self.opens_frame(toks, 0, spec)
-            or t0.text in self.lex.adverbials
-            or t0.text in self.lex.joiners
-            or t0.text.startswith("لل")
-            or p > hit.end
-        ):
-            if spec.ambiguous and not self.opens_frame(toks, 0, spec):
-                return None, hit.end
-            return Subject("prodrop", antecedent=self.state.last_subject), hit.end
-        if spec.ambiguous:
-            return None, hit.end
-        if spec.nominal_any and not spec.preps:
-            # "وأدان اغتيال ...": with a dropped subject the noun phrase is the object.
-            return Subject("prodrop", antecedent=self.state.last_subject), hit.end
-        # Someone else is the subject ("وقال الرئيس الأمريكي باراك أوباما إن"): keep the phrase.
-        span = self.other_np(toks, spec)
-        if span is None:
-            return None, hit.end
-        for m in self.mentions_in(span[0] + 1, span[1]):
-            # "وقال وزير الثقة جون كيري": an unknown title in apposition to a known name.
-            if (
-                m.kind == "name"
-                and m.outer_start == m.start
-                and len(self.toks(span[0], m.start)) <= 3
-            ):
-                return Subject("explicit", (m,)), m.end
-        for m in self.mentions_in(span[0] + 1, span[1], outer=True):
-            if self.text[m.outer_start] == "و" and m.outer_start < m.start:
-                chain, end = self.mention_chain(m.outer_start, unit.end, allow_clitic=True)
-                if chain:
-                    other = (span[0], m.outer_start - 1)
-                    return Subject("other", mentions=chain, other_span=other), end
-        return Subject("other", other_span=span), span[1]
-
-    def in_candidate(self, pos: int) -> bool:
-        """Whether ``pos`` lies inside a candidate's content in this field."""
-        candidates = self.state.candidates
-        starts, ends = self._span_starts, self._span_ends
-        for c in candidates[self._seen :]:
-            if starts is None or c.field != self.field:
-                continue
-            if starts and c.content_start < starts[-1]:
-                starts = self._span_starts = None  # out of order: scan from now on
-                continue
-            starts.append(c.content_start)
-            ends.append(max(c.content_end, ends[-1]) if ends else c.content_end)
-        self._seen = len(candidates)
-        if starts is None:
-            return any(
-                c.field == self.field and c.content_start <= pos < c.content_end for c in candidates
-            )
-        i = bisect_right(starts, pos)
-        return i > 0 and ends[i - 1] > pos
-
-    def opens_frame(self, toks: list[Tok], i: int, spec: CueSpec) -> bool:
-        t = toks[i].text
-        if self.is_complementizer(toks, i) or t in (":", '"', "«"):
-            return True
-        if t in spec.preps:
-            return True
-        return bool("nominal" in spec.frames and self.is_head(t))
-
-    def first_person_at(self, toks: list[Tok], i: int) -> bool:
-        """First-person speech starts here: "هدفنا ..."، "لقد ناقشنا ..."، "نحن ..."."""
-        if i >= len(toks):
-            return False
-        if toks[i].text == "لقد" and i + 1 < len(toks):
-            return bool(_FIRST_PERSON.match(toks[i + 1].text))
-        return bool(_FIRST_PERSON.match(toks[i].text))
-
-    def speech_quote(
-        self, q: QuoteSpan, immediate: bool, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
-    ) -> bool:
-        """A quotation the cue governs, not a scare-quoted name on the way ("سي ان ان"): it
-        follows the cue directly, or the sentence (or record) ends right after it."""
-        words = _words(self.text, *q.inner)
-        if words < 2:
-            return False
-        after = self.content_end(q.end, unit, hits, quotes)
-        post = _words(self.text, q.end, max(q.end, after))
-        return post <= 3 or (immediate and words >= 4)
-
-    def frame(
-        self, hit: CueHit, after: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
-    ):
-        """Find what the cue governs: (cue_end, content_start, content_end, type, rule, resume)."""
-        spec = hit.spec
-        text = self.text
-        toks = self.toks(after, unit.end)
-        cue_end = hit.end
-        later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
-        immediate = True
-        if spec.kind == "according":
-            # "وبحسب كيري، فإن الجانبين ..."، "وفقا لكيري فقد ...": the clause after the name.
-            k = 1 if toks and toks[0].text == "،" else 0
-            if k < len(toks) and toks[k].text in ("فان", "فانه", "فانها", "فقد"):
-                k += 1
-            if k < len(toks):
-                c = toks[k].start
-                e = self.content_end(c, unit, hits, quotes)
-                qtype, a, b = self.classify(c, e, quotes)
-                return cue_end, a, b, qtype, "according_to", e
-            return None
-        for i, t in enumerate(toks[:45]):
-            later = later_cues.get(t.start)
-            if (
-                later is not None
-                and t.text not in self.lex.joiners
-                and later.spec.kind != "said_of"
-            ):
-                return None
-            if t.text in self.lex.joiners and i <= 2:
-                cue_end = t.end  # "وأكد قائلا:" / "مضيفا بالقول:" is one cue
-                immediate = True
-                continue
-            if t.text in _QUOTE_CHARS:
-                q = _quote_at(t.start, quotes)
-                if (
-                    q is not None
-                    and "direct" in spec.frames
-                    and self.speech_quote(q, immediate, unit, hits, quotes)
-                ):
-                    a, b = self.strip_span(*q.inner)
-                    return cue_end, a, b, "direct", "cue_quote", q.end
-                # An opening mark never closed (a nested pair inside it may be): "أجاب: «... «...»."
-                unclosed = (
-                    q is None
-                    and not any(x.start < t.start < x.end for x in quotes)
-                    and (t.text == "«" or '"' not in text[t.end : unit.end])
-                )
-                if (
-                    unclosed
-                    and "direct" in spec.frames
-                    and (immediate or _words(text, t.end, unit.end) >= 5)
-                ):
-                    # An opening mark never closed: the quotation runs to the sentence's end.
-                    e = self.trim_end(t.end, unit.end, quotes)
-                    if _words(text, t.end, e) >= 3:
-                        return cue_end, t.end, e, "direct", "cue_quote_unclosed", e
-                immediate = False
-                continue
-            if t.text == ":" and "direct" in spec.frames:
-                rest = self.toks(t.end, unit.end)
-                if rest and rest[0].text in _QUOTE_CHARS:
-                    immediate = True
-                    continue
-                if rest and self.is_complementizer(rest, 0):
-                    continue
-                e = self.content_end(t.end, unit, hits, quotes)
-                if _words(text, t.end, e) >= 3:
-                    return cue_end, t.end, e, "direct", "cue_colon_unmarked", e
-                return None
-            if self.is_complementizer(toks, i) and (
-                "indirect" in spec.frames or "direct" in spec.frames
-            ):
-                e = self.content_end(t.end, unit, hits, quotes)
-                qtype, a, b = self.classify(t.end, e, quotes)
-                rule = {
-                    "direct": "cue_comp_quote",
-                    "mixed": "cue_comp_mixed",
-                    "indirect": "cue_comp",
-                }[qtype]
-                if qtype != "direct" and "indirect" not in spec.frames:
-                    return None
-                return cue_end, a, b, qtype, rule, max(e, b)
-            if "nominal" in spec.frames and (
-                i <= 5
-                or toks[i - 1].text == "،"
-                or (
-                    i <= 14
-                    and self.is_head(t.text)
-                    and t.text not in self.lex.ambiguous_heads
-                    and toks[0].text in self.lex.adverbials
-                )
-            ):
-                c = self.nominal(toks, i, spec)
-                if c is not None:
-                    e = self.content_end(c, unit, hits, quotes)
-                    qtype, a, b = self.classify(c, e, quotes)
-                    if qtype == "direct":
-                        qtype, a, b = "mixed", c, e
-                    qtype = "nominal" if qtype == "indirect" else qtype
-                    return cue_end, a, b, qtype, "cue_nominal", e
-            if (
-                i == 0
-                and "direct" in spec.frames
-                and spec.kind == "verb"
-                and self.first_person_at(toks, 0)
-            ):
-                # "وقال هدفنا هو ..."، "وقال لقد ناقشنا ...": speech without marks or colon.
-                e = self.content_end(t.start, unit, hits, quotes)
-                if _words(text, t.start, e) >= 3:
-                    return cue_end, t.start, e, "direct", "cue_first_person", e
-            if (
-                t.text == "،"
-                and "direct" in spec.frames
-                and i + 1 < len(toks)
-                and self.first_person_at(toks, i + 1)
-                and spec.kind == "verb"
-            ):
-                c = toks[i + 1].start
-                e = self.content_end(c, unit, hits, quotes)
-                if _words(text, c, e) >= 3:
-                    return cue_end, c, e, "direct", "cue_comma_first_person", e
-            if t.text == "." and t.end < unit.end and not text[t.end].isspace():
-                continue  # inside an abbreviation: "(أ.ف.ب)"
-            if t.text in (".", "؟", "!", "…"):
-                # An ellipsis ("في واشنطن.. "إن") introduces speech; a full stop ends the search.
-                dots = (
-                    (i + 1 < len(toks) and toks[i + 1].text == "." and toks[i + 1].start == t.end)
-                    or (i > 0 and toks[i - 1].text == "." and toks[i - 1].end == t.start)
-                    or t.text == "…"
-                )
-                if not dots:
-                    return None
-                immediate = True
-                continue
-            immediate = t.text in ("،",)
-        return None
-
-    def is_head(self, word: str) -> bool:
-        """A position noun, with or without its article or a possessive ("انتقاده"، "قلقها")."""
-        heads = self.lex.nominal_heads
-        bare = word.removeprefix("ال")
-        return word in heads or bare in heads or re.sub("(?:ه|ها|هم|هما)$", "", bare) in heads
-
-    def nominal(self, toks: list[Tok], i: int, spec: CueSpec) -> int | None:
-        """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن"."""
-        t = toks[i]
-        if t.text in spec.preps:
-            if (
-                i + 1 < len(toks)
-                and not self.is_complementizer(toks, i + 1)
-                and toks[i + 1].text.isalpha()
-            ):
-                nxt = toks[i + 1]
-                if spec.nominal_any or self.is_head(nxt.text):
-                    return nxt.start
-            return None
-        for p in spec.preps:
-            # A one-letter preposition written on its noun: "طالب بوقف"، "أشاد بالاتفاق".
-            if (
-                len(p) == 1
-                and t.text.startswith(p)
-                and len(t.text) > 3
-                and spec.nominal_any
-                and t.text[1:].isalpha()
-            ):
-                return t.start + 1
-        if (
-            i > 2
-            and toks[i - 1].text != "،"
-            and (t.text in self.lex.ambiguous_heads or not self.is_head(t.text))
-        ):
-            return None  # a bare object noun comes right after the cue and its subject
-        if self.is_head(t.text):
-            if t.text == "ان":
-                return None
-            return t.start
-        if (
-            spec.nominal_any
-            and not spec.preps
-            and t.text.isalpha()
-            and t.text not in self.lex.adverbials
-            and t.text not in self.lex.complementizers
-        ):
-            return t.start  # "أدان اغتيال ..."، "مدعيا التزام دمشق ..."
-        return None
-
-
 def detect_field(
-    text: str, field_name: str, units: list[Unit], mentions: list[Mention], state: ArticleState
-) -> None:
-    Detector(text, field_name, units, mentions, state).run()
+    text: str,
+    field_name: str,
+    units: list[Unit],
+    mentions: list[Mention],
+    state: ArticleState | None = None,
+) -> tuple[Candidate, ...]:
+    """The candidates of one clean field (also appended to ``state`` where one is passed)."""
+    found = detect(FieldView.of(text, field_name, units, mentions))
+    if state is not None:
+        state.candidates.extend(found)
+    return found

@@ -9,10 +9,54 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from operator import attrgetter
+from typing import Literal, get_args
 
 SPEAKER_IDS: tuple[str, ...] = ("lavrov", "kerry", "shoigu", "hagel", "muallem")
-QUOTE_TYPES: tuple[str, ...] = ("direct", "indirect", "mixed", "nominal", "headline")
+QuoteType = Literal["direct", "indirect", "mixed", "nominal", "headline"]
+QUOTE_TYPES: tuple[QuoteType, ...] = get_args(QuoteType)
+# The detection rule that fired, as written in the dataset's ``rule`` column.
+RuleName = Literal[
+    "headline_colon",  # "كيري: كان لقاؤنا مثمرا" (a title or subheading)
+    "according_to",  # "وبحسب لافروف، فإن ..."
+    "cue_quote",  # "وقال لافروف: «...»"
+    "cue_quote_unclosed",  # "وقال لافروف: «... (never closed)
+    "cue_colon_unmarked",  # "وقال كيري: نحن نعمل ..." (no quotation marks)
+    "cue_comp",  # "وأكد لافروف أن ..."
+    "cue_comp_quote",  # "وأكد لافروف أن «...»" (the clause is one quotation)
+    "cue_comp_mixed",  # "وأكد لافروف أن ... «...» ..." (a quoted fragment inside)
+    "cue_nominal",  # "وشدد كيري على ضرورة ..."
+    "cue_first_person",  # "وقال لقد ناقشنا ..."
+    "cue_comma_first_person",  # "وقال كيري، اتفقنا على ..."
+]
+RULE_NAMES: tuple[RuleName, ...] = get_args(RuleName)
+
+
+class MentionKind(StrEnum):
+    """How a text refers to a person (speakers.find_mentions)."""
+
+    NAME = "name"  # a surname of the five, with or without first name or office
+    WEAK_NAME = "weak_name"  # a surname that is also a common word: "المعلم"
+    ROLE = "role"  # an office: "وزير الخارجية الروسي"
+    GENERIC = "generic"  # "الوزير"، "الوزير الروسي"
+    COUNTERPART = "counterpart"  # "نظيره الأمريكي"
+    LATTER = "latter"  # "الأخير"
+    PERSON = "person"  # someone else's title: "الرئيس"، "المتحدث"
+
+
+class SubjectMode(StrEnum):
+    """What a cue's grammar says about its speaker, before resolution (quotes.Subject)."""
+
+    EXPLICIT = "explicit"  # a mention right after the verb: "وقال لافروف"
+    OTHER = "other"  # someone who is not a known mention: "وقال الرئيس أوباما"
+    PRODROP = "prodrop"  # a dropped subject: "وأضاف أن"
+    PARTICIPLE = "participle"  # the governing clause's subject: "، مضيفا أن"
+    HEADLINE = "headline"  # "كيري: ..." as a title
+    SVO = "svo"  # the subject before the verb: "غير أن كيري أكد"
+    ACCORDING = "according"  # "وبحسب كيري"
+
+
 ATTRIBUTION_METHODS: tuple[str, ...] = (
     "name",  # the speaker's name (or a spelling variant) is the subject of the cue
     "alias",  # a short or partial name form ("الوزير المعلم", "جون كير")

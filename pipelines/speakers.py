@@ -17,6 +17,9 @@ from functools import lru_cache
 from importlib import resources
 
 from pipelines.clean import fold
+from pipelines.records import MentionKind
+
+K = MentionKind
 
 
 def _load(name: str) -> dict:
@@ -42,7 +45,7 @@ class Mention:
     start: int
     end: int
     outer_start: int  # with the clitic
-    kind: str  # name | weak_name | role | generic | counterpart | latter | person
+    kind: MentionKind
     speaker_id: str | None = None  # for name / weak_name
     role: str | None = None  # fm | dm
     country: str | None = None
@@ -390,7 +393,7 @@ def find_mentions(text: str) -> list[Mention]:
         weak = sur in p.weak_surnames and not m.group("first")
         found.append(
             Mention(
-                m.start("m"), m.end("m"), m.start(), "weak_name" if weak else "name", speaker_id=sid
+                m.start("m"), m.end("m"), m.start(), K.WEAK_NAME if weak else K.NAME, speaker_id=sid
             )
         )
     for m in p.role.finditer(text):
@@ -399,13 +402,13 @@ def find_mentions(text: str) -> list[Mention]:
                 m.start("m"),
                 m.end("m"),
                 m.start(),
-                "role",
+                K.ROLE,
                 role=p.role_of_word[m.group("rw")],
                 country=_role_country(p, m),
                 former=bool(m.group("former")),
             )
         )
-    for kind, pat in (("generic", p.generic), ("counterpart", p.counterpart)):
+    for kind, pat in ((K.GENERIC, p.generic), (K.COUNTERPART, p.counterpart)):
         for m in pat.finditer(text):
             found.append(
                 Mention(
@@ -413,18 +416,18 @@ def find_mentions(text: str) -> list[Mention]:
                 )
             )
     for m in p.latter.finditer(text):
-        found.append(Mention(m.start("m"), m.end("m"), m.start(), "latter"))
+        found.append(Mention(m.start("m"), m.end("m"), m.start(), K.LATTER))
     for m in p.person.finditer(text):
-        found.append(Mention(m.start("m"), m.end("m"), m.start(), "person"))
+        found.append(Mention(m.start("m"), m.end("m"), m.start(), K.PERSON))
     # Keep the longest of overlapping mentions, preferring names, then offices.
     rank = {
-        "name": 0,
-        "weak_name": 1,
-        "role": 2,
-        "counterpart": 3,
-        "generic": 4,
-        "latter": 5,
-        "person": 6,
+        K.NAME: 0,
+        K.WEAK_NAME: 1,
+        K.ROLE: 2,
+        K.COUNTERPART: 3,
+        K.GENERIC: 4,
+        K.LATTER: 5,
+        K.PERSON: 6,
     }
     found.sort(key=lambda x: (x.start, -(x.end - x.start), rank[x.kind]))
     kept: list[Mention] = []
@@ -432,7 +435,7 @@ def find_mentions(text: str) -> list[Mention]:
         if kept and mention.start < kept[-1].end:
             prev = kept[-1]
             # A name inside a longer person/office match ("الرئيس ... "): the name wins.
-            if mention.kind in ("name", "weak_name") and prev.kind in ("person", "generic"):
+            if mention.kind in (K.NAME, K.WEAK_NAME) and prev.kind in (K.PERSON, K.GENERIC):
                 kept[-1] = mention
             continue
         kept.append(mention)
@@ -454,17 +457,17 @@ def _merge_appositions(text: str, ms: list[Mention]) -> list[Mention]:
             and _APPOS_GAP.fullmatch(text[cur.end : nxt.outer_start])
             and nxt.outer_start == nxt.start
         ):
-            office, name = (cur, nxt) if nxt.kind in ("name", "weak_name") else (nxt, cur)
-            if office.kind in ("role", "generic", "counterpart", "person") and name.kind in (
-                "name",
-                "weak_name",
+            office, name = (cur, nxt) if nxt.kind in (K.NAME, K.WEAK_NAME) else (nxt, cur)
+            if office.kind in (K.ROLE, K.GENERIC, K.COUNTERPART, K.PERSON) and name.kind in (
+                K.NAME,
+                K.WEAK_NAME,
             ):
                 out.append(
                     Mention(
                         cur.start,
                         nxt.end,
                         cur.outer_start,
-                        "name",
+                        K.NAME,
                         speaker_id=name.speaker_id,
                         role=office.role,
                         country=office.country,
@@ -484,11 +487,11 @@ def bound_offices(text: str, mentions: list[Mention]) -> dict[tuple[str, str], s
     p = patterns()
     bound: dict[tuple[str, str], str] = {}
     for i, m in enumerate(mentions):
-        if m.kind == "name" and m.role and m.country and not m.former:
+        if m.kind == K.NAME and m.role and m.country and not m.former:
             bound.setdefault((m.role, m.country), m.speaker_id)
             # The second half of a dual office: "والأمريكي تشاك هاغل" right after the first name.
             nxt = mentions[i + 1] if i + 1 < len(mentions) else None
-            if nxt is not None and nxt.kind == "name" and not nxt.role:
+            if nxt is not None and nxt.kind == K.NAME and not nxt.role:
                 gap = text[m.end : nxt.start]
                 dm = p.dual_bind.fullmatch(gap.strip())
                 if dm and len(gap) < 30:

@@ -7,6 +7,7 @@ import datetime as dt
 import random
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from pipelines import analyse, quotes
 from pipelines.records import Article
+from pipelines.subjects import Covered, FieldView
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -37,7 +39,7 @@ def many_quotations(n: int, seed: int = 7) -> Article:
 
 
 class Counting(list):  # type: ignore[type-arg]
-    """A list that counts the items every iteration over it yields."""
+    """A list that counts the items every iteration over it yields and every index reads."""
 
     items = 0
 
@@ -46,17 +48,31 @@ class Counting(list):  # type: ignore[type-arg]
             Counting.items += 1
             yield item
 
+    def __getitem__(self, key: Any) -> Any:
+        item = super().__getitem__(key)
+        Counting.items += len(item) if isinstance(key, slice) else 1
+        return item
+
 
 def test_detection_scans_no_whole_list_per_cue(monkeypatch: pytest.MonkeyPatch) -> None:
     """2,000 quotations (and ~2,000 mentions of Lavrov): the rules iterated 1.16 million
-    mentions and candidates when a participle or another subject scanned all of them."""
-    real = quotes.detect_field
+    mentions and candidates when a participle or another subject scanned all of them. Here
+    every field's mentions and its candidates' spans count each item an iteration yields."""
+    real_of = FieldView.of.__func__  # type: ignore[attr-defined]
 
-    def counting(text: str, name: str, units: list, mentions: list, state: Any) -> None:
-        state.candidates = Counting(state.candidates)
-        real(text, name, units, Counting(mentions), state)
+    def counting_view(
+        cls: type[FieldView], text: str, field: str, units: list, mentions: list
+    ) -> FieldView:
+        view = real_of(cls, text, field, units, Counting(mentions))
+        return replace(view, mentions=Counting(view.mentions))
 
-    monkeypatch.setattr(analyse, "detect_field", counting)
+    class CountingCovered(Covered):
+        def __init__(self) -> None:
+            super().__init__()
+            self._spans = Counting()  # what a scan of the candidates iterates
+
+    monkeypatch.setattr(FieldView, "of", classmethod(counting_view))
+    monkeypatch.setattr(quotes, "Covered", CountingCovered)
     Counting.items = 0
     det = analyse.detect_article(
         analyse.segment_article(analyse.clean_article(many_quotations(2000)))
@@ -68,22 +84,16 @@ def test_detection_scans_no_whole_list_per_cue(monkeypatch: pytest.MonkeyPatch) 
 @pytest.mark.parametrize(
     "spans",
     [
-        [("text", 2, 9), ("title", 0, 30), ("text", 5, 7), ("text", 12, 20), ("text", 14, 16)],
-        [("text", 10, 20), ("text", 2, 5), ("text", 22, 25)],  # out of order: a scan
+        [(2, 9), (5, 7), (12, 20), (14, 16), (16, 16), (25, 30)],
+        [(10, 20), (2, 5), (22, 25)],  # out of order: a scan
     ],
 )
-def test_in_candidate_is_the_scan(spans: list[tuple[str, int, int]]) -> None:
-    """Asked after each new candidate, in_candidate answers as the scan of every candidate
-    of the field does."""
-    state = quotes.ArticleState()
-    detector = quotes.Detector("x" * 30, "text", [], [], state)
-    for field, start, end in spans:
-        state.candidates.append(
-            quotes.Candidate(field, 0, 0, 0, start, end, "direct", "r", quotes.Subject("other"))
-        )
+def test_covered_is_the_scan(spans: list[tuple[int, int]]) -> None:
+    """Asked after each new candidate, Covered answers as the scan of every candidate of the
+    field does."""
+    covered = Covered()
+    for n, (start, end) in enumerate(spans, 1):
+        covered.add(start, end)
         for pos in range(31):
-            scan = any(
-                c.field == "text" and c.content_start <= pos < c.content_end
-                for c in state.candidates
-            )
-            assert detector.in_candidate(pos) == scan, (pos, state.candidates)
+            scan = any(a <= pos < b for a, b in spans[:n])
+            assert (pos in covered) == scan, (pos, spans[:n])

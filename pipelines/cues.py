@@ -1,0 +1,170 @@
+"""Cue finding: the speech-cue lexicon (``lexicons/cues.json``), the function words the rules
+read (``lexicons/grammar.json``), both loaded once, and :func:`find_cues`.
+
+Everything here is data compiled for matching over the clean (folded) text; the rules that
+use it live in :mod:`pipelines.subjects` and :mod:`pipelines.quotes`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from importlib import resources
+
+from pipelines.clean import fold
+
+
+class CueKind(StrEnum):
+    """The grammar of a cue, which decides how its subject and complement are found."""
+
+    VERB = "verb"  # a perfect verb: "قال"، "أكد"
+    PARTICIPLE = "participle"  # an active participle sharing its clause's subject: "مضيفا"
+    IMPERFECT = "imperfect"  # a present-tense verb, reporting only with a subject: "يؤكد"
+    ACCORDING = "according"  # "according to": "بحسب"، "وفقا ل"
+    SAID_OF = "said_of"  # "his saying", after "عن" + the speaker: "نقلت عن لافروف قوله"
+
+
+@dataclass(frozen=True, slots=True)
+class CueSpec:
+    form: str
+    kind: CueKind
+    frames: frozenset[str]  # indirect | direct | nominal
+    preps: tuple[str, ...] = ()
+    nominal_any: bool = False
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CueHit:
+    start: int
+    end: int
+    outer_start: int  # with the clitic و/ف
+    spec: CueSpec
+
+    @property
+    def prefixed(self) -> bool:
+        return self.outer_start < self.start
+
+
+@dataclass(frozen=True)
+class CueLexicon:
+    pattern: re.Pattern[str]
+    specs: dict[str, CueSpec]
+    complementizers: frozenset[str]
+    not_comp_after: frozenset[str]
+    nominal_heads: frozenset[str]
+    adverbials: frozenset[str]
+    light_adverbials: frozenset[str]
+    joiners: frozenset[str]
+    ambiguous_heads: frozenset[str]
+    clause_openers: tuple[str, ...]
+    svo_leads: frozenset[str]
+    particles: frozenset[str]
+    # From grammar.json:
+    clause_break: re.Pattern[str]  # where a clause starts: punctuation or a connector
+    content_breakers: frozenset[str]  # a word that joins a following cue: "فيما قال"
+    relative_before: re.Pattern[str]  # a relative pronoun ending a text: "التي "
+    demonstratives: frozenset[str]
+    first_person: re.Pattern[str]  # a first-person verb or pronoun: "اتفقنا"، "نحن"
+    first_person_lead: str  # "لقد" before a first-person verb
+    according_resumptives: frozenset[str]  # "فإن" after "بحسب كيري،"
+    said_of_preposition: str
+    perfect_particle: str  # "قد"
+    before_verb: re.Pattern[str]  # what may stand between a fronted subject and its verb
+    auxiliary_lead: re.Pattern[str]  # "وكان" opening a clause: "وكان لافروف قد أكد"
+    never_nominal_heads: frozenset[str]
+    possessive: re.Pattern[str]  # a possessive suffix ending a position noun: "قلقها"
+    not_a_name_after_title: frozenset[str]
+
+
+def _alt(words: list[str]) -> str:
+    """An alternation of the words in their listed order (the order is the match order)."""
+    return "|".join(re.escape(w) for w in words)
+
+
+@lru_cache(maxsize=1)
+def load_cues() -> CueLexicon:
+    lexicons = resources.files("pipelines.lexicons")
+    data = json.loads(lexicons.joinpath("cues.json").read_text("utf-8"))
+    grammar = json.loads(lexicons.joinpath("grammar.json").read_text("utf-8"))
+    specs: dict[str, CueSpec] = {}
+    for kind, key in ((CueKind.VERB, "verbs"), (CueKind.PARTICIPLE, "participles")):
+        for e in data[key]:
+            specs[fold(e["form"])] = CueSpec(
+                fold(e["form"]),
+                kind,
+                frozenset(e["frames"]),
+                tuple(fold(p) for p in e.get("preps", [])),
+                e.get("nominal_any", False),
+                e.get("ambiguous", False),
+            )
+    for f, perfect in data["imperfects"].items():
+        base = specs[fold(perfect)]
+        specs[fold(f)] = CueSpec(
+            fold(f), CueKind.IMPERFECT, base.frames, base.preps, base.nominal_any
+        )
+    for f in data["according_to"]:
+        specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))
+    for f in data["said_of"]:
+        specs[fold(f)] = CueSpec(fold(f), CueKind.SAID_OF, frozenset({"indirect", "direct"}))
+    forms = sorted(specs, key=len, reverse=True)
+    alt = "|".join(re.escape(f) for f in forms)
+    # A verb may carry the conjunction clitic و or ف ("وأضاف"، "فقال").
+    pattern = re.compile(r"(?<!\w)(?P<pre>[وف]?)(?P<cue>" + alt + r")(?!\w)")
+
+    def folded(key: str, source: dict = data) -> frozenset[str]:
+        return frozenset(fold(c) for c in source[key])
+
+    def listed(key: str) -> list[str]:
+        return [fold(w) for w in grammar[key]]
+
+    particle = fold(grammar["perfect_particle"])
+    return CueLexicon(
+        pattern=pattern,
+        specs=specs,
+        complementizers=folded("complementizers"),
+        not_comp_after=folded("not_complementizer_after"),
+        nominal_heads=folded("nominal_heads"),
+        adverbials=folded("adverbials"),
+        light_adverbials=folded("light_adverbials"),
+        joiners=folded("joiners"),
+        ambiguous_heads=folded("ambiguous_heads"),
+        clause_openers=tuple(
+            sorted((fold(c) for c in data["clause_openers"]), key=len, reverse=True)
+        ),
+        svo_leads=folded("svo_leads"),
+        particles=folded("particles"),
+        clause_break=re.compile(r"[،,:؛.!؟]|\b(?:" + _alt(listed("clause_breaks")) + r")\b"),
+        content_breakers=folded("content_breakers", grammar),
+        relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
+        demonstratives=folded("demonstratives", grammar),
+        first_person=re.compile(
+            r"^(?:\w{2,}"
+            + re.escape(fold(grammar["first_person_suffix"]))
+            + "|"
+            + _alt(listed("first_person_pronouns"))
+            + ")$"
+        ),
+        first_person_lead=fold(grammar["first_person_lead"]),
+        according_resumptives=folded("according_resumptives", grammar),
+        said_of_preposition=fold(grammar["said_of_preposition"]),
+        perfect_particle=particle,
+        before_verb=re.compile(r"[\s\"»]*(?:" + re.escape(particle) + r"[\s]*)?$"),
+        auxiliary_lead=re.compile(r"\s*و?" + re.escape(fold(grammar["auxiliary"])) + r"\s+"),
+        never_nominal_heads=folded("never_nominal_heads", grammar),
+        possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),
+        not_a_name_after_title=folded("not_a_name_after_title", grammar),
+    )
+
+
+def find_cues(text: str, start: int, end: int) -> list[CueHit]:
+    """Every cue in text[start:end], in text order, longest form first where forms overlap."""
+    lex = load_cues()
+    specs = lex.specs
+    return [
+        CueHit(m.start("cue"), m.end("cue"), m.start(), specs[m.group("cue")])
+        for m in lex.pattern.finditer(text, start, end)
+    ]

@@ -1,0 +1,585 @@
+"""Subject finding: who a cue's grammar says is speaking, as functions over a frozen view of
+one clean field (:class:`FieldView`).
+
+A subject is not yet a speaker: it holds the mentions the grammar points at (or another
+person's phrase, or the clause it continues), and ``attribute`` resolves it to a speaker id.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, replace
+
+from pipelines.cues import CueHit, CueKind, CueLexicon, CueSpec, load_cues
+from pipelines.records import MentionKind, SubjectMode
+from pipelines.segment import Unit
+from pipelines.speakers import Mention
+
+K = MentionKind
+M = SubjectMode
+
+# Look-ahead for a title's apposition or an unregistered name: three words fit in 60 characters.
+APPOSITION_CHARS = 60
+# A light adverbial between verb and subject ("له"، "للصحفيين") is one word: 40 characters.
+LIGHT_ADVERBIAL_CHARS = 40
+# Look-back from a verb over the up to three name words after an office: 40 characters.
+OFFICE_NAME_CHARS = 40
+# Tokens read after a verb for its subject phrase and complement: 200 characters is past both.
+CLAUSE_CHARS = 200
+# A subject noun phrase of someone else is at most 8 tokens; beyond that it is content.
+SUBJECT_NP_TOKENS = 8
+# Look-back from a verb for a relative pronoun and its space: "واللواتي " is 9 characters.
+RELATIVE_CHARS = 12
+# The longest clause opener ("ومن ناحيته") fits in 20 characters.
+OPENER_CHARS = 20
+# A fronted subject ("نائب رئيس الائتلاف المعارض") is at most 6 words; more is a clause.
+FRONTED_WORDS = 6
+# "وكان" + subject + verb: a subject of at most 7 tokens.
+AUXILIARY_SUBJECT_TOKENS = 7
+
+QUOTE_OPENERS = '"«'
+CLITICS = "وف"  # the conjunctions written on the next word
+ARTICLE = "ال"
+PREPOSITION_CLITICS = "بلك"  # "بعد"، "للصحفيين"، "كذلك": a fronted prepositional phrase
+# Mention kinds that may be a speaker themselves (a "person" is someone else's title).
+SPEAKER_KINDS = (K.NAME, K.ROLE, K.WEAK_NAME, K.GENERIC, K.COUNTERPART, K.LATTER)
+OFFICE_KINDS = (K.ROLE, K.PERSON, K.GENERIC)
+# Subjects a later dropped pronoun continues.
+EXPLICIT_MODES = (M.EXPLICIT, M.OTHER, M.SVO, M.ACCORDING)
+
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who a cue's grammar says is speaking, before any resolution."""
+
+    mode: SubjectMode
+    mentions: tuple[Mention, ...] = ()
+    other_span: tuple[int, int] | None = None  # a subject that matched no known mention
+    antecedent: Subject | None = None  # for prodrop / participle: the subject it continues
+
+
+@dataclass(frozen=True, slots=True)
+class Tok:
+    start: int
+    end: int
+    text: str
+
+
+def tokens(text: str, start: int, end: int) -> list[Tok]:
+    return [Tok(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text, start, end)]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    """One clean field as the rules read it: text, units, mentions indexed by position, and
+    the field's tokens (tokenised once; every window is a slice of them)."""
+
+    text: str
+    field: str
+    units: tuple[Unit, ...]
+    mentions: tuple[Mention, ...]
+    mention_at: dict[int, Mention]  # by outer_start
+    mention_ending: dict[int, Mention]  # by end
+    # Indexes into ``mentions`` sorted by start and by outer start, with those keys, so a
+    # window finds its mentions by bisection (an article may hold thousands of them).
+    by_start: tuple[int, ...]
+    mention_starts: tuple[int, ...]
+    by_outer: tuple[int, ...]
+    mention_outers: tuple[int, ...]
+    tokens: tuple[Tok, ...]
+    starts: tuple[int, ...]
+    lex: CueLexicon
+
+    @classmethod
+    def of(cls, text: str, field: str, units: list[Unit], mentions: list[Mention]) -> FieldView:
+        ms = tuple(mentions)
+        toks = tuple(tokens(text, 0, len(text)))
+        by_start = tuple(sorted(range(len(ms)), key=lambda k: ms[k].start))
+        by_outer = tuple(sorted(range(len(ms)), key=lambda k: ms[k].outer_start))
+        return cls(
+            text,
+            field,
+            tuple(units),
+            ms,
+            {m.outer_start: m for m in ms},
+            {m.end: m for m in ms},
+            by_start,
+            tuple(ms[k].start for k in by_start),
+            by_outer,
+            tuple(ms[k].outer_start for k in by_outer),
+            toks,
+            tuple(t.start for t in toks),
+            load_cues(),
+        )
+
+    def mentions_in(self, start: int, end: int, *, outer: bool = False) -> list[Mention]:
+        """The mentions whose start (``outer``: outer start) lies in [start, end), in the
+        order of ``mentions``."""
+        keys, order = (
+            (self.mention_outers, self.by_outer) if outer else (self.mention_starts, self.by_start)
+        )
+        i = bisect_left(keys, start)
+        return [self.mentions[k] for k in sorted(order[i : bisect_left(keys, end, lo=i)])]
+
+    def toks(self, start: int, end: int) -> tuple[Tok, ...]:
+        """The field's tokens lying within [start, end)."""
+        i = bisect_left(self.starts, start)
+        j = bisect_left(self.starts, end, lo=i)
+        while j > i and self.tokens[j - 1].end > end:
+            j -= 1
+        return self.tokens[i:j]
+
+
+class Covered:
+    """The content spans of one field's candidates, in the order found: whether a position
+    lies inside one is a bisection over their starts with the running greatest end, not a
+    scan of every candidate per cue. A span starting before the previous one makes it a scan
+    from then on (candidates come in text order, so that is a fallback)."""
+
+    __slots__ = ("_ends", "_spans", "_starts")
+
+    def __init__(self) -> None:
+        self._spans: list[tuple[int, int]] = []
+        self._starts: list[int] | None = []
+        self._ends: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        self._spans.append((start, end))
+        starts, ends = self._starts, self._ends
+        if starts is None:
+            return
+        if starts and start < starts[-1]:
+            self._starts = None  # out of order: scan from now on
+            return
+        starts.append(start)
+        ends.append(max(end, ends[-1]) if ends else end)
+
+    def __contains__(self, pos: int) -> bool:
+        if self._starts is None:
+            return any(a <= pos < b for a, b in self._spans)
+        i = bisect_right(self._starts, pos)
+        return i > 0 and self._ends[i - 1] > pos
+
+
+def words(text: str, a: int, b: int) -> int:
+    return len(re.findall(r"\w+", text[a:b]))
+
+
+# --- word classes ------------------------------------------------------------------------------
+
+
+def is_head(v: FieldView, word: str) -> bool:
+    """A position noun, with or without its article or a possessive ("انتقاده"، "قلقها")."""
+    heads = v.lex.nominal_heads
+    bare = word.removeprefix(ARTICLE)
+    return word in heads or bare in heads or v.lex.possessive.sub("", bare) in heads
+
+
+def is_complementizer(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
+    if toks[i].text not in v.lex.complementizers:
+        return False
+    return not (i > 0 and toks[i - 1].text in v.lex.not_comp_after)
+
+
+def opens_frame(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> bool:
+    """The cue's complement starts at token i: a complementizer, a colon or quotation mark,
+    the cue's preposition, or a position noun."""
+    t = toks[i].text
+    if is_complementizer(v, toks, i) or t in (":", '"', "«"):
+        return True
+    if t in spec.preps:
+        return True
+    return bool("nominal" in spec.frames and is_head(v, t))
+
+
+def first_person_at(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
+    """First-person speech starts here: "هدفنا ..."، "لقد ناقشنا ..."، "نحن ..."."""
+    if i >= len(toks):
+        return False
+    if toks[i].text == v.lex.first_person_lead and i + 1 < len(toks):
+        return bool(v.lex.first_person.match(toks[i + 1].text))
+    return bool(v.lex.first_person.match(toks[i].text))
+
+
+# --- noun phrases ------------------------------------------------------------------------------
+
+
+def mention_chain(
+    v: FieldView, pos: int, limit: int, allow_clitic: bool = False
+) -> tuple[tuple[Mention, ...], int]:
+    """Mentions joined by و starting at pos: "لافروف ونظيره الأمريكي جون كيري".
+
+    A name between quotation marks ("وذكر "كيري" أنه") is still the subject."""
+    text = v.text
+    chain: list[Mention] = []
+    p = pos
+    while True:
+        q = p
+        while q < limit and text[q] == " ":
+            q += 1
+        quoted = q < limit and text[q] in QUOTE_OPENERS
+        m = v.mention_at.get(q + 1 if quoted else q)
+        if m is None or m.outer_start >= limit:
+            break
+        if chain and not (m.outer_start < m.start and text[m.outer_start] == "و"):
+            break
+        if not chain and m.outer_start < m.start and not allow_clitic:
+            break  # "ولافروف" right after a verb is not its subject
+        p = m.end
+        if quoted and p < limit and text[p] in '"»':
+            p += 1
+        if m.kind in OFFICE_KINDS:
+            named = name_in_apposition(v, p, limit)
+            if named is not None:
+                # "وزير الثقة جون كيري"، "وزير خارجية الولايات المتحدة الأمريكية جون كيري":
+                # a title, a word or two, then a known name: the name is the speaker.
+                m = replace(named, start=m.start, outer_start=m.outer_start)
+                p = named.end
+                chain.append(m)
+                continue
+            # "وزير الخارجية السعودي عادل الجبير": an office followed by a name nobody
+            # registered is that person, not the office's holder among the five.
+            named_end = unregistered_name_end(v, p, limit)
+            if named_end > p:
+                m = replace(m, end=named_end, kind=K.PERSON)
+                p = named_end
+        chain.append(m)
+    return tuple(chain), p
+
+
+def name_in_apposition(v: FieldView, pos: int, limit: int) -> Mention | None:
+    """A name mention of the five within two words after pos, with nothing between
+    that could end the noun phrase (a preposition, complementizer, cue or punctuation)."""
+    lex = v.lex
+    for k, t in enumerate(v.toks(pos, min(limit, pos + APPOSITION_CHARS))[:3]):
+        m = v.mention_at.get(t.start)
+        if m is not None and m.kind == K.NAME and m.outer_start == m.start:
+            return m
+        w = t.text
+        if (
+            k == 2
+            or not w.isalpha()
+            or w in lex.adverbials
+            or w in lex.specs
+            or w in lex.complementizers
+        ):
+            return None
+    return None
+
+
+def unregistered_name_end(v: FieldView, pos: int, limit: int) -> int:
+    """End of up to three name-like words at pos (no function word, cue or position noun)."""
+    lex = v.lex
+    end = pos
+    for i, t in enumerate(v.toks(pos, min(limit, pos + APPOSITION_CHARS))[:3]):
+        w = t.text
+        if (
+            not w.isalpha()
+            or (i == 0 and w.startswith(ARTICLE))  # a given name has no article: "عادل الجبير"
+            or len(w) < 2
+            or w in lex.adverbials
+            or w in lex.complementizers
+            or w in lex.specs
+            or (w[0] in CLITICS and w[1:] in lex.specs)
+            or is_head(v, w)
+            or (w.startswith(ARTICLE) and w.endswith(("ي", "ية")))  # a nisba: "السعودي"
+            or t.start in v.mention_at  # a mention's outer start: the next phrase
+        ):
+            break
+        end = t.end
+    return end
+
+
+def skip_light(v: FieldView, pos: int, limit: int) -> int:
+    """Skip up to two light adverbials between verb and subject ("وقال له رئيس اللجنة")."""
+    for _ in range(2):
+        toks = v.toks(pos, min(limit, pos + LIGHT_ADVERBIAL_CHARS))
+        if toks and toks[0].text in v.lex.light_adverbials:
+            pos = toks[0].end
+        else:
+            break
+    return pos
+
+
+def other_np(v: FieldView, toks: tuple[Tok, ...], spec: CueSpec | None) -> tuple[int, int] | None:
+    """A subject noun phrase that is none of the known mentions, up to the first break."""
+    lex = v.lex
+    j = 0
+    while j < len(toks) and j < SUBJECT_NP_TOKENS:
+        t = toks[j].text
+        if (
+            t in lex.adverbials
+            or t in "،,.:؛()"
+            or t[0] in QUOTE_OPENERS
+            or t in lex.complementizers
+        ):
+            break
+        if spec is not None and opens_frame(v, toks, j, spec):
+            break
+        j += 1
+    if j == 0:
+        return None
+    return toks[0].start, toks[j - 1].end
+
+
+# --- subjects before the verb ------------------------------------------------------------------
+
+
+def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """Subject before the verb: "غير أن كيري أكد"، "وكان لافروف قد أكد"، "كيري يؤكد"."""
+    text, lex = v.text, v.lex
+    before = text[unit.start : hit.outer_start]
+    stripped = lex.before_verb.sub("", before)
+    end = unit.start + len(stripped)
+    m = v.mention_ending.get(end)
+    if m is None:
+        # "وزير الخارجية السعودي عادل الجبير أكد": an office, then up to three name words.
+        toks = v.toks(max(unit.start, end - OFFICE_NAME_CHARS), end)
+        for k in range(1, min(3, len(toks)) + 1):
+            cand = v.mention_ending.get(toks[-k].start - 1)
+            if (
+                cand is not None
+                and cand.kind in OFFICE_KINDS
+                and all(t.text.isalpha() and t.text not in lex.adverbials for t in toks[-k:])
+            ):
+                m = cand
+                break
+    if m is not None and (m.kind in SPEAKER_KINDS or m.kind == K.PERSON):
+        lead = text[unit.start : m.outer_start].strip(' "«،')
+        if m.outer_start < m.start:
+            lead = (lead + " " + text[m.outer_start : m.start]).strip()
+        if lead in lex.svo_leads:
+            return Subject(M.SVO, (m,))
+        if m.former or m.kind == K.PERSON:
+            # "كولن باول وزير الخارجية الأمريكي الأسبق قال:": someone else before the verb.
+            return Subject(M.OTHER, mentions=(m,))
+    # "وكان الأمير بندر بن سلطان ذكر أن": كان + subject + (قد) + verb.
+    lead_match = lex.auxiliary_lead.match(before)
+    if lead_match:
+        span_start = unit.start + lead_match.end()
+        toks = v.toks(span_start, end)
+        if 0 < len(toks) <= AUXILIARY_SUBJECT_TOKENS and not any(
+            t.text in lex.complementizers or t.text in "،." for t in toks
+        ):
+            chain, _ = mention_chain(v, span_start, end)
+            if chain:
+                return Subject(M.SVO, chain)
+            return Subject(M.OTHER, other_span=(toks[0].start, toks[-1].end))
+    return None
+
+
+def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """A noun phrase right before the verb is its subject, not a dropped pronoun: "لكن هذا
+    الائتلاف رأى أن" is the coalition's view. A fronted prepositional phrase ("وفي
+    تصريحات للصحفيين قال") or a connector leaves the verb subjectless."""
+    if hit.prefixed:
+        return None
+    lex = v.lex
+    before = v.text[unit.start : hit.outer_start]
+    clause = lex.clause_break.split(before)[-1]
+    toks = [t for t in tokens(clause, 0, len(clause)) if t.text.isalpha()]
+    if not toks or len(toks) > FRONTED_WORDS or toks[-1].text == lex.perfect_particle:
+        return None
+    first = toks[0].text
+    bare = first[1:] if first[0] in CLITICS and len(first) > 3 else first
+    preposition = first[0] in PREPOSITION_CLITICS and len(first) > 3
+    if preposition or any(
+        w in lex.adverbials
+        or w in lex.particles
+        or w in lex.light_adverbials
+        or w in lex.complementizers
+        or w in lex.specs
+        for w in (first, bare)
+    ):
+        return None  # a fronted prepositional phrase, an adverb, a connector
+    offset = unit.start + len(before) - len(clause)
+    at = toks[0].start + offset
+    # A definite or demonstrative noun phrase, or a person's title: "هذا الائتلاف"،
+    # "نائب رئيس الائتلاف المعارض". Other words may be adverbs this lexicon lacks.
+    if not (
+        first in lex.demonstratives
+        or first.startswith(ARTICLE)
+        or any(m.kind == K.PERSON for m in v.mentions_in(at, at + 1))
+    ):
+        return None
+    return Subject(M.OTHER, other_span=(offset + toks[0].start, offset + toks[-1].end))
+
+
+def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None:
+    """The subject of a sentence that opens with a verb ("ومثل كيري أمام اللجنة"), which
+    participles and dropped subjects may continue; None when the sentence opens otherwise."""
+    lex = v.lex
+    pos = unit.start
+    head = v.text[pos : pos + OPENER_CHARS]
+    for opener in lex.clause_openers:
+        if head.startswith(opener):
+            pos += len(opener)
+            break
+    toks = v.toks(pos, min(unit.end, pos + CLAUSE_CHARS))
+    if len(toks) < 2:
+        return None
+    t0 = toks[0]
+    if any(h.outer_start == t0.start for h in hits):
+        return None  # the cue itself gives the subject
+    chain, _ = mention_chain(v, t0.start, unit.end)
+    if chain and len(toks) > 1:
+        return Subject(M.EXPLICIT, chain)
+    verb_like = (
+        t0.text[0] in CLITICS
+        and len(t0.text) >= 4
+        and t0.text not in lex.particles
+        and not t0.text[1:].startswith(ARTICLE)
+    )
+    if not verb_like:
+        return None
+    p = skip_light(v, t0.end, unit.end)
+    chain, _ = mention_chain(v, p, unit.end)
+    if chain:
+        return Subject(M.EXPLICIT, chain)
+    rest = v.toks(p, min(unit.end, p + CLAUSE_CHARS))
+    if (
+        not rest
+        or rest[0].text in lex.adverbials
+        or rest[0].text in lex.complementizers
+        or not rest[0].text.isalpha()
+        or len(rest[0].text) < 3
+    ):
+        return None
+    span = other_np(v, rest, None)
+    if span is None or v.text[span[0] : span[0] + 2] != ARTICLE:
+        return None  # only a definite noun phrase is taken as somebody else
+    return Subject(M.OTHER, other_span=span)
+
+
+# --- the subject of one cue --------------------------------------------------------------------
+
+
+def subject_of(
+    v: FieldView,
+    hit: CueHit,
+    unit: Unit,
+    unit_subjects: list[Subject],
+    last: Subject | None,
+    content: Covered,
+) -> tuple[Subject | None, int]:
+    """The cue's subject and the position where its complement may start. ``last`` is the
+    subject a dropped pronoun continues; ``content`` the field's quotations found so far."""
+    kind = hit.spec.kind
+    if kind == CueKind.PARTICIPLE:
+        return participle_subject(v, hit, unit, unit_subjects, last, content), hit.end
+    if kind == CueKind.ACCORDING:
+        # "وبحسب كيري، فإن الجانبين ..."، "وفقا لما قاله لافروف".
+        chain, p = mention_chain(v, hit.end, unit.end, allow_clitic=True)
+        return (Subject(M.ACCORDING, chain), p) if chain else (None, hit.end)
+    if kind == CueKind.SAID_OF:
+        return said_of_subject(v, hit, unit), hit.end
+    p = skip_light(v, hit.end, unit.end)
+    chain, q = mention_chain(v, p, unit.end)
+    if chain:
+        return Subject(M.EXPLICIT, chain), q
+    before = relative_subject(v, hit, unit)
+    if before is None:
+        before = svo_subject(v, hit, unit) or fronted_subject(v, hit, unit)
+    if before is not None:
+        return before, hit.end
+    if kind == CueKind.IMPERFECT:
+        return None, hit.end  # present-tense verbs report only with an explicit subject
+    return subject_after(v, hit, unit, p, last)
+
+
+def participle_subject(
+    v: FieldView,
+    hit: CueHit,
+    unit: Unit,
+    unit_subjects: list[Subject],
+    last: Subject | None,
+    content: Covered,
+) -> Subject:
+    """A participle ("مضيفا"، "مشيرا إلى") shares the subject of its governing clause."""
+    if unit_subjects:
+        return Subject(M.PARTICIPLE, antecedent=unit_subjects[-1])
+    prior = [
+        m
+        for m in v.mentions_in(unit.start, hit.outer_start + 1)
+        if m.end <= hit.outer_start
+        and (m.kind in SPEAKER_KINDS or m.kind == K.PERSON)
+        and m.start not in content
+    ]
+    if prior:
+        return Subject(M.PARTICIPLE, antecedent=Subject(M.EXPLICIT, (prior[-1],)))
+    return Subject(M.PRODROP, antecedent=last)
+
+
+def said_of_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """ "نقلت الوكالة عن لافروف قوله إن": the speaker is the object of عن right before."""
+    text = v.text
+    before = text[unit.start : hit.outer_start].rstrip()
+    m = v.mention_ending.get(unit.start + len(before))
+    if m is not None and text[max(0, m.outer_start - 4) : m.outer_start].strip().endswith(
+        v.lex.said_of_preposition
+    ):
+        return Subject(M.EXPLICIT, (m,))
+    return None
+
+
+def relative_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """ "تصريحات خامنئي التي أكد فيها أن ...": the subject is the antecedent, named right
+    before the relative pronoun ("بتصريحات لافروف التي"), else someone else."""
+    text = v.text
+    window = max(unit.start, hit.outer_start - RELATIVE_CHARS)
+    rel = v.lex.relative_before.search(text[window : hit.outer_start])
+    if not rel:
+        return None
+    before = text[unit.start : window + rel.start()].rstrip()
+    m = v.mention_ending.get(unit.start + len(before))
+    if m is not None and m.kind in SPEAKER_KINDS:
+        return Subject(M.EXPLICIT, (m,))
+    return Subject(M.OTHER, other_span=None)
+
+
+def subject_after(
+    v: FieldView, hit: CueHit, unit: Unit, p: int, last: Subject | None
+) -> tuple[Subject | None, int]:
+    """A perfect verb with no mention after it: a dropped subject when its complement follows
+    at once, else someone else's noun phrase ("وقال الرئيس الأمريكي باراك أوباما إن")."""
+    spec, lex = hit.spec, v.lex
+    toks = v.toks(p, min(unit.end, p + CLAUSE_CHARS))
+    if not toks:
+        return None, hit.end
+    t0 = toks[0]
+    if "direct" in spec.frames and first_person_at(v, toks, 0):
+        return Subject(M.PRODROP, antecedent=last), hit.end
+    if (
+        opens_frame(v, toks, 0, spec)
+        or t0.text in lex.adverbials
+        or t0.text in lex.joiners
+        or t0.text.startswith("لل")
+        or p > hit.end
+    ):
+        if spec.ambiguous and not opens_frame(v, toks, 0, spec):
+            return None, hit.end
+        return Subject(M.PRODROP, antecedent=last), hit.end
+    if spec.ambiguous:
+        return None, hit.end
+    if spec.nominal_any and not spec.preps:
+        # "وأدان اغتيال ...": with a dropped subject the noun phrase is the object.
+        return Subject(M.PRODROP, antecedent=last), hit.end
+    span = other_np(v, toks, spec)
+    if span is None:
+        return None, hit.end
+    for m in v.mentions_in(span[0] + 1, span[1]):
+        # "وقال وزير الثقة جون كيري": an unknown title in apposition to a known name.
+        if m.kind == K.NAME and m.outer_start == m.start and len(v.toks(span[0], m.start)) <= 3:
+            return Subject(M.EXPLICIT, (m,)), m.end
+    for m in v.mentions_in(span[0] + 1, span[1], outer=True):
+        # "وقال الجبير ولافروف إنهما": someone else joined to mentions of the five.
+        if v.text[m.outer_start] == "و" and m.outer_start < m.start:
+            chain, end = mention_chain(v, m.outer_start, unit.end, allow_clitic=True)
+            if chain:
+                other = (span[0], m.outer_start - 1)
+                return Subject(M.OTHER, mentions=chain, other_span=other), end
+    return Subject(M.OTHER, other_span=span), span[1]
