@@ -1,0 +1,135 @@
+"""Attribution: a candidate's grammatical subject resolved to a speaker id (pipelines/attribute).
+
+Table-driven: each case is one short article and the speaker and method its quotation must get.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipelines.analyse import analyse_articles
+from pipelines.attribute import METHOD_CONFIDENCE, RULE_CONFIDENCE
+from pipelines.quotes import RULES, rule_names
+from pipelines.records import ATTRIBUTION_METHODS, RULE_NAMES, Article
+
+
+def _quotes(text: str, date: str | None) -> list:
+    day = dt.date.fromisoformat(date) if date else None
+    (analysis,) = analyse_articles([Article("a", "a", text, None, day)])
+    return list(analysis.quotes)
+
+
+# (id, article text, date, words of the quotation, speaker, method)
+CASES = [
+    (
+        "name",
+        "وقال وزير الخارجية الروسي سيرغي لافروف إن موسكو ستواصل دعم الحل السياسي في سوريا.",
+        "2015-07-30",
+        "ستواصل دعم الحل السياسي",
+        "lavrov",
+        "name",
+    ),
+    (
+        "role_by_date_in_tenure",
+        "وقال وزير الخارجية الأمريكي إن واشنطن تدعم المفاوضات الجارية بين الطرفين.",
+        "2014-05-01",
+        "تدعم المفاوضات الجارية",
+        "kerry",
+        "role",
+    ),
+    (
+        "role_by_date_after_tenure",
+        "وقال وزير الخارجية الأمريكي إن واشنطن تدعم المفاوضات الجارية بين الطرفين.",
+        "2018-05-01",
+        "تدعم المفاوضات الجارية",
+        None,
+        "other",
+    ),
+    (
+        "role_bound_by_the_article",
+        "وصل وزير الخارجية السوري وليد المعلم إلى مسقط في زيارة رسمية.\n"
+        "وأوضح وزير الخارجية السوري أن دمشق ترحب بكل جهد يوقف نزيف الدم.",
+        None,
+        "ترحب بكل جهد",
+        "muallem",
+        "role_bound",
+    ),
+    (
+        "counterpart",
+        "وأكد لافروف أن موسكو ستواصل دعم الحل السياسي للأزمة.\n"
+        "من جانبه قال نظيره الأمريكي إن واشنطن تعمل مع شركائها على وقف القتال.",
+        "2014-05-01",
+        "تعمل مع شركائها",
+        "kerry",
+        "coreference",
+    ),
+    (
+        "the_latter",
+        "والتقى الرئيس الأمريكي وزير الخارجية الروسي سيرغي لافروف في واشنطن.\n"
+        "وقال الأخير إن العلاقات بين البلدين تمر بمرحلة صعبة.",
+        "2015-05-01",
+        "العلاقات بين البلدين",
+        "lavrov",
+        "coreference",
+    ),
+    (
+        "prodrop_continuation",
+        "وقال لافروف إن موسكو تدعم الحل السياسي في سوريا.\n"
+        "وأضاف أن بلاده لن تتدخل في الشؤون الداخلية لأي دولة.",
+        "2015-05-01",
+        "لن تتدخل في الشؤون",
+        "lavrov",
+        "continuation",
+    ),
+    (
+        "almuallem_the_teacher",
+        "وقال المعلم إن الطلاب يحتاجون إلى دعم أكبر في المدارس الحكومية.",
+        "2015-05-01",
+        "الطلاب يحتاجون",
+        None,
+        "other",
+    ),
+    (
+        "almuallem_named_in_the_article",
+        "وصل وليد المعلم إلى موسكو أمس في زيارة رسمية.\n"
+        "وقال المعلم إن دمشق تثق بالموقف الروسي من الأزمة.",
+        "2015-05-01",
+        "تثق بالموقف الروسي",
+        "muallem",
+        "alias",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "date", "contains", "speaker", "method"),
+    [pytest.param(*c[1:], id=c[0]) for c in CASES],
+)
+def test_subject_resolves_to_speaker(
+    text: str, date: str | None, contains: str, speaker: str | None, method: str
+) -> None:
+    """The quotation holding ``contains`` is attributed to ``speaker`` by ``method``."""
+    found = [q for q in _quotes(text, date) if contains in q.quote_text]
+    assert found, f"no quotation holding {contains!r}"
+    assert [(q.speaker_id, q.attribution_method) for q in found] == [(speaker, method)]
+    (q,) = found
+    assert 0.0 < q.confidence <= 1.0
+
+
+def test_every_rule_has_a_confidence() -> None:
+    """RULE_CONFIDENCE has an entry for every rule name any rule in RULES can emit, and the
+    emitted names are exactly the declared RuleName values."""
+    assert RULES, "no rules"
+    emitted = rule_names()
+    assert len(emitted) == len(set(emitted)), "two rules emit one name"
+    missing = [name for name in emitted if name not in RULE_CONFIDENCE]
+    assert not missing, f"rules without a confidence: {missing}"
+    assert set(emitted) == set(RULE_NAMES) == set(RULE_CONFIDENCE)
+    assert all(0.0 < c <= 1.0 for c in RULE_CONFIDENCE.values())
+
+
+def test_methods_are_the_documented_ones() -> None:
+    """Every method attribution may give is one the data dictionary documents."""
+    assert set(METHOD_CONFIDENCE) <= set(ATTRIBUTION_METHODS)
