@@ -35,7 +35,7 @@ RULE_CONFIDENCE: dict[RuleName, float] = {
     "headline_colon": 1.0,
     "according_to": 1.0,
     "cue_quote": 1.0,
-    "cue_quote_unclosed": 1.0,
+    "cue_quote_unclosed": 0.9,  # speech is marked, but where it ends is guessed
     "cue_colon_unmarked": 0.85,
     "cue_comp": 1.0,
     "cue_comp_quote": 1.0,

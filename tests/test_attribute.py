@@ -133,3 +133,18 @@ def test_every_rule_has_a_confidence() -> None:
 def test_methods_are_the_documented_ones() -> None:
     """Every method attribution may give is one the data dictionary documents."""
     assert set(METHOD_CONFIDENCE) <= set(ATTRIBUTION_METHODS)
+
+
+def test_an_unclosed_quotation_is_less_sure_than_a_closed_one() -> None:
+    """An opening mark never closed gives a span whose end is guessed (the sentence's end):
+    the same speech, same speaker, gets a lower confidence than between a closed pair."""
+    closed = "وقال لافروف: «إن روسيا لن تسمح بتكرار ما حدث في ليبيا».\nوغادر لافروف القاعة بعد ذلك."
+    unclosed = (
+        "وقال لافروف: «إن روسيا لن تسمح بتكرار ما حدث في ليبيا.\nوغادر لافروف القاعة بعد ذلك."
+    )
+    (a,) = _quotes(closed, "2015-05-01")
+    (b,) = _quotes(unclosed, "2015-05-01")
+    assert (a.rule, b.rule) == ("cue_quote", "cue_quote_unclosed")
+    assert a.speaker_id == b.speaker_id == "lavrov"
+    assert b.confidence == round(a.confidence * RULE_CONFIDENCE["cue_quote_unclosed"], 3)
+    assert b.confidence < a.confidence
