@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 from pipelines.clean import fold
 
@@ -27,11 +28,15 @@ class CueKind(StrEnum):
     SAID_OF = "said_of"  # "his saying", after "عن" + the speaker: "نقلت عن لافروف قوله"
 
 
+# What a cue may govern: a complementizer clause, a quotation or colon, a noun phrase.
+FrameKind = Literal["indirect", "direct", "nominal"]
+
+
 @dataclass(frozen=True, slots=True)
 class CueSpec:
     form: str
     kind: CueKind
-    frames: frozenset[str]  # indirect | direct | nominal
+    frames: frozenset[FrameKind]
     preps: tuple[str, ...] = ()
     nominal_any: bool = False
     ambiguous: bool = False

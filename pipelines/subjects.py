@@ -42,6 +42,7 @@ QUOTE_OPENERS = '"«'
 CLITICS = "وف"  # the conjunctions written on the next word
 ARTICLE = "ال"
 PREPOSITION_CLITICS = "بلك"  # "بعد"، "للصحفيين"، "كذلك": a fronted prepositional phrase
+LI_ARTICLE = "لل"  # لـ + article after a verb ("قال للصحفيين"): an object, the subject dropped
 # Mention kinds that may be a speaker themselves (a "person" is someone else's title).
 SPEAKER_KINDS = (K.NAME, K.ROLE, K.WEAK_NAME, K.GENERIC, K.COUNTERPART, K.LATTER)
 OFFICE_KINDS = (K.ROLE, K.PERSON, K.GENERIC)
@@ -557,7 +558,7 @@ def subject_after(
         opens_frame(v, toks, 0, spec)
         or t0.text in lex.adverbials
         or t0.text in lex.joiners
-        or t0.text.startswith("لل")
+        or t0.text.startswith(LI_ARTICLE)
         or p > hit.end
     ):
         if spec.ambiguous and not opens_frame(v, toks, 0, spec):
