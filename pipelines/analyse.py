@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pipelines.attribute import FieldContext, attribute
 from pipelines.clean import CleanText, clean_text
 from pipelines.furniture import find_furniture
-from pipelines.quotes import ArticleState, Candidate, detect_field
+from pipelines.quotes import Candidate, detect_field
 from pipelines.records import Article, ArticleAnalysis, DroppedSpan, Quote, Sentence
 from pipelines.segment import Unit, pair_quotes, segment_field, sentence_spans, title_span
 from pipelines.speakers import (
@@ -153,10 +153,8 @@ def detect_article(seg: SegmentedArticle) -> DetectedArticle:
     candidates: list[Candidate] = []
     for f, units in zip(seg.cleaned.fields, seg.units, strict=True):
         ms = find_mentions(f.clean.text)
-        state = ArticleState()
-        detect_field(f.clean.text, f.name, list(units), ms, state)
+        candidates.extend(detect_field(f.clean.text, f.name, list(units), ms))
         mentions.append(tuple(ms))
-        candidates.extend(state.candidates)
     return DetectedArticle(seg, tuple(mentions), tuple(candidates))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
@@ -674,24 +674,8 @@ def detect(v: FieldView) -> tuple[Candidate, ...]:
     return tuple(found)
 
 
-@dataclass
-class ArticleState:
-    """Kept for callers of :func:`detect_field` that pass one (``analyse.detect_article``);
-    new code calls :func:`detect`, which returns the candidates."""
-
-    last_subject: Subject | None = None
-    candidates: list[Candidate] = field(default_factory=list)
-
-
 def detect_field(
-    text: str,
-    field_name: str,
-    units: list[Unit],
-    mentions: list[Mention],
-    state: ArticleState | None = None,
+    text: str, field_name: str, units: list[Unit], mentions: list[Mention]
 ) -> tuple[Candidate, ...]:
-    """The candidates of one clean field (also appended to ``state`` where one is passed)."""
-    found = detect(FieldView.of(text, field_name, units, mentions))
-    if state is not None:
-        state.candidates.extend(found)
-    return found
+    """The candidates of one clean field."""
+    return detect(FieldView.of(text, field_name, units, mentions))
