@@ -4,6 +4,7 @@ session's Prefect test server: its environment, the deployment once registered, 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from typing import Any
@@ -52,3 +53,14 @@ def run_deployment(deployment_id: Any, proc: subprocess.Popen, timeout: float = 
             if time.monotonic() > deadline:
                 pytest.fail(f"flow run {flow_run.id} not finished after {timeout} s")
             time.sleep(1)
+
+
+def stop_serving(proc: subprocess.Popen) -> None:
+    """Stop `isnad serve` as Ctrl-C would (it pauses its schedule on the way out); kill it if
+    it has not ended within 30 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()

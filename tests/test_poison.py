@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from serving import prefect_env, read_deployment, run_deployment
+from serving import prefect_env, read_deployment, run_deployment, stop_serving
 
 from pipelines import analyse, dataset, ingest, validate, write
 
@@ -306,9 +305,4 @@ def test_scheduled_deployment_keeps_publishing_past_a_poison_input(
         assert runs[1]["already_published"] == 4 and all(_accounting_holds(r) for r in runs)
         assert pq.read_table(out / "quotes").num_rows > 0
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop_serving(proc)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from serving import prefect_env, read_deployment
+from serving import prefect_env, read_deployment, stop_serving
 
 from flows import cli
 
@@ -48,12 +47,7 @@ class TestServe:
             assert deployment.entrypoint == "flows.pipeline.isnad_flow"
             assert proc.poll() is None  # still serving
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+            stop_serving(proc)
 
     def test_bad_cron_is_refused(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
