@@ -17,7 +17,7 @@ import datetime as dt
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,10 +35,13 @@ def vocabulary() -> list[str]:
     return sorted(set(words))
 
 
-def worst_article(n: int, *, repeat_every: int = 5, seed: int = 7) -> Article:
-    """One article with ``n`` quotation sentences by Lavrov (see the module docstring)."""
+def worst_article(
+    n: int, *, repeat_every: int = 5, seed: int = 7, vocab: Sequence[str] | None = None
+) -> Article:
+    """One article with ``n`` quotation sentences by Lavrov (see the module docstring), their
+    words drawn from ``vocab`` (default: the sample articles'). The tests build theirs here."""
     rng = random.Random(seed)
-    vocab = vocabulary()
+    vocab = list(vocab) if vocab is not None else vocabulary()
     contents: list[str] = []
     for i in range(n):
         if repeat_every and i and i % repeat_every == 0:

@@ -4,12 +4,12 @@ the quotations, not with their square."""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import re
 from collections import Counter
 
 import pytest
+import worst_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -152,16 +152,7 @@ def many_quotations(n: int, seed: int = 3) -> Article:
     rng = random.Random(seed)
     letters = [chr(c) for c in range(0x0628, 0x063A)]
     vocab = sorted({"".join(rng.choices(letters, k=rng.randint(3, 7))) for _ in range(1000)})
-    contents: list[str] = []
-    for i in range(n):
-        if i and i % 5 == 0:
-            words = rng.choice(contents).split()
-            contents.append(" ".join(words[:-1] if rng.random() < 0.5 else words))
-        else:
-            contents.append(" ".join(rng.choices(vocab, k=rng.randint(6, 20))))
-    sentences = [f"وقال لافروف إن {c}." for c in contents]
-    text = "\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, n, 5))
-    return Article(f"many{n:012d}", f"many-{n}", text, "لافروف يتحدث", dt.date(2015, 10, 1))
+    return worst_case.worst_article(n, seed=seed, vocab=vocab)
 
 
 def detected(n: int) -> analyse.DetectedArticle:

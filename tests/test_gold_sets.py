@@ -8,15 +8,13 @@ shared corpus beside the project, and skipped where it is absent.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
+import gold_articles
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-sys.path.insert(0, str(ROOT / "scripts"))
-import gold_articles  # noqa: E402
 
 SPEAKERS = {"lavrov", "kerry", "shoigu", "hagel", "muallem", "other"}
 TYPES = {"direct", "indirect", "mixed", "nominal", "headline"}

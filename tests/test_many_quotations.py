@@ -3,39 +3,22 @@ near each cue, not at every one in the article (bench/worst_case.py times the st
 
 from __future__ import annotations
 
-import datetime as dt
-import random
-import re
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
+import worst_case
 
 from pipelines import analyse, quotes
 from pipelines.records import Article
 from pipelines.subjects import Covered, FieldView
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
-
-def many_quotations(n: int, seed: int = 7) -> Article:
+def many_quotations(n: int) -> Article:
     """``n`` sentences "وقال لافروف إن <content>." of 6-20 words of the sample articles (so
     other cues, participles and names occur in them too); every fifth restates an earlier."""
-    rng = random.Random(seed)
-    text = " ".join(p.read_text(encoding="utf-8") for p in sorted(SAMPLE.glob("*.txt")))
-    vocab = sorted(set(re.findall(r"[\u0621-\u064a]{3,}", text)))
-    contents: list[str] = []
-    for i in range(n):
-        if i and i % 5 == 0:
-            words = rng.choice(contents).split()
-            contents.append(" ".join(words[:-1] if rng.random() < 0.5 else words))
-        else:
-            contents.append(" ".join(rng.choices(vocab, k=rng.randint(6, 20))))
-    sentences = [f"وقال لافروف إن {c}." for c in contents]
-    body = "\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, n, 5))
-    return Article(f"many{n:012d}", f"many-{n}", body, "لافروف يتحدث", dt.date(2015, 10, 1))
+    return worst_case.worst_article(n)
 
 
 class Counting(list):  # type: ignore[type-arg]
