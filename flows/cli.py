@@ -134,6 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("terminated (SIGTERM); nothing was published", EXIT_ERROR)
     except KeyboardInterrupt:
         return _fail("interrupted; nothing was published", EXIT_ERROR)
+    except BrokenPipeError:
+        # The reader of the output went away (`isnad evaluate ... | head`): nothing to say,
+        # and nothing more to write at exit either.
+        _silence_stdout()
+        return EXIT_ERROR
     except Exception as exc:
         if verbose:
             traceback.print_exc()
@@ -145,6 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated(signum)
+
+
+def _silence_stdout() -> None:
+    """Standard output to /dev/null, so the interpreter's flush at exit finds no closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _fail(message: str, code: int) -> int:

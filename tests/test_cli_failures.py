@@ -72,6 +72,18 @@ class TestExitCodes:
         assert caught.value.code == 64
         assert "--out" in capsys.readouterr().err
 
+    def test_closed_output_pipe_is_no_error_message(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`isnad evaluate ... | head`: the reader left; no `isnad: error: Broken pipe`."""
+
+        def reader_gone(_: Any) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        monkeypatch.setattr(cli, "evaluate_command", reader_gone)
+        assert cli.main(["evaluate", "--gold", "g.jsonl", "--quotes", "q"]) == cli.EXIT_ERROR
+        assert capsys.readouterr().err == ""
+
     def test_unexpected_error_is_one_line_and_1(
         self,
         offline: None,
