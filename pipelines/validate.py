@@ -779,8 +779,7 @@ def row_expectations(name: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
         kwargs = raw["kwargs"]
         critical = raw.get("severity", "critical") == "critical"
         if raw["type"] in ROW_LEVEL_TYPES and critical and "mostly" not in kwargs:
-            columns = kwargs.get("column") or f"{kwargs.get('column_A')}, {kwargs.get('column_B')}"
-            out.append((f"{raw['type']}({columns})", raw["type"], kwargs))
+            out.append((expectation_label(raw["type"], kwargs), raw["type"], kwargs))
     return tuple(out)
 
 
@@ -931,17 +930,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_name(config: Any) -> str:
-    kwargs = config.kwargs
+def expectation_label(type_: str, kwargs: Mapping[str, Any]) -> str:
+    """An expectation as reports and quarantine details name it: ``type(columns)``."""
     if "column" in kwargs:
         args = kwargs["column"]
     elif "column_A" in kwargs:
         args = f"{kwargs['column_A']}, {kwargs['column_B']}"
-    elif "column_list" in kwargs and not config.type.startswith("expect_table_"):
+    elif "column_list" in kwargs and not type_.startswith("expect_table_"):
         args = ", ".join(kwargs["column_list"])
     else:
         args = ""
-    return f"{config.type}({args})"
+    return f"{type_}({args})"
+
+
+def _check_name(config: Any) -> str:
+    return expectation_label(config.type, config.kwargs)
 
 
 def _ge_check(result: Any) -> CheckResult:
