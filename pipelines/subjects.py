@@ -469,6 +469,10 @@ def subject_of(
 ) -> tuple[Subject | None, int]:
     """The cue's subject and the position where its complement may start. ``last`` is the
     subject a dropped pronoun continues; ``content`` the field's quotations found so far."""
+    if last is not None and any(m.end > hit.outer_start for m in last.mentions):
+        # A dropped pronoun continues a speaker named before its verb, never one named after
+        # it (a unit's subject found further on: "أعرب عن ... سيرغي لافروف").
+        last = None
     kind = hit.spec.kind
     if kind == CueKind.PARTICIPLE:
         return participle_subject(v, hit, unit, unit_subjects, last, content), hit.end

@@ -148,3 +148,16 @@ def test_an_unclosed_quotation_is_less_sure_than_a_closed_one() -> None:
     assert a.speaker_id == b.speaker_id == "lavrov"
     assert b.confidence == round(a.confidence * RULE_CONFIDENCE["cue_quote_unclosed"], 3)
     assert b.confidence < a.confidence
+
+
+def test_a_dropped_pronoun_never_continues_a_speaker_named_after_its_verb() -> None:
+    """ "أعرب عن سيرغي لافروف" after a run of "قال لافروف": the name after the verb is its
+    object, not an earlier speaker the dropped pronoun could continue (a case hypothesis found
+    in test_properties: the speaker mention lay inside the quotation's own content)."""
+    text = "قال لافروف   .قال لافروف   .قال لافروف   قال  أعرب عن  سيرغي لافروف  ."
+    found = [q for q in _quotes(text, None) if q.rule == "cue_nominal"]
+    assert found, "no nominal quotation"
+    for q in found:
+        inside = q.mention_start is not None and q.char_start <= q.mention_start < q.char_end
+        assert not inside, q
+        assert q.speaker_id is None, q
