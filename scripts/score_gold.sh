@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Score gold sets with `isnad evaluate`, each from a fresh `isnad run` into WORK/out-SET.
+# Usage: scripts/score_gold.sh WORK [SET ...]   (sets: seeds dev holdout dev2 holdout-bbc;
+# default all). dev2 and holdout-bbc take their articles from ../shared/corpus.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+work=${1:?usage: scripts/score_gold.sh WORK [SET ...]}
+shift
+sets=("$@")
+[ ${#sets[@]} -gt 0 ] || sets=(seeds dev holdout dev2 holdout-bbc)
+py=${PYTHON:-.venv/bin/python}
+mkdir -p "$work"
+declare -A IN=([seeds]=data/sample [dev]=tests/data/dev/articles.jsonl
+    [holdout]=tests/data/holdout/articles.jsonl [dev2]="$work/dev2.jsonl"
+    [holdout-bbc]="$work/holdout-bbc.jsonl")
+declare -A GOLD=([seeds]=tests/data/seeds.gold.jsonl)
+for s in "${sets[@]}"; do
+    [ -n "${IN[$s]:-}" ] || { echo "unknown set: $s" >&2; exit 64; }
+    gold=${GOLD[$s]:-tests/data/$s/gold.jsonl}
+    if [ -f "tests/data/$s/articles.ids" ]; then
+        "$py" scripts/gold_articles.py "tests/data/$s/articles.ids" -o "${IN[$s]}" >/dev/null
+    fi
+    rm -rf "$work/out-$s"
+    "$py" -m flows.cli run "${IN[$s]}" --out "$work/out-$s" >"$work/run-$s.log" 2>&1
+    echo "=== $s (run exit $?)"
+    "$py" -m flows.cli evaluate --gold "$gold" --quotes "$work/out-$s"
+done
