@@ -207,6 +207,8 @@ def _common(a: Counter[str], b: Counter[str]) -> int:
 # Every near-duplicate test below needs at least this share of the shorter statement's tokens
 # in common (F1 >= 0.8 needs 0.8, containment 0.9); lower, so float rounding cannot matter.
 _MIN_SHARED = 0.75
+# A title and a body statement are one record only when they have the same tokens.
+_SAME_WORDS = 1.0
 # Rarest tokens a kept statement must share with a new one to be compared (count filtering).
 _HITS = 2
 
@@ -225,6 +227,10 @@ def _is_duplicate(qi: Quote, qj: Quote, common: int, ni: int, nj: int) -> bool:
     tokens shared)."""
     # A headline restating the body in other words is a record of its own.
     headline = "headline" in (qi.quote_type, qj.quote_type) or "title" in (qi.field, qj.field)
+    if headline and qi.field != qj.field:
+        # A title restating a body sentence is a record of its own unless it is the same
+        # words: "لافروف: أميركا لا تعتزم مغادرة سوريا" over "... مغادرة سوريا قريبا".
+        return _overlap(common, ni, nj) >= _SAME_WORDS
     # A lead that quotes, in quotation marks, words of a later fuller quotation.
     quoted_excerpt = qi.quote_type == "direct" and _contained(common, ni, nj, 0.0) >= 0.9
     return _overlap(common, ni, nj) >= (0.9 if headline else 0.8) or (

@@ -43,6 +43,7 @@ RULE_CONFIDENCE: dict[RuleName, float] = {
     "cue_nominal": 0.9,
     "cue_first_person": 1.0,
     "cue_comma_first_person": 0.8,
+    "title_object": 0.85,  # a title's object is its statement, its extent guessed
 }
 # The word after a bare title, looked for within 40 characters (one word and its space).
 NEXT_WORD_CHARS = 40

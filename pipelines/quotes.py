@@ -67,6 +67,8 @@ MIN_SPEECH_WORDS = 3
 MIN_QUOTE_WORDS = 2
 # An unclosed mark after other words still opens speech when five words follow it.
 MIN_UNCLOSED_WORDS = 5
+# A title's cue may name its addressee in up to 3 words before the preposition ("يحث ترامب على").
+TITLE_ADDRESSEE_TOKENS = 3
 # A headline of more than 40 words is a paragraph, not a "Name: statement" line.
 HEADLINE_MAX_WORDS = 40
 # A title's qualifier before its colon is at most 6 words ("لافروف بعد لقائه نظيره: ...").
@@ -459,6 +461,34 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
     return s.frame(a, b, "nominal" if qtype == "indirect" else qtype, "cue_nominal", e)
 
 
+@emits("title_object")
+def title_object(s: Scan, i: int) -> Frame | None:
+    # A title's present-tense cue states its object: "شويغو يعلن انتهاء العمليات في سوريا"،
+    # "لافروف يلمح إلى تزويد دمشق بأنظمة إس-300" (titles drop the complementizer and the head).
+    spec, toks, v = s.hit.spec, s.toks, s.v
+    if v.field != "title" or spec.kind != CueKind.IMPERFECT or i > 1:
+        return None
+    if not ("nominal" in spec.frames or spec.preps):
+        return None
+    t = toks[i]
+    preps = v.lex.object_preps.union(spec.preps)
+    if i == 0 and t.text in preps:
+        return None  # the object follows the preposition: "يعلن عن"
+    if i == 1 and toks[0].text not in preps:
+        return None
+    if any(x.text in spec.preps for x in toks[i + 1 : i + TITLE_ADDRESSEE_TOKENS + 1]):
+        return None  # an addressee before the preposition: "يحث ترامب على ..." (cue_nominal)
+    if not t.text.isalpha() or is_complementizer(v, toks, i):
+        return None
+    e = content_end(v, t.start, s.unit, s.hits, s.quotes)
+    if words(v.text, t.start, e) < MIN_QUOTE_WORDS:
+        return None
+    qtype, a, b = classify(v, t.start, e, s.quotes)
+    if qtype == "direct":
+        qtype, a, b = "mixed", t.start, e
+    return s.frame(a, b, "nominal" if qtype == "indirect" else qtype, "title_object", e)
+
+
 @emits("cue_first_person")
 def cue_first_person(s: Scan, i: int) -> Frame | None:
     # Verb + first-person speech without marks or colon: "وقال هدفنا هو ..."، "وقال لقد ناقشنا".
@@ -524,6 +554,7 @@ RULES: tuple[Rule, ...] = (
     cue_colon_unmarked,
     cue_comp,
     cue_nominal,
+    title_object,
     cue_first_person,
     cue_comma_first_person,
     abbreviation,

@@ -29,6 +29,7 @@ RuleName = Literal[
     "cue_nominal",  # "وشدد كيري على ضرورة ..."
     "cue_first_person",  # "وقال لقد ناقشنا ..."
     "cue_comma_first_person",  # "وقال كيري، اتفقنا على ..."
+    "title_object",  # title "شويغو يعلن انتهاء العمليات" (present-tense cue + its object)
 ]
 RULE_NAMES: tuple[RuleName, ...] = get_args(RuleName)
 
