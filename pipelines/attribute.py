@@ -79,6 +79,8 @@ class FieldContext:
                 return m.speaker_id, "alias", METHOD_CONFIDENCE["alias"]
             return None, "other", METHOD_CONFIDENCE["other"]
         if m.kind == K.ROLE:
+            if m.country is None and m.role and not m.former:
+                return self.resolve_bare_office(m.role, m.start)
             return self.resolve_office(m.role, m.country, m.former, m.start)
         if m.kind == K.GENERIC:
             return self.resolve_generic(m)
@@ -130,6 +132,40 @@ class FieldContext:
             return five[0], "role", 0.6  # undated article: the office's holder among the five
         return None, "other", METHOD_CONFIDENCE["other"]
 
+    def resolve_bare_office(self, role: str, pos: int) -> tuple[str | None, str, float]:
+        """ "وزير الدفاع" with no nationality: the article's first bare use of the office
+        decides. Bound to one of the five ("وزير الدفاع تشاك هاغل") it is that speaker; if it
+        is this mention, the same office named earlier with its country ("وزير الدفاع
+        الأمريكي" ... "وقال وزير الدفاع") resolves it by date; otherwise (a paper's own
+        minister: "وزير الخارجية عادل الجبير") only an office bound by apposition does."""
+        first = next(
+            (
+                x
+                for x in self.mentions
+                if x.role == role
+                and x.country is None
+                and not x.former
+                and x.kind in (K.NAME, K.ROLE)
+            ),
+            None,
+        )
+        countries = {x.country for x in self.mentions if x.role == role and x.country}
+        if len(countries) > 1:
+            # "وزير الخارجية السعودي ... وزير الخارجية الروسي ... قال وزير الخارجية": either.
+            return None, "other", METHOD_CONFIDENCE["other"]
+        if first is not None and first.kind == K.NAME and first.speaker_id:
+            return first.speaker_id, "role_bound", 0.6
+        if first is not None and first.start >= pos:
+            for prior in reversed([x for x in self.mentions if x.end <= pos]):
+                if prior.role == role and prior.country and prior.kind in (K.ROLE, K.NAME):
+                    if prior.former:
+                        break
+                    sid, _, conf = self.resolve_office(role, prior.country, False, pos)
+                    if sid:
+                        return sid, "coreference", min(conf, 0.6)
+                    break
+        return self.resolve_office(role, None, False, pos)
+
     def resolve_generic(self, m: Mention) -> tuple[str | None, str, float]:
         """ "الوزير الروسي": the Russian minister last mentioned, else the one the article names;
         a bare "الوزير" is the last minister mentioned, whoever that is."""
@@ -166,6 +202,7 @@ class FieldContext:
             word.isalpha()
             and not word.startswith("ال")
             and word not in lex.not_a_name_after_title
+            and word not in lex.adverbials  # "الوزير للصحفيين"
             and word not in lex.specs
             and not any(x.start == m.end + nxt.start(1) for x in self.mentions)
         )
