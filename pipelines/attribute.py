@@ -37,6 +37,7 @@ RULE_CONFIDENCE: dict[RuleName, float] = {
     "cue_quote": 1.0,
     "cue_quote_unclosed": 0.9,  # speech is marked, but where it ends is guessed
     "cue_colon_unmarked": 0.85,
+    "cue_colon_paragraph": 0.9,  # the next paragraph is quoted, but the cue is a line away
     "cue_comp": 1.0,
     "cue_comp_quote": 1.0,
     "cue_comp_mixed": 1.0,

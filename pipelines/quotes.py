@@ -69,6 +69,8 @@ MIN_QUOTE_WORDS = 2
 MIN_UNCLOSED_WORDS = 5
 # A title's cue may name its addressee in up to 3 words before the preposition ("يحث ترامب على").
 TITLE_ADDRESSEE_TOKENS = 3
+# A quotation runs over at most 8 paragraphs, each reopened by a mark ("«...\n«...»").
+QUOTE_PARAGRAPHS = 8
 # A headline of more than 40 words is a paragraph, not a "Name: statement" line.
 HEADLINE_MAX_WORDS = 40
 # A title's qualifier before its colon is at most 6 words ("لافروف بعد لقائه نظيره: ...").
@@ -126,6 +128,7 @@ class Scan:
     toks: tuple[Tok, ...]
     later_cues: dict[int, CueHit]
     cue_end: int
+    ui: int  # the unit's index in ``v.units``
     immediate: bool = True
 
     def frame(self, a: int, b: int, qtype: QuoteType, rule: RuleName, resume: int) -> Frame:
@@ -253,6 +256,39 @@ def classify(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> tuple[Quo
     return "indirect", c, e
 
 
+def paragraph_last(v: FieldView, ui: int) -> int:
+    """The index of the last unit of unit ``ui``'s paragraph."""
+    units, k = v.units, ui
+    while k + 1 < len(units) and units[k + 1].paragraph_index == units[ui].paragraph_index:
+        k += 1
+    return k
+
+
+def _has_mark(text: str, a: int, b: int) -> bool:
+    return any(c in text[a:b] for c in '"«»“”')
+
+
+def quote_run_end(v: FieldView, ui: int, start: int) -> int:
+    """Where a quotation opened at ``start`` in unit ``ui`` and never closed there ends: at its
+    paragraph's end, or, when the next paragraphs reopen it with a mark (the press's way of
+    quoting over paragraphs: "«...\n«...»"), at the mark that closes the last of them."""
+    text, units = v.text, v.units
+    k = paragraph_last(v, ui)
+    if _has_mark(text, start, units[ui].end) or _has_mark(text, units[ui].end, units[k].end):
+        return units[ui].end  # another mark in the paragraph: the sentence bounds it
+    end = units[k].end
+    for _ in range(QUOTE_PARAGRAPHS):
+        nxt = k + 1
+        if nxt >= len(units) or text[units[nxt].start] not in QUOTE_OPENERS:
+            break
+        first = units[nxt].quotes[0] if units[nxt].quotes else None
+        if first is not None and first.start == units[nxt].start:
+            return first.end - 1  # closed: the run ends at its closing mark
+        k = paragraph_last(v, nxt)
+        end = units[k].end
+    return end
+
+
 def speech_quote(s: Scan, q: QuoteSpan) -> bool:
     """A quotation the cue governs, not a scare-quoted name on the way ("سي ان ان"): it
     follows the cue directly, or the sentence (or record) ends right after it."""
@@ -375,8 +411,8 @@ def cue_quote_unclosed(s: Scan, i: int) -> Frame | None:
         and (t.text == "«" or '"' not in text[t.end : unit.end])
     )
     if unclosed and (s.immediate or words(text, t.end, unit.end) >= MIN_UNCLOSED_WORDS):
-        # The quotation runs to the sentence's end.
-        e = trim_end(s.v, t.end, unit.end, quotes)
+        # The quotation runs to its paragraph's end, or over the paragraphs that reopen it.
+        e = trim_end(s.v, t.end, quote_run_end(s.v, s.ui, t.end), quotes)
         if words(text, t.end, e) >= MIN_SPEECH_WORDS:
             return s.frame(t.end, e, "direct", "cue_quote_unclosed", e)
     return None
@@ -407,6 +443,31 @@ def cue_colon_unmarked(s: Scan, i: int) -> Frame | Step | None:
     if words(v.text, t.end, e) >= MIN_SPEECH_WORDS:
         return s.frame(t.end, e, "direct", "cue_colon_unmarked", e)
     return Step.STOP
+
+
+@emits("cue_colon_paragraph")
+def cue_colon_paragraph(s: Scan, i: int) -> Frame | None:
+    # A cue line ending in a colon, the quotation in the next paragraph: "وقال لافروف:\n«...»".
+    t, v = s.toks[i], s.v
+    if t.text != ":" or "direct" not in s.hit.spec.frames or i + 1 != len(s.toks):
+        return None
+    nxt = s.ui + 1
+    if paragraph_last(v, s.ui) != s.ui or nxt >= len(v.units):
+        return None
+    unit = v.units[nxt]
+    if v.text[unit.start] not in QUOTE_OPENERS:
+        return None
+    q = unit.quotes[0] if unit.quotes else None
+    if q is not None and q.start == unit.start:
+        if words(v.text, q.end, unit.end) > 0 or words(v.text, *q.inner) < MIN_SPEECH_WORDS:
+            return None  # a quoted name heading a sentence, not the speech itself
+        a, b = strip_span(v, *q.inner)
+        return s.frame(a, b, "direct", "cue_colon_paragraph", unit.end)
+    a = unit.start + 1
+    b = trim_end(v, a, quote_run_end(v, nxt, a), [])
+    if words(v.text, a, b) < MIN_SPEECH_WORDS:
+        return None
+    return s.frame(a, b, "direct", "cue_colon_paragraph", b)
 
 
 _COMP_RULE: dict[QuoteType, RuleName] = {
@@ -551,6 +612,7 @@ RULES: tuple[Rule, ...] = (
     cue_quote,
     cue_quote_unclosed,
     past_quote_mark,
+    cue_colon_paragraph,
     cue_colon_unmarked,
     cue_comp,
     cue_nominal,
@@ -563,12 +625,18 @@ RULES: tuple[Rule, ...] = (
 
 
 def find_frame(
-    v: FieldView, hit: CueHit, after: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
+    v: FieldView,
+    hit: CueHit,
+    after: int,
+    ui: int,
+    hits: list[CueHit],
+    quotes: list[QuoteSpan],
 ) -> Frame | None:
     """What the cue governs: the first frame a rule finds at a token after it, or None."""
+    unit = v.units[ui]
     toks = v.toks(after, unit.end)
     later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
-    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end)
+    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end, ui)
     for i, t in enumerate(toks[:FRAME_SCAN_TOKENS]):
         for rule in RULES:
             out = rule(s, i)
@@ -655,6 +723,8 @@ def detect_unit(
 ) -> tuple[list[Candidate], Subject | None]:
     """The candidates of one unit, and the subject a later dropped pronoun continues.
     ``covered``: the field's content so far, which each candidate found here extends."""
+    if unit.start in covered and unit.end - 1 in covered:
+        return [], last  # a paragraph of a quotation a cue before it opened
     head = headline_colon(v, ui, unit)
     if head is not None:
         cand = _candidate(v, ui, *head)
@@ -683,7 +753,7 @@ def detect_unit(
         if subject.mode in EXPLICIT_MODES:
             last = subject
         unit_subjects.append(subject)
-        frame = find_frame(v, hit, after, unit, hits, quotes)
+        frame = find_frame(v, hit, after, ui, hits, quotes)
         if frame is None:
             continue
         cand = _candidate(v, ui, frame, subject)
