@@ -71,6 +71,9 @@ MIN_UNCLOSED_WORDS = 5
 TITLE_ADDRESSEE_TOKENS = 3
 # A quotation runs over at most 8 paragraphs, each reopened by a mark ("«...\n«...»").
 QUOTE_PARAGRAPHS = 8
+# A body subheading's speaker is named again within 1,500 characters of it (a section about
+# them); a pasted link to another article names its speaker nowhere near.
+HEADING_CONTEXT_CHARS = 1500
 # A headline of more than 40 words is a paragraph, not a "Name: statement" line.
 HEADLINE_MAX_WORDS = 40
 # A title's qualifier before its colon is at most 6 words ("لافروف بعد لقائه نظيره: ...").
@@ -672,8 +675,25 @@ def _heading_line(v: FieldView, ui: int, unit: Unit) -> bool:
     return ui == 0 or (nxt is not None and is_body_sentence(v, nxt))
 
 
+def named_around(v: FieldView, ui: int, unit: Unit, chain: Sequence[Mention]) -> bool:
+    """Whether the speaker a body subheading names is named again near it: a section's
+    heading ("شويغو: الضربات تستهدف ...") belongs to a text about its speaker; a link to
+    another article pasted into the body ("لافروف: ..." in a story about sanctions) stands
+    alone. Offices and the page's first line are not asked."""
+    if (
+        v.field == "title"
+        or ui == 0
+        or chain[0].kind not in (MentionKind.NAME, MentionKind.WEAK_NAME)
+    ):
+        return True
+    ids = {m.speaker_id for m in chain if m.speaker_id}
+    near = v.mentions_in(max(0, unit.start - HEADING_CONTEXT_CHARS), unit.start)
+    near += v.mentions_in(unit.end, unit.end + HEADING_CONTEXT_CHARS)
+    return any(m.speaker_id in ids for m in near)
+
+
 @emits("headline_colon")
-def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] | None:
+def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] | Step | None:
     # "Name: statement" as a title or a one-line subheading: "كيري: كان لقاؤنا مثمرا"; a
     # title may put a short qualifier before the colon ("لافروف بعد لقائه نظيره الأمريكي: ...").
     text = v.text
@@ -699,6 +719,8 @@ def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] |
             m = _COLON.match(text[p : unit.end])
     if not m:
         return None
+    if not named_around(v, ui, unit, chain):
+        return Step.STOP  # a pasted link to another article: furniture, no quotation
     a, b = p + m.end(), unit.end
     q = _quote_at(a, unit.quotes)
     if q is not None and words(text, q.end, unit.end) == 0:
@@ -726,7 +748,9 @@ def detect_unit(
     if unit.start in covered and unit.end - 1 in covered:
         return [], last  # a paragraph of a quotation a cue before it opened
     head = headline_colon(v, ui, unit)
-    if head is not None:
+    if head is Step.STOP:
+        return [], last
+    if isinstance(head, tuple):
         cand = _candidate(v, ui, *head)
         if cand is None:
             return [], last
