@@ -213,9 +213,10 @@ def write_report(
 def _docs_published(
     report: validate.ValidationReport, docs_dir: str, store: Store
 ) -> validate.ValidationReport:
-    """``report``, its Data Docs copied to ``<out>/validation`` when ``out`` is remote (they
-    were built in the local ``docs_dir``, as GE builds them). A copy that fails is logged,
-    and the local Data Docs are kept and named: the run's outcome is not the copy's."""
+    """``report``, its Data Docs copied to ``<out>/validation`` when the store had them built
+    elsewhere (``Store.output_dir``; GE builds them in a local directory). A copy that fails
+    is logged, and the local Data Docs are kept and named: the run's outcome is not the
+    copy's."""
     try:
         uri = store.publish_dir(docs_dir, "validation")
     except OSError:
