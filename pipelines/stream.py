@@ -241,13 +241,14 @@ def merge_results(results: Sequence[BatchResult], staging: Staging) -> RunDelta:
     batches run (~0.6 KB an article)."""
     if not results:
         raise ValueError("no batch results to merge")
+
+    def frame_of(r: BatchResult, name: str) -> pa.Table:
+        if name in r.frames:
+            return r.frames[name]
+        return read_frame(staging, name, r.parts[name][0])
+
     tables = {
-        name: pa.concat_tables(
-            [
-                r.frames[name] if name in r.frames else read_frame(staging, name, r.parts[name][0])
-                for r in results
-            ]
-        )
+        name: pa.concat_tables([frame_of(r, name) for r in results])
         for name in (*WRITTEN_BY_BATCH, *RETURNED)
     }
     tables["runs"] = write.combine_run_summaries([r.runs for r in results])
