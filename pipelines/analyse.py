@@ -171,8 +171,3 @@ def attribute_article(det: DetectedArticle) -> ArticleAnalysis:
 
 def attribute_quotations(detected: Sequence[DetectedArticle]) -> list[ArticleAnalysis]:
     return [attribute_article(d) for d in detected]
-
-
-def analyse_articles(articles: Sequence[Article]) -> list[ArticleAnalysis]:
-    """All four stages in one call (tests, notebooks)."""
-    return attribute_quotations(detect_quotations(segment_articles(clean_articles(articles))))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from helpers import analyse_articles
 
-from pipelines.analyse import analyse_articles
 from pipelines.attribute import (
     METHOD_CONFIDENCE,
     RULE_CONFIDENCE,

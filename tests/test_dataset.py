@@ -16,10 +16,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from helpers import analyse_articles, read_inputs
 
 from pipelines import dataset, write
-from pipelines.analyse import analyse_articles
-from pipelines.ingest import read_inputs
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 QUARANTINE = [

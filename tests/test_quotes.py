@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import analyse_articles
 
-from pipelines.analyse import analyse_articles
 from pipelines.clean import clean_text
 from pipelines.quotes import find_cues, load_cues
 from pipelines.records import (

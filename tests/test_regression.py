@@ -16,10 +16,9 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import analyse_articles, read_inputs
 
-from pipelines.analyse import analyse_articles
 from pipelines.evaluate import PredictedQuote, load_gold, score
-from pipelines.ingest import read_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

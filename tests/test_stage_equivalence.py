@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 from camel_tools.utils.normalize import normalize_unicode
+from helpers import analyse_articles
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipelines import clean, furniture, segment, write
-from pipelines.analyse import analyse_articles, clean_article, segment_article
+from pipelines.analyse import clean_article, segment_article
 from pipelines.records import Article
 
 ROOT = Path(__file__).resolve().parent.parent
