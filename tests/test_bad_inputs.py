@@ -27,11 +27,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import analyse_articles, count_inputs, read_inputs
 
 from flows import cli, pipeline
 from pipelines import analyse, dataset, ingest, store, validate, write
-from pipelines.analyse import analyse_articles
-from pipelines.ingest import count_inputs, iter_batches, read_inputs
+from pipelines.ingest import iter_batches
 from pipelines.records import ArticleAnalysis, InputCounts
 
 ROOT = Path(__file__).resolve().parent.parent

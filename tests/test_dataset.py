@@ -17,10 +17,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from helpers import analyse_articles, read_inputs
 
 from pipelines import dataset, store, write
-from pipelines.analyse import analyse_articles
-from pipelines.ingest import read_inputs
 from pipelines.store import LocalStore, ObjectStore, open_store
 from pipelines.store import local as store_local
 

@@ -13,10 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import analyse_articles, read_inputs
 
 from flows import cli, pipeline
-from pipelines import analyse, dataset, stream, validate, write
-from pipelines.ingest import read_inputs
+from pipelines import dataset, stream, validate, write
 from pipelines.records import InputCounts
 from pipelines.store import Staging
 from pipelines.store.local import LocalStaging
@@ -148,7 +148,7 @@ class TestTasks:
         for name in stream.WRITTEN_BY_BATCH:
             (tmp_path / name).mkdir()
         result = stream.run_batch(self._job(articles, tmp_path))
-        expected = write.build_tables(analyse.analyse_articles(articles), [])
+        expected = write.build_tables(analyse_articles(articles), [])
         for name in stream.WRITTEN_BY_BATCH:
             file, rows = result.parts[name]
             written = pq.read_table(tmp_path / name / file)

@@ -321,8 +321,10 @@ class TestPlan:
     def test_counts_move_to_already_published(self) -> None:
         """Skipped articles and quarantine rows leave the batch and its counts for
         already_published; the accounting identity still holds."""
+        from helpers import read_inputs
+
         from pipelines import incremental
-        from pipelines.ingest import InputBatch, read_inputs
+        from pipelines.ingest import InputBatch
 
         articles, _ = read_inputs([SAMPLE_DIR])
         bad = [
