@@ -733,9 +733,18 @@ def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] |
 
 
 def _candidate(v: FieldView, ui: int, f: Frame, subject: Subject) -> Candidate | None:
-    """The frame as a candidate, its span trimmed; None when fewer than two words remain."""
+    """The frame as a candidate, its span trimmed; None when fewer than two words remain
+    (one will do for a headline that quotes a single word: "لافروف: «مهزلة»")."""
+    text = v.text
     c, e = strip_span(v, f.content_start, f.content_end)
-    if words(v.text, c, e) < 2:
+    quoted_word = (
+        f.rule == "headline_colon"
+        and c > 0
+        and e < len(text)
+        and text[c - 1] in QUOTE_OPENERS
+        and text[e] in CLOSING_MARKS
+    )
+    if words(text, c, e) < (1 if quoted_word else MIN_QUOTE_WORDS):
         return None
     return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, f.quote_type, f.rule, subject)
 
