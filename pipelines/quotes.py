@@ -490,6 +490,8 @@ def cue_comp(s: Scan, i: int) -> Frame | Step | None:
     ):
         return None
     t = s.toks[i]
+    if any(s.hit.end <= q.start < t.start < q.end for q in s.quotes):
+        return None  # "أن" inside a quotation walked past: "مخاطبا لندن "قبل أن تمنحوا ...""
     e = content_end(s.v, t.end, s.unit, s.hits, s.quotes)
     qtype, a, b = classify(s.v, t.end, e, s.quotes)
     if qtype != "direct" and "indirect" not in spec.frames:

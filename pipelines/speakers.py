@@ -170,7 +170,7 @@ def patterns() -> MentionPatterns:
         + honor
         + r"(?:(?P<first>"
         + _alt(firsts)
-        + r")\s+)?(?P<sur>"
+        + r")(?:\s+#?|_))?(?P<sur>"  # "سيرغي #لافروف"، "#سيرغي_لافروف": hashtagged
         + _alt(surname_to_speaker)
         + r"))"
         + _E
