@@ -26,9 +26,6 @@ ALLOWED_LONG: dict[tuple[str, str], str] = {
         "moves it into a Prefect-free module"
     ),
     ("pipelines.claims", "cluster_quotes"): "one clustering pass; issue 13 step splits it",
-    ("pipelines.report", "_timeline"): "one HTML section built inline; issue 13 step 4",
-    ("pipelines.report", "_top_claims"): "one HTML section built inline; issue 13 step 4",
-    ("pipelines.speakers", "patterns"): "compiles every mention pattern; issue 13 step 4",
 }
 
 
