@@ -164,20 +164,29 @@ class Results:
     facets: dict[str, list[tuple[str | None, int]]]
 
 
+# Each quotation's window: from the start of the sentence holding the first of its spans
+# (content, cue, speaker mention) to the end of the one holding the last.
 LOAD_SQL = """
 create table q as
+with spans as (
+    select quote_id, article_id, field,
+           least(char_start, coalesce(cue_start, char_start),
+                 coalesce(mention_start, char_start)) as lo,
+           greatest(char_end, coalesce(cue_end, char_end),
+                    coalesce(mention_end, char_end)) as hi
+    from quotes_in),
+ctx as (
+    select p.quote_id, least(min(s.char_start), any_value(p.lo)) as ctx_start,
+           greatest(max(s.char_end), any_value(p.hi)) as ctx_end
+    from spans p left join sentences_in s
+        on s.article_id = p.article_id and s.field = p.field
+       and s.char_start < p.hi and s.char_end > p.lo
+    group by p.quote_id)
 select q.* exclude (claim_id), q.claim_id, a.source, a.title, a.url,
-       translate(q.quote_text, ?, ?) as folded,
-       least(q.char_start, coalesce(q.cue_start, q.char_start),
-             coalesce(q.mention_start, q.char_start), coalesce(s.char_start, q.char_start))
-           as ctx_start,
-       greatest(q.char_end, coalesce(q.cue_end, q.char_end),
-                coalesce(q.mention_end, q.char_end), coalesce(s.char_end, q.char_end))
-           as ctx_end
+       translate(q.quote_text, ?, ?) as folded, c.ctx_start, c.ctx_end
 from quotes_in q
+join ctx c using (quote_id)
 left join articles_in a using (article_id)
-left join sentences_in s
-    on s.article_id = q.article_id and s.sentence_index = q.sentence_index
 order by q.published_date desc nulls last, q.quote_id
 """
 SNIPPET_SQL = """
