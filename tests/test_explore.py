@@ -142,6 +142,7 @@ class TestSearch:
             == quote["speaker_mention"]
         )
         assert 'href="https://example.org/hayat/kerry"' in page and "2015-07-05" in page
+        assert "John Kerry" in page  # the speaker's name, from the speakers table
 
 
 class TestViews:

@@ -73,7 +73,8 @@ def read_published_file(uri: str, relative: str) -> bytes | None:
 def fold_translation() -> tuple[str, str]:
     """``normalise`` as the two strings of SQL ``translate(text, from, to)``: the characters
     it changes, and what each becomes (characters past the end of ``to`` are deleted)."""
-    changed, deleted = [], []
+    changed: list[tuple[str, str]] = []
+    deleted: list[tuple[str, str]] = []
     for code in range(0x0600, 0x0700):
         ch = chr(code)
         if unicodedata.category(ch) == "Cn":
@@ -248,7 +249,8 @@ class Explorer:
             f"from q where {where} group by grouping sets ({sets}, ())",
             args,
         )
-        total, facets = 0, {f: [] for f in FACETS}
+        total = 0
+        facets: dict[str, list[tuple[str | None, int]]] = {f: [] for f in FACETS}
         full = (1 << len(FACETS)) - 1
         for row in counts:
             if row["g"] == full:
