@@ -9,6 +9,7 @@ of one table, sorted once by date, with no join.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import unicodedata
 from collections.abc import Mapping
@@ -131,8 +132,9 @@ class Query:
         values.update({k: "" if v is None else str(v) for k, v in changes.items()})
         return {k: v for k, v in values.items() if v}
 
-    def where(self) -> tuple[str, list[Any]]:
-        """The SQL condition over the ``q`` table and its parameters."""
+    def where(self, known: Mapping[str, frozenset[str]]) -> tuple[str, list[Any]]:
+        """The SQL condition over the ``q`` table and its parameters; ``known`` holds each
+        facet's values (its enum: another value matches nothing)."""
         clauses: list[str] = []
         args: list[Any] = []
         for column in (*FACETS, "claim_id"):
@@ -141,6 +143,8 @@ class Query:
                 continue
             if column == "speaker_id" and value == OTHER:
                 clauses.append("speaker_id is null")
+            elif column in known and value not in known[column]:
+                clauses.append("false")
             else:
                 clauses.append(f"{column} = ?")
                 args.append(value)
@@ -151,11 +155,28 @@ class Query:
         if self.min_confidence:
             clauses.append("confidence >= try_cast(? as double)")
             args.append(self.min_confidence)
-        folded = normalise(self.q)
+        folded = normalise(self.q).strip()
         if folded:
-            clauses.append("contains(folded, ?)")
-            args.append(folded)
+            clauses.append(text_clause(folded, args))
         return (" and ".join(clauses) or "true"), args
+
+
+def text_clause(folded: str, args: list[Any]) -> str:
+    """Rows whose folded text holds ``folded``, through the word index: each token of it
+    lies inside a word of the row (exact for one token); for several, the rows that pass
+    are then checked whole (in a CASE, so that only they are: DuckDB would scan all)."""
+    tokens = list(dict.fromkeys(folded.split()))
+    semis = []
+    for token in tokens:
+        semis.append(
+            "n in (select p.n from postings p join words w using (word_id) "
+            "where contains(w.word, ?))"
+        )
+        args.append(token)
+    if len(tokens) == 1 and tokens[0] == folded:
+        return semis[0]
+    args.append(folded)
+    return f"(case when {' and '.join(semis)} then contains(folded, ?) else false end)"
 
 
 @dataclass(frozen=True)
@@ -183,12 +204,27 @@ ctx as (
         on s.article_id = p.article_id and s.field = p.field
        and s.char_start < p.hi and s.char_end > p.lo
     group by p.quote_id)
-select q.* exclude (claim_id), q.claim_id, a.source, a.title, a.url,
+select row_number() over (order by q.published_date desc nulls last, q.quote_id)::integer
+           as n,
+       q.* exclude (claim_id), q.claim_id, a.source, a.title, a.url,
        translate(q.quote_text, ?, ?) as folded, c.ctx_start, c.ctx_end
 from quotes_in q
 join ctx c using (quote_id)
 left join articles_in a using (article_id)
 order by q.published_date desc nulls last, q.quote_id
+"""
+# The words of the folded quotations (split at white space): ``words`` (each once) and
+# ``postings`` (the rows holding each). A token of the searched text lies inside some word of
+# every matching row, so the rows of the words containing it narrow the scan to a few.
+INDEX_SQL = r"""
+create table tokens as
+    select n, unnest(regexp_split_to_array(folded, '\s+')) as word from q;
+create table words as
+    select (row_number() over ())::integer as word_id, word
+    from (select distinct word from tokens where word <> '');
+create table postings as
+    select distinct t.n, w.word_id from tokens t join words w using (word) order by w.word_id;
+drop table tokens;
 """
 SNIPPET_SQL = """
 alter table q add column snippet varchar;
@@ -199,6 +235,11 @@ from articles_in a where a.article_id = q.article_id;
 """
 
 
+# What the search filters on stays in DuckDB; what the pages show is an Arrow table in
+# ``n`` order, where a page's rows are taken by position.
+FILTER_COLUMNS = ("n", *FACETS, "claim_id", "article_id", "published_date", "confidence", "folded")
+
+
 class Explorer:
     """The published tables in DuckDB, and the queries the pages ask."""
 
@@ -206,24 +247,22 @@ class Explorer:
         self.uri, self.version = published.uri, published.version
         self.table_rows = {name: t.num_rows for name, t in published.tables.items()}
         self.db = duckdb.connect(":memory:")
-        tables = published.tables
-        for name in ("quotes", "articles", "sentences", "claims", "speakers"):
-            table = tables.get(name)
-            if table is None:
-                from pipelines import write
-
-                table = write.SCHEMAS[name].empty_table() if name != "claims" else None
-            if table is not None:
-                self.db.register(f"{name}_in", table)
-        if "claims" not in tables:
-            from pipelines import claims
-
-            self.db.register("claims_in", claims.CLAIMS_SCHEMA.empty_table())
+        tables = dict(published.tables)
+        for name in ("quotes", "articles", "sentences", "claims"):
+            if name not in tables:
+                tables[name] = empty_table(name)
+            self.db.register(f"{name}_in", tables[name])
         self.db.execute(LOAD_SQL, list(fold_translation()))
         self.db.execute(SNIPPET_SQL)
+        rows = self.db.sql("select * exclude (folded) from q order by n").to_arrow_table()
+        self.rows = rows.combine_chunks()  # take() on many chunks would concatenate them
+        self.db.execute(f"create table f as select {', '.join(FILTER_COLUMNS)} from q order by n")
+        self.db.execute("drop table q; alter table f rename to q")
+        self.known = {column: self._as_enum(column) for column in FACETS}
+        self.db.execute(INDEX_SQL)
         self.db.execute("create table articles as select * from articles_in")
         self.db.execute("create table claims as select * from claims_in")
-        for name in ("quotes", "articles", "sentences", "claims", "speakers"):
+        for name in ("quotes", "articles", "sentences", "claims"):
             self.db.unregister(f"{name}_in")
         self.speakers = self._speakers(tables.get("speakers"))
 
@@ -240,39 +279,62 @@ class Explorer:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def _numbers(self, sql: str, args: list[Any]) -> list[int]:
+        cursor = self.db.cursor()
+        cursor.execute(sql, args)
+        return [n for (n,) in cursor.fetchall()]
+
+    def _as_enum(self, column: str) -> frozenset[str]:
+        """Make a facet column an enum (grouped by its small integer codes); its values."""
+        values = [v for (v,) in self.db.execute(
+            f"select distinct {column} from q where {column} is not null order by 1"
+        ).fetchall()]  # fmt: skip
+        self.db.execute(
+            f"create type enum_{column} as enum (select unnest(?::varchar[]))", [values]
+        )
+        self.db.execute(f"alter table q alter {column} type enum_{column}")
+        return frozenset(values)
+
+    def take(self, numbers: list[int], columns: Any = None) -> pa.Table:
+        """The rows numbered ``numbers`` (``n`` counts from 1), in that order."""
+        table = self.rows if columns is None else self.rows.select(list(columns))
+        return table.take(pa.array([n - 1 for n in numbers], type=pa.int64()))
+
     def search(self, query: Query, per_page: int = PER_PAGE) -> Results:
         """One page of the quotations ``query`` selects, their number, and facet counts."""
-        where, args = query.where()
-        sets = ", ".join(f"({f})" for f in FACETS)
-        counts = self._rows(
-            f"select {', '.join(FACETS)}, grouping({', '.join(FACETS)}) as g, count(*) as n "
-            f"from q where {where} group by grouping sets ({sets}, ())",
-            args,
+        where, args = query.where(self.known)
+        groups = " union all ".join(
+            f"select '{f}' as facet, {f}::varchar as value, count(*) as n from hits group by {f}"
+            for f in FACETS
         )
-        total = 0
-        facets: dict[str, list[tuple[str | None, int]]] = {f: [] for f in FACETS}
-        full = (1 << len(FACETS)) - 1
-        for row in counts:
-            if row["g"] == full:
-                total = row["n"]
-                continue
-            # grouping() sets the bit of each column not grouped: the one left clear is ours.
-            bits = len(FACETS) - 1
-            facet = next(f for i, f in enumerate(FACETS) if not row["g"] >> (bits - i) & 1)
-            facets[facet].append((row[facet], row["n"]))
-        for values in facets.values():
-            values.sort(key=lambda v: (-v[1], v[0] or ""))
-        rows = self._rows(
-            f"select * exclude (folded) from q where {where} limit ? offset ?",
+        # One pass of the filter: the matching rows' facets and numbers, then their counts
+        # and the page's numbers from them.
+        counts = self._rows(
+            f"with hits as materialized (select n, {', '.join(FACETS)} from q where {where}) "
+            f"{groups} union all select '' as facet, null as value, count(*) as n from hits "
+            "union all (select '#' as facet, null as value, n from hits order by n "
+            "limit ? offset ?)",
             [*args, per_page, (query.page - 1) * per_page],
         )
-        return Results(total, rows, facets)
+        total, numbers = 0, []
+        facets: dict[str, list[tuple[str | None, int]]] = {f: [] for f in FACETS}
+        for row in counts:
+            if row["facet"] == "#":
+                numbers.append(row["n"])
+            elif row["facet"]:
+                facets[row["facet"]].append((row["value"], row["n"]))
+            else:
+                total = row["n"]
+        for values in facets.values():
+            values.sort(key=lambda v: (-v[1], v[0] or ""))
+        numbers.sort()
+        return Results(total, self.take(numbers).to_pylist(), facets)
 
     def export(self, query: Query, fmt: str) -> bytes:
         """Every quotation ``query`` selects, as CSV or Parquet bytes."""
-        where, args = query.where()
-        sql = f"select {', '.join(EXPORT_COLUMNS)} from q where {where}"
-        table = self.db.cursor().sql(sql, params=args).to_arrow_table()
+        where, args = query.where(self.known)
+        numbers = self._numbers(f"select n from q where {where} order by n", args)
+        table = self.take(numbers, EXPORT_COLUMNS)
         sink = io.BytesIO()
         if fmt == "parquet":
             pq.write_table(table, sink)
@@ -287,19 +349,29 @@ class Explorer:
         return rows[0] if rows else None
 
     def article_quotes(self, article_id: str) -> list[dict[str, Any]]:
-        return self._rows(
-            "select * exclude (folded, snippet) from q where article_id = ? "
-            "order by field desc, char_start, quote_id",
-            [article_id],
-        )
+        numbers = self._numbers("select n from q where article_id = ?", [article_id])
+        rows = self.take(numbers).drop_columns(["n", "snippet"]).to_pylist()
+        return sorted(rows, key=lambda r: (r["field"] != "title", r["char_start"], r["quote_id"]))
 
     def claim(self, claim_id: str) -> dict[str, Any] | None:
         rows = self._rows("select * from claims where claim_id = ?", [claim_id])
         return rows[0] if rows else None
 
     def claim_quotes(self, claim_id: str) -> list[dict[str, Any]]:
-        return self._rows(
-            "select * exclude (folded) from q where claim_id = ? "
-            "order by published_date nulls last, source nulls last, quote_id",
-            [claim_id],
+        numbers = self._numbers("select n from q where claim_id = ?", [claim_id])
+        rows = self.take(numbers).drop_columns(["n"]).to_pylist()
+        undated = dt.date.max
+        return sorted(
+            rows,
+            key=lambda r: (r["published_date"] or undated, r["source"] or "\uffff", r["quote_id"]),
         )
+
+
+def empty_table(name: str) -> pa.Table:
+    from pipelines import claims, write
+
+    return (
+        claims.CLAIMS_SCHEMA.empty_table()
+        if name == "claims"
+        else write.SCHEMAS[name].empty_table()
+    )
