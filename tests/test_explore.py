@@ -245,3 +245,9 @@ class TestSafety:
 def test_cli_defaults_to_localhost() -> None:
     args = cli.build_parser().parse_args(["explore", "out"])
     assert (args.dataset, args.host, args.port) == ("out", "127.0.0.1", 8710)
+
+
+def test_cli_refuses_an_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing published: one line saying so, exit 1, no server started."""
+    assert cli.main(["explore", str(tmp_path)]) == 1
+    assert "nothing is published" in capsys.readouterr().err
