@@ -80,6 +80,11 @@ class TestSearch:
         page = client.get("/", params={"q": "الازمه"}).text
         expected = {q["quote_id"] for q in quotes if "الازمه" in normalise(q["quote_text"])}
         assert expected and set(result_ids(page)) == expected
+        for phrase in ("الازمه في سوريا", "سوريا في الازمه", "  لن تحل  "):
+            page = client.get("/", params={"q": phrase}).text  # several tokens: checked whole
+            folded = " ".join(normalise(phrase).split())
+            expected = {q["quote_id"] for q in quotes if folded in normalise(q["quote_text"])}
+            assert set(result_ids(page)) == expected, phrase
 
     def test_sql_fold_is_normalise(self, quotes: list[dict]) -> None:
         """The translate() the database folds with is evaluate.normalise, on every quotation."""

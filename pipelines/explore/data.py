@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,9 +132,14 @@ class Query:
         values.update({k: "" if v is None else str(v) for k, v in changes.items()})
         return {k: v for k, v in values.items() if v}
 
-    def where(self, known: Mapping[str, frozenset[str]]) -> tuple[str, list[Any]]:
+    def where(
+        self,
+        known: Mapping[str, frozenset[str]],
+        rows_of: Callable[[str], int] | None = None,
+    ) -> tuple[str, list[Any]]:
         """The SQL condition over the ``q`` table and its parameters; ``known`` holds each
-        facet's values (its enum: another value matches nothing)."""
+        facet's values (its enum: another value matches nothing); ``rows_of(token)`` how
+        many rows the word index gives a token of the text."""
         clauses: list[str] = []
         args: list[Any] = []
         for column in (*FACETS, "claim_id"):
@@ -155,28 +160,25 @@ class Query:
         if self.min_confidence:
             clauses.append("confidence >= try_cast(? as double)")
             args.append(self.min_confidence)
-        folded = normalise(self.q).strip()
+        folded = " ".join(normalise(self.q).split())  # runs of white space as one space
         if folded:
-            clauses.append(text_clause(folded, args))
+            clauses.append(text_clause(folded, args, rows_of))
         return (" and ".join(clauses) or "true"), args
 
 
-def text_clause(folded: str, args: list[Any]) -> str:
-    """Rows whose folded text holds ``folded``, through the word index: each token of it
-    lies inside a word of the row (exact for one token); for several, the rows that pass
-    are then checked whole (in a CASE, so that only they are: DuckDB would scan all)."""
+def text_clause(folded: str, args: list[Any], rows_of: Callable[[str], int] | None) -> str:
+    """Rows whose folded text holds ``folded``, through the word index: the rows of the
+    words holding its rarest token (``rows_of`` counts them), exact for a single token;
+    for several, those rows are then checked whole (in a CASE, so that only they are:
+    DuckDB would scan every row)."""
     tokens = list(dict.fromkeys(folded.split()))
-    semis = []
-    for token in tokens:
-        semis.append(
-            "n in (select p.n from postings p join words w using (word_id) "
-            "where contains(w.word, ?))"
-        )
-        args.append(token)
-    if len(tokens) == 1 and tokens[0] == folded:
-        return semis[0]
+    token = min(tokens, key=rows_of) if rows_of and len(tokens) > 1 else tokens[0]
+    args.append(token)
+    semi = f"n in ({TOKEN_ROWS})"
+    if tokens == [folded]:
+        return semi
     args.append(folded)
-    return f"(case when {' and '.join(semis)} then contains(folded, ?) else false end)"
+    return f"(case when {semi} then contains(folded, ?) else false end)"
 
 
 @dataclass(frozen=True)
@@ -218,14 +220,16 @@ order by q.published_date desc nulls last, q.quote_id
 # every matching row, so the rows of the words containing it narrow the scan to a few.
 INDEX_SQL = r"""
 create table tokens as
-    select n, unnest(regexp_split_to_array(folded, '\s+')) as word from q;
+    select distinct n, unnest(regexp_split_to_array(folded, '\s+')) as word from q;
 create table words as
-    select (row_number() over ())::integer as word_id, word
-    from (select distinct word from tokens where word <> '');
+    select (row_number() over (order by word))::integer as word_id, word,
+           count(*)::integer as n_rows
+    from tokens where word <> '' group by word;
 create table postings as
-    select distinct t.n, w.word_id from tokens t join words w using (word) order by w.word_id;
+    select t.n, w.word_id from tokens t join words w using (word) order by w.word_id;
 drop table tokens;
 """
+TOKEN_ROWS = "select p.n from postings p join words w using (word_id) where contains(w.word, ?)"
 SNIPPET_SQL = """
 alter table q add column snippet varchar;
 update q set snippet = substring(
@@ -295,6 +299,15 @@ class Explorer:
         self.db.execute(f"alter table q alter {column} type enum_{column}")
         return frozenset(values)
 
+    def rows_of(self, token: str) -> int:
+        """How many rows the word index gives ``token`` (an upper bound: a row may hold
+        several of the words that contain it)."""
+        cursor = self.db.cursor()
+        cursor.execute(
+            "select coalesce(sum(n_rows), 0) from words where contains(word, ?)", [token]
+        )
+        return int(cursor.fetchone()[0])  # type: ignore[index]
+
     def take(self, numbers: list[int], columns: Any = None) -> pa.Table:
         """The rows numbered ``numbers`` (``n`` counts from 1), in that order."""
         table = self.rows if columns is None else self.rows.select(list(columns))
@@ -302,7 +315,7 @@ class Explorer:
 
     def search(self, query: Query, per_page: int = PER_PAGE) -> Results:
         """One page of the quotations ``query`` selects, their number, and facet counts."""
-        where, args = query.where(self.known)
+        where, args = query.where(self.known, self.rows_of)
         groups = " union all ".join(
             f"select '{f}' as facet, {f}::varchar as value, count(*) as n from hits group by {f}"
             for f in FACETS
@@ -332,7 +345,7 @@ class Explorer:
 
     def export(self, query: Query, fmt: str) -> bytes:
         """Every quotation ``query`` selects, as CSV or Parquet bytes."""
-        where, args = query.where(self.known)
+        where, args = query.where(self.known, self.rows_of)
         numbers = self._numbers(f"select n from q where {where} order by n", args)
         table = self.take(numbers, EXPORT_COLUMNS)
         sink = io.BytesIO()
