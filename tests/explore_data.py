@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipelines import claims, dataset, report, write
-from pipelines.analyse import analyse_articles
-from pipelines.ingest import read_inputs
+from helpers import analyse_articles, read_inputs
+
+from pipelines import claims, report, write
+from pipelines.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -45,7 +46,9 @@ def build_dataset(out: Path) -> dict[str, Any]:
     articles = read_inputs([SAMPLE_DIR, inbox])[0]
     tables = write.build_tables(analyse_articles(articles), [], run_id="explore-test")
     tables = claims.attach_claims(tables)
-    paths = dataset.publish_tables(tables, out, "explore-test")
+    target = open_store(str(out))
+    target.publish("explore-test", replace=tables)
+    paths = target.table_paths(tables)
     report.render_report(tables, None, str(out), paths, run_id="explore-test")
     (out / "validation").mkdir(exist_ok=True)
     (out / "validation" / "index.html").write_bytes(DOCS_INDEX)

@@ -20,7 +20,7 @@ import pytest
 from explore_data import KERRY, PAYLOAD, build_dataset
 
 from flows import cli
-from pipelines.evaluate import normalise
+from pipelines.arabic import normalise
 from pipelines.explore import highlight
 from pipelines.explore.app import CSP, create_app, live_link
 from pipelines.explore.data import Explorer, fold_translation, open_published

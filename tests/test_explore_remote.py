@@ -9,9 +9,9 @@ from typing import Any
 from explore_data import build_dataset
 from test_remote import s3_endpoint, s3_out  # noqa: F401  (fixtures)
 
-from pipelines import dataset, remote
 from pipelines.explore.app import create_app
 from pipelines.explore.data import Explorer, open_published
+from pipelines.store import open_store
 
 
 def test_explore_an_s3_dataset(s3_out: str, tmp_path: Path) -> None:  # noqa: F811
@@ -19,8 +19,9 @@ def test_explore_an_s3_dataset(s3_out: str, tmp_path: Path) -> None:  # noqa: F8
     from fastapi.testclient import TestClient
 
     tables = build_dataset(tmp_path / "local")
-    dataset.publish_tables(tables, s3_out, "explore-remote")
-    remote.upload_dir(str(tmp_path / "local" / "report"), s3_out, "report")
+    target = open_store(s3_out)
+    target.publish("explore-remote", replace=tables)
+    target.upload_dir(str(tmp_path / "local" / "report"), "report")
     client: Any = TestClient(create_app(Explorer(open_published(s3_out))))
     page = client.get("/", params={"speaker_id": "kerry", "q": "جنيف"}).text
     kerry = [q for q in tables["quotes"].to_pylist()

@@ -1,7 +1,7 @@
 """The explorer's data: one published version in an in-memory DuckDB database, and its queries.
 
 At startup the quotations are joined to their articles (source, title, URL), their text is
-folded once the way the evaluation folds Arabic (:func:`pipelines.evaluate.normalise`: hamza
+folded once the way the evaluation folds Arabic (:func:`pipelines.arabic.normalise`: hamza
 seats, alef maqsura, ta marbuta, diacritics and tatweel), and each row gets the window of its
 sentence (cue and speaker mention included), cut from the article: a search is then one scan
 of one table, sorted once by date, with no join.
@@ -20,8 +20,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import dataset
-from pipelines.evaluate import normalise
+from pipelines import dataset, store
+from pipelines.arabic import normalise
 
 PER_PAGE = 20
 OTHER = "other"  # the speaker facet's value for quotations of no known speaker
@@ -55,16 +55,15 @@ def open_published(uri: str) -> Published:
 def read_published_file(uri: str, relative: str) -> bytes | None:
     """A file a run wrote next to the tables (``report/index.html``, ``validation/...``);
     None when there is none. ``relative`` is a checked path ('/'-separated, no '..')."""
-    if dataset.is_remote(uri):
-        from pipelines import remote
-
-        root = remote.Root.of(uri)
+    target = store.open_store(uri)
+    if isinstance(target, store.ObjectStore):
         try:
-            with root.filesystem.open_input_stream(root.join(relative)) as fh:
+            with target.filesystem.open_input_stream(target.join(relative)) as fh:
                 return bytes(fh.read())
-        except (FileNotFoundError, OSError):
+        except OSError:  # FileNotFoundError included
             return None
-    base = dataset.local_path(uri).resolve()
+    assert isinstance(target, store.LocalStore)
+    base = target.root.resolve()
     path = (base / relative).resolve()
     if not path.is_relative_to(base) or not path.is_file():
         return None
