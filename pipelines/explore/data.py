@@ -208,34 +208,28 @@ ctx as (
 select row_number() over (order by q.published_date desc nulls last, q.quote_id)::integer
            as n,
        q.* exclude (claim_id), q.claim_id, a.source, a.title, a.url,
-       translate(q.quote_text, ?, ?) as folded, c.ctx_start, c.ctx_end
+       translate(q.quote_text, ?, ?) as folded, c.ctx_start, c.ctx_end,
+       substring(case q.field when 'title' then a.title else a.text end,
+                 c.ctx_start + 1, c.ctx_end - c.ctx_start) as snippet
 from quotes_in q
 join ctx c using (quote_id)
 left join articles_in a using (article_id)
-order by q.published_date desc nulls last, q.quote_id
 """
 # The words of the folded quotations (split at white space): ``words`` (each once) and
 # ``postings`` (the rows holding each). A token of the searched text lies inside some word of
 # every matching row, so the rows of the words containing it narrow the scan to a few.
 INDEX_SQL = r"""
 create table tokens as
-    select distinct n, unnest(regexp_split_to_array(folded, '\s+')) as word from q;
+    select n, unnest(regexp_split_to_array(folded, '\s+')) as word from q;
 create table words as
     select (row_number() over (order by word))::integer as word_id, word,
-           count(*)::integer as n_rows
+           count(*)::integer as n_rows  -- occurrences: at least the rows
     from tokens where word <> '' group by word;
 create table postings as
     select t.n, w.word_id from tokens t join words w using (word) order by w.word_id;
 drop table tokens;
 """
 TOKEN_ROWS = "select p.n from postings p join words w using (word_id) where contains(w.word, ?)"
-SNIPPET_SQL = """
-alter table q add column snippet varchar;
-update q set snippet = substring(
-    case q.field when 'title' then a.title else a.text end,
-    q.ctx_start + 1, q.ctx_end - q.ctx_start)
-from articles_in a where a.article_id = q.article_id;
-"""
 
 
 # What the search filters on stays in DuckDB; what the pages show is an Arrow table in
@@ -256,7 +250,6 @@ class Explorer:
                 tables[name] = empty_table(name)
             self.db.register(f"{name}_in", tables[name])
         self.db.execute(LOAD_SQL, list(fold_translation()))
-        self.db.execute(SNIPPET_SQL)
         rows = self.db.sql("select * exclude (folded) from q order by n").to_arrow_table()
         self.rows = rows.combine_chunks()  # take() on many chunks would concatenate them
         self.db.execute(f"create table f as select {', '.join(FILTER_COLUMNS)} from q order by n")
