@@ -70,13 +70,15 @@ class CueLexicon:
     particles: frozenset[str]
     # From grammar.json:
     clause_break: re.Pattern[str]  # where a clause starts: punctuation or a connector
-    content_breakers: frozenset[str]  # a word that joins a following cue: "فيما قال"
+    content_breakers: frozenset[str]  # words that join a following cue: "فيما قال"، "كما أنه جدد"
+    content_end: re.Pattern[str]  # a comma and commentary that end content: "، في إشارة إلى"
     relative_before: re.Pattern[str]  # a relative pronoun ending a text: "التي "
+    resumptives: frozenset[str]  # "فيها" after a verb, referring back: "تصريحات قال فيها"
     demonstratives: frozenset[str]
     first_person: re.Pattern[str]  # a first-person verb or pronoun: "اتفقنا"، "نحن"
     first_person_lead: str  # "لقد" before a first-person verb
     according_resumptives: frozenset[str]  # "فإن" after "بحسب كيري،"
-    said_of_preposition: str
+    said_of_prepositions: tuple[str, ...]  # "عن" or "إلى" before the speaker of "قوله"
     perfect_particle: str  # "قد"
     before_verb: re.Pattern[str]  # what may stand between a fronted subject and its verb
     auxiliary_lead: re.Pattern[str]  # "وكان" opening a clause: "وكان لافروف قد أكد"
@@ -144,7 +146,9 @@ def load_cues() -> CueLexicon:
         particles=folded("particles"),
         clause_break=re.compile(r"[،,:؛.!؟]|\b(?:" + _alt(listed("clause_breaks")) + r")\b"),
         content_breakers=folded("content_breakers", grammar),
+        content_end=re.compile(r"،\s*(?:" + _alt(listed("content_enders")) + r")(?!\w)"),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
+        resumptives=folded("resumptives", grammar),
         demonstratives=folded("demonstratives", grammar),
         first_person=re.compile(
             r"^(?:\w{2,}"
@@ -155,9 +159,10 @@ def load_cues() -> CueLexicon:
         ),
         first_person_lead=fold(grammar["first_person_lead"]),
         according_resumptives=folded("according_resumptives", grammar),
-        said_of_preposition=fold(grammar["said_of_preposition"]),
+        said_of_prepositions=tuple(listed("said_of_prepositions")),
         perfect_particle=particle,
-        before_verb=re.compile(r"[\s\"»]*(?:" + re.escape(particle) + r"[\s]*)?$"),
+        # "لافروف قد أكد"، "سيرغي لافروف، قد أشار" (an apposition's closing comma before قد)
+        before_verb=re.compile(r"[\s\"»]*(?:(?:،\s*)?" + re.escape(particle) + r"[\s]*)?$"),
         auxiliary_lead=re.compile(r"\s*و?" + re.escape(fold(grammar["auxiliary"])) + r"\s+"),
         never_nominal_heads=folded("never_nominal_heads", grammar),
         possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),

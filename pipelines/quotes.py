@@ -57,8 +57,9 @@ FRAME_SCAN_TOKENS = 45
 NOMINAL_NEAR_TOKENS = 5
 # After a fronted adverbial, a position noun may stand up to 14 tokens on ("أكد أمس في ...").
 NOMINAL_AFTER_ADVERBIAL_TOKENS = 14
-# Look-back before a cue for the connector that joins it ("ولكنه قال"): 8 characters.
-CONNECTOR_CHARS = 8
+# Look-back before a cue for the connector that joins it ("ولكنه قال"، "كما أنه جدد"): 12
+# characters.
+CONNECTOR_CHARS = 12
 # Look-back before a cue for the comma that makes it a new record: 3 characters.
 COMMA_CHARS = 3
 # A quotation needs at least three words; a span of fewer is a name or a scare quote.
@@ -213,13 +214,19 @@ def content_end(
 ) -> int:
     """Content runs to the unit's end or to the next cue that opens a new record
     ("، مضيفا أن"، "فيما أوضح"، "وقال"), whichever is first; quotation marks are never cut."""
-    end = unit.end
+    end = _commentary_end(v, start, unit.end, quotes)
     for h in hits:
         if h.outer_start <= start or h.outer_start >= end:
             continue
         if any(q.start < h.start < q.end for q in quotes):
             continue
+        if not v.text[start : h.outer_start].strip():
+            continue  # the content's first word: "قال إنه أبلغ كيري بأن ..." is one record
         prev = v.text[max(unit.start, h.outer_start - CONNECTOR_CHARS) : h.outer_start].split()
+        joined = " ".join(prev[-2:])
+        if len(prev) > 1 and joined in v.lex.content_breakers:
+            end = h.outer_start - len(joined) - 1
+            break
         if prev and prev[-1] in v.lex.content_breakers:
             end = h.outer_start - len(prev[-1]) - 1
             break
@@ -227,6 +234,15 @@ def content_end(
             end = h.outer_start
             break
     return trim_end(v, start, end, quotes)
+
+
+def _commentary_end(v: FieldView, start: int, end: int, quotes: list[QuoteSpan]) -> int:
+    """Where the reporter's commentary after a comma ends the content ("، في إشارة إلى
+    ..."), outside quotation marks; else ``end``."""
+    for m in v.lex.content_end.finditer(v.text, start, end):
+        if not any(q.start < m.start() < q.end for q in quotes):
+            return m.start()
+    return end
 
 
 def classify(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> tuple[QuoteType, int, int]:
