@@ -40,6 +40,7 @@ class CueSpec:
     preps: tuple[str, ...] = ()
     nominal_any: bool = False
     ambiguous: bool = False
+    object_first: bool = False  # "وصف هذه الممارسات بأنها": an object before the complement
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ class CueLexicon:
     content_breakers: frozenset[str]  # words that join a following cue: "فيما قال"، "كما أنه جدد"
     content_end: re.Pattern[str]  # a comma and commentary that end content: "، في إشارة إلى"
     relative_before: re.Pattern[str]  # a relative pronoun ending a text: "التي "
+    relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
+    relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
     resumptives: frozenset[str]  # "فيها" after a verb, referring back: "تصريحات قال فيها"
     demonstratives: frozenset[str]
     first_person: re.Pattern[str]  # a first-person verb or pronoun: "اتفقنا"، "نحن"
@@ -107,11 +110,17 @@ def load_cues() -> CueLexicon:
                 tuple(fold(p) for p in e.get("preps", [])),
                 e.get("nominal_any", False),
                 e.get("ambiguous", False),
+                e.get("object_first", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
         specs[fold(f)] = CueSpec(
-            fold(f), CueKind.IMPERFECT, base.frames, base.preps, base.nominal_any
+            fold(f),
+            CueKind.IMPERFECT,
+            base.frames,
+            base.preps,
+            base.nominal_any,
+            object_first=base.object_first,
         )
     for f in data["according_to"]:
         specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))
@@ -148,6 +157,10 @@ def load_cues() -> CueLexicon:
         content_breakers=folded("content_breakers", grammar),
         content_end=re.compile(r"،\s*(?:" + _alt(listed("content_enders")) + r")(?!\w)"),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
+        relative_masculine=fold(grammar["relative_masculine"]),
+        relative_clause=re.compile(
+            r"\s*،\s*و?(?:" + _alt(listed("relative_pronouns")) + r")(?!\w)"
+        ),
         resumptives=folded("resumptives", grammar),
         demonstratives=folded("demonstratives", grammar),
         first_person=re.compile(

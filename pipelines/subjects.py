@@ -35,6 +35,9 @@ RELATIVE_CHARS = 12
 OPENER_CHARS = 20
 # A fronted subject ("نائب رئيس الائتلاف المعارض") is at most 6 words; more is a clause.
 FRONTED_WORDS = 6
+# A description before a full name in apposition ("عضو مجلس الشيوخ السابق جون كيري") is at
+# most 5 tokens; a longer phrase holds someone else ("الزعيم الكوري ... كيم جونغ أون وزير ...").
+DESCRIPTION_TOKENS = 5
 # "وكان" + subject + verb: a subject of at most 7 tokens.
 AUXILIARY_SUBJECT_TOKENS = 7
 
@@ -396,6 +399,8 @@ def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         return None
     lex = v.lex
     before = v.text[unit.start : hit.outer_start]
+    if lex.relative_before.search(before):
+        return None  # a relative pronoun is no noun phrase: "المهام، التي قال إنها"
     clause = lex.clause_break.split(before)[-1]
     toks = [t for t in tokens(clause, 0, len(clause)) if t.text.isalpha()]
     if not toks or len(toks) > FRONTED_WORDS or toks[-1].text == lex.perfect_particle:
@@ -501,7 +506,7 @@ def subject_of(
     p = skip_light(v, hit.end, unit.end)
     chain, q = mention_chain(v, p, unit.end)
     if chain:
-        return Subject(M.EXPLICIT, chain), q
+        return Subject(M.EXPLICIT, chain), past_relative_clause(v, q, unit)
     before = relative_subject(v, hit, unit)
     if before is None:
         before = svo_subject(v, hit, unit) or fronted_subject(v, hit, unit)
@@ -510,6 +515,16 @@ def subject_of(
     if kind == CueKind.IMPERFECT:
         return None, hit.end  # present-tense verbs report only with an explicit subject
     return subject_after(v, hit, unit, p, last)
+
+
+def past_relative_clause(v: FieldView, pos: int, unit: Unit) -> int:
+    """Past a relative clause set off by commas after the subject ("واتهم لافروف، الذي كان
+    يتحدث في أستانا، بريطانيا ..."): the complement starts after its closing comma."""
+    m = v.lex.relative_clause.match(v.text, pos, unit.end)
+    if not m:
+        return pos
+    close = v.text.find("،", m.end(), min(unit.end, m.end() + CLAUSE_CHARS))
+    return close + 1 if close > 0 else pos
 
 
 def participle_subject(
@@ -560,6 +575,17 @@ def relative_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     m = v.mention_ending.get(unit.start + len(before))
     if m is not None and m.kind in SPEAKER_KINDS:
         return Subject(M.EXPLICIT, (m,))
+    pronoun = rel.group().strip().removeprefix("و")
+    after = v.toks(hit.end, unit.end)  # "التي أكد فيها أن": the possessor's statement
+    if (
+        pronoun != v.lex.relative_masculine
+        and hit.spec.kind in (CueKind.VERB, CueKind.IMPERFECT)
+        and after
+        and is_complementizer(v, after, 0)
+    ):
+        # "المهام المشتركة، التي قال إنها ...": a masculine verb after a feminine or plural
+        # pronoun does not agree with it, so its subject is dropped, not the antecedent.
+        return None
     return Subject(M.OTHER, other_span=None)
 
 
@@ -622,6 +648,8 @@ def subject_after(
     # "وتابع مؤكدا أن"، "ومضى يقول:": a joiner or a participle cue right after the verb
     # shares its dropped subject; it is never a subject noun phrase.
     joined = t0.text in lex.joiners or _participle_at(v, t0)
+    # "ووصف هذه الممارسات بأنها": a demonstrative phrase is the verb's object.
+    joined = joined or (spec.object_first and t0.text in lex.demonstratives)
     if (
         opens_frame(v, toks, 0, spec)
         or t0.text in lex.adverbials
@@ -641,8 +669,17 @@ def subject_after(
     if span is None:
         return None, hit.end
     for m in v.mentions_in(span[0] + 1, span[1]):
-        # "وقال وزير الثقة جون كيري": an unknown title in apposition to a known name.
-        if m.kind == K.NAME and m.outer_start == m.start and len(v.toks(span[0], m.start)) <= 3:
+        # "وقال وزير الثقة جون كيري": an unknown title in apposition to a known name; a
+        # longer description needs the full name ("وقال عضو مجلس الشيوخ السابق جون كيري
+        # الذي ...") and nobody else's title before it ("مساعد ...").
+        if m.kind != K.NAME or m.outer_start != m.start:
+            continue
+        title = len(v.toks(span[0], m.start))
+        if title <= 3 or (
+            title <= DESCRIPTION_TOKENS
+            and len(v.toks(m.start, m.end)) > 1
+            and not any(x.kind == K.PERSON for x in v.mentions_in(span[0], m.start))
+        ):
             return Subject(M.EXPLICIT, (m,)), m.end
     for m in v.mentions_in(span[0] + 1, span[1], outer=True):
         # "وقال الجبير ولافروف إنهما": someone else joined to mentions of the five.
