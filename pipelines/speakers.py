@@ -22,7 +22,9 @@ from pipelines.records import MentionKind
 K = MentionKind
 
 
+@lru_cache(maxsize=4)
 def _load(name: str) -> dict:
+    """A lexicon of ``pipelines/lexicons``, read once (callers only read it)."""
     return json.loads(resources.files("pipelines.lexicons").joinpath(name).read_text("utf-8"))
 
 
