@@ -182,7 +182,7 @@ def patterns() -> MentionPatterns:
         + honor
         + r"(?:(?P<first>"
         + _alt(firsts)
-        + r")\s+)?(?P<sur>"
+        + r")\s+#?)?(?P<sur>"  # a web page may tag the surname: "سيرغي #لافروف"
         + _alt(surname_to_speaker)
         + r"))"
         + _E
