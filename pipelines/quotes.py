@@ -57,10 +57,13 @@ FRAME_SCAN_TOKENS = 45
 NOMINAL_NEAR_TOKENS = 5
 # After a fronted adverbial, a position noun may stand up to 14 tokens on ("أكد أمس في ...").
 NOMINAL_AFTER_ADVERBIAL_TOKENS = 14
-# Look-back before a cue for the connector that joins it ("ولكنه قال"): 8 characters.
-CONNECTOR_CHARS = 8
+# Look-back before a cue for the connector that joins it ("ولكنه قال"، "كما أنه جدد"): 12
+# characters.
+CONNECTOR_CHARS = 12
 # Look-back before a cue for the comma that makes it a new record: 3 characters.
 COMMA_CHARS = 3
+# An object between a cue and its preposition ("حث لافروف بريطانيا على") is at most 3 words.
+OBJECT_WORDS = 3
 # A quotation needs at least three words; a span of fewer is a name or a scare quote.
 MIN_SPEECH_WORDS = 3
 # A quoted phrase of two words is the least that is speech, not a scare-quoted name.
@@ -221,13 +224,19 @@ def content_end(
 ) -> int:
     """Content runs to the unit's end or to the next cue that opens a new record
     ("، مضيفا أن"، "فيما أوضح"، "وقال"), whichever is first; quotation marks are never cut."""
-    end = unit.end
+    end = _commentary_end(v, start, unit.end, quotes)
     for h in hits:
         if h.outer_start <= start or h.outer_start >= end:
             continue
         if any(q.start < h.start < q.end for q in quotes):
             continue
+        if not v.text[start : h.outer_start].strip():
+            continue  # the content's first word: "قال إنه أبلغ كيري بأن ..." is one record
         prev = v.text[max(unit.start, h.outer_start - CONNECTOR_CHARS) : h.outer_start].split()
+        joined = " ".join(prev[-2:])
+        if len(prev) > 1 and joined in v.lex.content_breakers:
+            end = h.outer_start - len(joined) - 1
+            break
         if prev and prev[-1] in v.lex.content_breakers:
             end = h.outer_start - len(prev[-1]) - 1
             break
@@ -235,6 +244,15 @@ def content_end(
             end = h.outer_start
             break
     return trim_end(v, start, end, quotes)
+
+
+def _commentary_end(v: FieldView, start: int, end: int, quotes: list[QuoteSpan]) -> int:
+    """Where the reporter's commentary after a comma ends the content ("، في إشارة إلى
+    ..."), outside quotation marks; else ``end``."""
+    for m in v.lex.content_end.finditer(v.text, start, end):
+        if not any(q.start < m.start() < q.end for q in quotes):
+            return m.start()
+    return end
 
 
 def classify(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> tuple[QuoteType, int, int]:
@@ -308,7 +326,18 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
     """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن"."""
     lex = v.lex
     t = toks[i]
+    if t.text in spec.preps and spec.nominal_any and spec.object_first:
+        obj = _object_before(v, toks, i)
+        if obj is not None and _opens_nominal(v, toks, i):
+            return obj  # "دعا لافروف الخميس إيران وإسرائيل إلى "الحوار"": the addressee too
     if t.text in spec.preps:
+        if (
+            i + 2 < len(toks)
+            and spec.nominal_any
+            and toks[i + 1].text in QUOTE_OPENERS
+            and toks[i + 2].text.isalpha()
+        ):
+            return toks[i + 1].start  # a quoted noun phrase: "حذر من "التحول الكبير" ..."
         if (
             i + 1 < len(toks)
             and not is_complementizer(v, toks, i + 1)
@@ -349,6 +378,30 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
     return None
 
 
+def _object_before(v: FieldView, toks: tuple[Tok, ...], i: int) -> int | None:
+    """Where an object noun phrase of at most three words starts before the preposition at
+    i, after light adverbials ("الخميس"): "حث لافروف بريطانيا على"; None with anything else
+    between (a prepositional phrase: "دعا في مؤتمر صحفي إلى")."""
+    lex = v.lex
+    j = 0
+    while j < i and toks[j].text in lex.light_adverbials:
+        j += 1
+    words = toks[j:i]
+    if not 0 < len(words) <= OBJECT_WORDS:
+        return None
+    if any(not w.text.isalpha() or w.text in lex.adverbials for w in words):
+        return None
+    return words[0].start
+
+
+def _opens_nominal(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
+    """After the preposition at i comes a noun phrase (or a quoted one), not a clause."""
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    return nxt is not None and (
+        nxt.text in QUOTE_OPENERS or (nxt.text.isalpha() and not is_complementizer(v, toks, i + 1))
+    )
+
+
 # --- the rules, in the order they are tried at each token after a cue ---------------------------
 
 
@@ -370,10 +423,16 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
 
 
 def later_cue(s: Scan, i: int) -> Step | None:
-    # Another cue before any complement ("قال ... وأضاف"): this one governs nothing.
+    # Another cue before any complement ("قال ... وأضاف"): this one governs nothing. A bare
+    # ambiguous form is its other word ("قال عبر الهاتف إن": عبر is "via").
     t = s.toks[i]
     later = s.later_cues.get(t.start)
-    if later is not None and t.text not in s.v.lex.joiners and later.spec.kind != CueKind.SAID_OF:
+    if (
+        later is not None
+        and t.text not in s.v.lex.joiners
+        and later.spec.kind != CueKind.SAID_OF
+        and (later.prefixed or not later.spec.ambiguous)
+    ):
         return Step.STOP
     return None
 
