@@ -89,6 +89,7 @@ class CueLexicon:
     possessive: re.Pattern[str]  # a possessive suffix ending a position noun: "قلقها"
     not_a_name_after_title: frozenset[str]
     object_preps: frozenset[str]  # a preposition a title's cue takes its object with: "يعلن عن"
+    with_preps: frozenset[str]  # "مع" before "نظيره": the counterpart is no subject
 
 
 def _alt(words: list[str]) -> str:
@@ -182,6 +183,7 @@ def load_cues() -> CueLexicon:
         possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),
         not_a_name_after_title=folded("not_a_name_after_title", grammar),
         object_preps=folded("object_prepositions", grammar),
+        with_preps=folded("with_prepositions", grammar),
     )
 
 

@@ -21,6 +21,8 @@ M = SubjectMode
 
 # Look-ahead for a title's apposition or an unregistered name: three words fit in 60 characters.
 APPOSITION_CHARS = 60
+# The word before a counterpart ("مع نظرائه") is looked for within 6 characters.
+CONNECTOR_WORD_CHARS = 6
 # A light adverbial between verb and subject ("له"، "للصحفيين") is one word: 40 characters.
 LIGHT_ADVERBIAL_CHARS = 40
 # Look-back from a verb over the up to three name words after an office: 40 characters.
@@ -296,6 +298,7 @@ def unregistered_name_end(v: FieldView, pos: int, limit: int) -> int:
             or w in lex.complementizers
             or w in lex.specs
             or (w[0] in CLITICS and w[1:] in lex.specs)
+            or (w[0] in PREPOSITION_CLITICS and w[1:] in lex.demonstratives)  # "بهذا"
             or is_head(v, w)
             or (w.startswith(ARTICLE) and w.endswith(("ي", "ية")))  # a nisba: "السعودي"
             or t.start in v.mention_at  # a mention's outer start: the next phrase
@@ -395,6 +398,17 @@ def is_counterpart(v: FieldView, m: Mention) -> bool:
     """ "نظيره الأمريكي", alone or merged with the name after it ("نظيره الأمريكي تشاك هاغل")."""
     return m.kind == K.COUNTERPART or (
         m.kind == K.NAME and patterns().counterpart.match(v.text, m.outer_start) is not None
+    )
+
+
+def counterpart_object(v: FieldView, m: Mention) -> bool:
+    """ "مع نظرائه"، "بنظيره": a counterpart after a preposition is no clause's subject."""
+    if not is_counterpart(v, m):
+        return False
+    before = v.text[max(0, m.outer_start - CONNECTOR_WORD_CHARS) : m.outer_start].split()
+    clitic = v.text[m.outer_start : m.start]
+    return (clitic != "" and clitic in PREPOSITION_CLITICS) or bool(
+        before and before[-1] in v.lex.with_preps
     )
 
 
@@ -570,6 +584,7 @@ def participle_subject(
         if m.end <= hit.outer_start
         and (m.kind in SPEAKER_KINDS or m.kind == K.PERSON)
         and m.start not in content
+        and not counterpart_object(v, m)
     ]
     if prior:
         return Subject(M.PARTICIPLE, antecedent=Subject(M.EXPLICIT, (prior[-1],)))
