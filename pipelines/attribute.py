@@ -318,14 +318,22 @@ def field_contexts(article: Article, fields: Sequence[DetectedField]) -> dict[st
     article (the first field binding one wins), and the five it names."""
     registry = load_registry()
     named = {m.speaker_id for f in fields for m in f.mentions if m.kind == K.NAME and m.speaker_id}
+    date = article.published_date
+    if date is not None:
+        # "المعلم للإبراهيمي: ..." over a body that says "وزير الخارجية السوري": the office,
+        # held by al-Muallem on the article's date, names him as well as his full name would.
+        for f in fields:
+            for m in f.mentions:
+                if m.kind == K.ROLE and m.role and m.country and not m.former:
+                    holder = registry.office_holder(m.role, m.country, date)
+                    if holder and holder != "other":
+                        named.add(holder)
     bound: dict[tuple[str, str], str] = {}
     for f in fields:
         for k, v in bound_offices(f.clean.text, list(f.mentions)).items():
             bound.setdefault(k, v)
     return {
-        f.name: FieldContext(
-            f.clean.text, list(f.mentions), article.published_date, registry, bound, named
-        )
+        f.name: FieldContext(f.clean.text, list(f.mentions), date, registry, bound, named)
         for f in fields
     }
 
