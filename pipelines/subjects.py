@@ -421,6 +421,16 @@ def adjacent_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     return None
 
 
+def complement_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """One of the five named between a complementizer and the verb: "إن هاغل أبلغ"."""
+    adjacent = adjacent_subject(v, hit, unit)
+    if adjacent is None:
+        return None
+    at = adjacent.mentions[0].outer_start
+    before = v.text[max(unit.start, at - CONNECTOR_WORD_CHARS) : at].split()
+    return adjacent if before and before[-1] in v.lex.complementizers else None
+
+
 def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """A noun phrase right before the verb is its subject, not a dropped pronoun: "لكن هذا
     الائتلاف رأى أن" is the coalition's view. A fronted prepositional phrase ("وفي
@@ -546,6 +556,11 @@ def subject_of(
         if fronted is not None:
             return fronted, hit.end
     if chain:
+        clause = complement_subject(v, hit, unit)
+        if clause is not None:
+            # "إن هاغل أبلغ شويغو أن ...": the clause's subject stands before its verb and
+            # the name after it is the object.
+            return clause, hit.end
         return Subject(M.EXPLICIT, chain), past_relative_clause(v, q, unit)
     before = relative_subject(v, hit, unit)
     if before is None:
