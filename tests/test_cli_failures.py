@@ -20,6 +20,7 @@ import pytest
 
 from flows import cli, pipeline
 from pipelines import dataset
+from summaries import example_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -281,7 +282,7 @@ class TestWatchdog:
         warning, after the grace, not never."""
         dog, exits = self.watch(body, tmp_path, end_grace=0.2)
         body.begin("run-1")
-        body.end({**_SUMMARY})
+        body.end(_SUMMARY)
         dog.join(10)
         assert exits == [cli.EXIT_PUBLISHED]
         out, err = capfd.readouterr()
@@ -323,7 +324,7 @@ class TestWatchdog:
         SIGTERM grace (not the longer end grace), exit 0, the summary printed."""
         dog, exits = self.watch(body, tmp_path, end_grace=60.0, term_grace=0.2)
         body.begin("run-1")
-        body.end({**_SUMMARY})
+        body.end(_SUMMARY)
         body.terminated.set()
         dog.join(10)
         assert exits == [cli.EXIT_PUBLISHED]
@@ -335,7 +336,7 @@ class TestWatchdog:
     ) -> None:
         dog, exits = self.watch(body, tmp_path, end_grace=5.0, exit_grace=0.2)
         body.begin("run-1")
-        body.end({**_SUMMARY})
+        body.end(_SUMMARY)
         dog.returned.set()
         dog.join(10)
         assert not dog.is_alive() and exits == []
@@ -347,7 +348,7 @@ class TestWatchdog:
         exit (~7 s each, seen); the process ends EXIT_GRACE after the run returned."""
         dog, exits = self.watch(body, tmp_path, exit_grace=0.2)
         body.begin("run-1")
-        body.end({**_SUMMARY})
+        body.end(_SUMMARY)
         dog.returned.set()
         dog.exit_soon(cli.EXIT_PUBLISHED)
         dog.join(10)
@@ -387,17 +388,7 @@ class _NullLogger:
         pass
 
 
-_SUMMARY = {
-    "articles": 5,
-    "sentences": 80,
-    "quotes": 3,
-    "quotes_by_speaker": {"lavrov": 3},
-    "quarantined": 0,
-    "validation_success": True,
-    "docs_path": None,
-    "paths": {},
-    "seconds": 1.0,
-}
+_SUMMARY = example_summary(quarantined=0)
 
 
 # --- against real processes: an API that never answers, one that refuses, SIGTERM --------
