@@ -46,10 +46,11 @@ class PrefectUnavailable(RuntimeError):
 
 
 def quiet_prefect(*, verbose: bool) -> None:
-    """Telemetry off and run logs at WARNING (INFO with -v); must run before prefect loads."""
+    """Telemetry off; run logs at INFO to the API (the UI shows them), on the console only
+    from WARNING (all with -v); must run before prefect loads."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     # Prefect's defaults (60 s a request, 5 retries with backoff) let one call to an API
     # that stopped answering hold a run ~7 minutes.
     os.environ.setdefault("PREFECT_API_REQUEST_TIMEOUT", API_REQUEST_TIMEOUT)
@@ -58,9 +59,7 @@ def quiet_prefect(*, verbose: bool) -> None:
     # machine (seen: a fallback failing under load 6 on 2 cores).
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "45")
     if not verbose:
-        # A failed validation is reported by the CLI in a few lines; the flow run's logger
-        # would print the same exception again with Prefect's traceback.
-        os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "CRITICAL")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         # Prefect's internal services log each event they could not send (a page each) at
         # ERROR, by this setting rather than a logger's level; the CLI says the API is lost.
         os.environ.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "CRITICAL")
@@ -68,12 +67,16 @@ def quiet_prefect(*, verbose: bool) -> None:
 
 def quiet_lost_api(*, verbose: bool) -> None:
     """An API that went away is one line of the CLI's; Prefect's event client would log
-    every event it could not send, each a page long (after prefect is imported)."""
+    every event it could not send, each a page long. And a failed validation is reported by
+    the CLI in a few lines: the flow run's log (kept by the API, shown by the UI) would print
+    the same exception again on the console with Prefect's traceback. After prefect is
+    imported (it configures logging then)."""
     import logging
 
     if not verbose:
         for name in ("prefect.events.clients", "EventsWorker"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        logging.getLogger("prefect.flow_runs").propagate = False  # to the API only
 
 
 def _profile_api_url() -> str | None:
@@ -211,22 +214,34 @@ def ensure_local_server(timeout: float = START_TIMEOUT_SECONDS) -> str | None:
     return url
 
 
+def ui_url(api_url: str | None = None) -> str:
+    """Where the local server's UI is (its API URL without ``/api``)."""
+    return (api_url or local_api_url()).removesuffix("/api") + "/"
+
+
 def server_env() -> dict[str, str]:
+    """The local server's environment: its home, no telemetry, and Prefect's UI (from the
+    installed wheel, renders offline) calling this server's API, its static files copied
+    under the server's home rather than into the installed package."""
+    home = server_home()
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
     env.update(
-        PREFECT_HOME=str(server_home()),
+        PREFECT_HOME=str(home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         DO_NOT_TRACK="1",
-        PREFECT_UI_ENABLED="false",
+        PREFECT_UI_API_URL=local_api_url(),
     )
+    env.setdefault("PREFECT_UI_ENABLED", "true")  # an operator may switch it off
+    env.setdefault("PREFECT_UI_STATIC_DIRECTORY", str(home / "ui"))
+    env.setdefault("PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT", "false")
     return env
 
 
 def _start_server(home: Path, url: str) -> None:
     port = url.rsplit(":", 1)[1].split("/", 1)[0]
     command = [sys.executable, "-m", "prefect", "server", "start", "--background"]
-    command += ["--host", "127.0.0.1", "--port", port, "--no-ui", "--analytics-off"]
+    command += ["--host", "127.0.0.1", "--port", port, "--analytics-off"]
     with open(home / "server.log", "a") as log:
         subprocess.run(
             command,
@@ -337,6 +352,8 @@ def control(action: str) -> int:
     if action == "start":
         started = ensure_local_server()
         print(f"Prefect server: {started}" if started else "Prefect server did not start")
+        if started:
+            print(f"Prefect UI: {ui_url(started)}")
         return 0 if started else 1
     if action == "stop":
         result = subprocess.run(
@@ -350,4 +367,6 @@ def control(action: str) -> int:
         return result.returncode
     up = server_version(url) is not None
     print(f"Prefect server at {url}: {'up' if up else 'down'} (home {server_home()})")
+    if up:
+        print(f"Prefect UI: {ui_url(url)}")
     return 0

@@ -236,7 +236,7 @@ class TestCli:
     @pytest.fixture
     def offline(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """No server, and the CLI's environment defaults undone after the test."""
-        for name in ("PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL"):
+        for name in ("PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"):
             monkeypatch.setenv(name, os.environ.get(name, "WARNING"))
         monkeypatch.setattr(cli, "prefect_api", contextlib.nullcontext)
 
