@@ -472,7 +472,7 @@ class Watchdog(threading.Thread):
         if body.terminated.is_set():
             note = _published_note(self.args.out, body)
             return self._leave(EXIT_ERROR, f"isnad: error: terminated (SIGTERM); {note}")
-        code, message = outcome_of(body.outcome, self.args.out, body)  # type: ignore[arg-type]
+        code, message = outcome_of(body.outcome, self.args.out, body)
         if message is None:
             message = f"isnad: error: {describe_error(body.outcome, verbose=True)}"
         self._leave(code, f"{message}\n({lost})")

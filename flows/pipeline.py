@@ -60,7 +60,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar, cast
 
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
@@ -69,12 +69,20 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
-from prefect.utilities.annotations import quote
+from prefect.utilities.annotations import quote as prefect_quote
 
 from flows.summary import RunCounts, RunSummary, StageClock
 from pipelines import batches, dataset, incremental, ingest, remote, stream, validate, write
 from pipelines import report as report_page
 from pipelines.records import SPEAKER_IDS, InputCounts
+
+_T = TypeVar("_T")
+
+
+def quote(value: _T) -> _T:
+    """Prefect's ``quote``, typed as the value it wraps: the task receives ``value`` itself,
+    and Prefect does not walk it looking for futures to resolve."""
+    return cast(_T, prefect_quote(value))
 
 
 def _io_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -385,7 +393,7 @@ def _sigterm_noticed() -> Iterator[None]:
     from prefect.utilities.engine import is_prefect_sigterm_handler_installed
 
     previous = signal.getsignal(signal.SIGTERM)
-    if not is_prefect_sigterm_handler_installed():
+    if not is_prefect_sigterm_handler_installed() or not callable(previous):
         yield
         return
 

@@ -96,13 +96,21 @@ def load_registry() -> Registry:
         for r in sp["roles"]:
             offices.append(
                 Office(
-                    sp["speaker_id"], r["role"], r["country"], _date(r["start"]), _date(r["end"])
+                    sp["speaker_id"],
+                    r["role"],
+                    r["country"],
+                    dt.date.fromisoformat(r["start"]),
+                    _date(r["end"]),
                 )
             )
     for o in data["other_holders"]:
         offices.append(
             Office(
-                "other:" + o["name_en"], o["role"], o["country"], _date(o["start"]), _date(o["end"])
+                "other:" + o["name_en"],
+                o["role"],
+                o["country"],
+                dt.date.fromisoformat(o["start"]),
+                _date(o["end"]),
             )
         )
     return Registry(speakers=speakers, offices=tuple(offices))
@@ -487,13 +495,15 @@ def bound_offices(text: str, mentions: list[Mention]) -> dict[tuple[str, str], s
     p = patterns()
     bound: dict[tuple[str, str], str] = {}
     for i, m in enumerate(mentions):
-        if m.kind == K.NAME and m.role and m.country and not m.former:
+        # A name mention always carries its speaker_id; the test narrows the optional field.
+        if m.kind == K.NAME and m.speaker_id and m.role and m.country and not m.former:
             bound.setdefault((m.role, m.country), m.speaker_id)
             # The second half of a dual office: "والأمريكي تشاك هاغل" right after the first name.
             nxt = mentions[i + 1] if i + 1 < len(mentions) else None
-            if nxt is not None and nxt.kind == K.NAME and not nxt.role:
+            if nxt is not None and nxt.kind == K.NAME and nxt.speaker_id and not nxt.role:
                 gap = text[m.end : nxt.start]
                 dm = p.dual_bind.fullmatch(gap.strip())
                 if dm and len(gap) < 30:
-                    bound.setdefault((m.role, _country(p, dm.group("nisba"))), nxt.speaker_id)
+                    country = p.nisba_country.get(dm.group("nisba"), "xx")  # the group is required
+                    bound.setdefault((m.role, country), nxt.speaker_id)
     return bound

@@ -249,13 +249,15 @@ def merge_results(
         unread = [name for name in r.parts if name not in r.frames]
         if unread and staging is None:
             raise ValueError(f"batch {r.number} wrote {unread}: merging needs the staging")
+
+    def frame_of(r: BatchResult, name: str) -> pa.Table:
+        if name in r.frames:
+            return r.frames[name]
+        assert staging is not None  # checked above for every part a batch did not return
+        return read_frame(staging, name, r.parts[name][0])
+
     tables = {
-        name: pa.concat_tables(
-            [
-                r.frames[name] if name in r.frames else read_frame(staging, name, r.parts[name][0])
-                for r in results
-            ]
-        )
+        name: pa.concat_tables([frame_of(r, name) for r in results])
         for name in (*WRITTEN_BY_BATCH, *RETURNED)
     }
     tables["runs"] = write.combine_run_summaries([r.runs for r in results])

@@ -392,7 +392,9 @@ def _dropped_spans_array(analyses: Sequence[ArticleAnalysis]) -> pa.Array:
 
 def build_articles(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
     articles = list(map(attrgetter("article"), analyses))
-    columns = dict(zip(_ARTICLE_COLUMNS, _columns(articles, _ARTICLE_COLUMNS), strict=True))
+    columns: dict[str, Any] = dict(
+        zip(_ARTICLE_COLUMNS, _columns(articles, _ARTICLE_COLUMNS), strict=True)
+    )
     columns["n_chars"] = list(map(len, columns["text"]))
     columns["text"] = _text_array(columns["text"])
     columns["dropped_spans"] = _dropped_spans_array(analyses)

@@ -249,9 +249,7 @@ class TestCli:
     ) -> None:
         """`isnad run` passes its arguments to the flow and prints a short summary."""
         calls = []
-        monkeypatch.setattr(
-            pipeline, "isnad_flow", lambda **kw: calls.append(kw) or RUN_SUMMARY
-        )
+        monkeypatch.setattr(pipeline, "isnad_flow", lambda **kw: calls.append(kw) or RUN_SUMMARY)
         out = str(tmp_path / "o")
 
         code = cli.main(["run", str(SAMPLE_DIR), "--out", out, "--batch-size", "7"])
