@@ -104,6 +104,12 @@ def _shows(driver: Any, *texts: str) -> None:
     _until(driver, " and ".join(texts), lambda d: all(t in _text(d) for t in texts))
 
 
+def _scroll_to(driver: Any, text: str) -> None:
+    """Bring the first element showing ``text`` into the window (for the screenshot)."""
+    element = driver.find_element("xpath", f"//*[contains(text(), {json.dumps(text)})]")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+
+
 def _follow(driver: Any, href_part: str) -> None:
     """Open the first link whose address holds ``href_part``, once the page shows one."""
 
@@ -162,3 +168,69 @@ def test_a_run_appears_in_the_ui_with_its_logs_and_artifacts(
         _shows(driver, "new quotations", "lavrov", "validation:", "passed")
         driver.save_screenshot(str(shots / "quotes-by-speaker.png"))
         assert driver.execute_script("return window.__dialogs") == []
+
+
+FAILING_RUN = """
+import sys
+from pipelines import validate
+from flows import cli
+
+failing = validate.ValidationReport(
+    success=False, failed=["quotes: expect_column_values_to_not_be_null(quote_text)"],
+    results={}, docs_path=None,
+)
+validate.validate_tables = lambda tables, docs_dir, **_: failing
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_failed_run_shows_its_log(server: dict[str, str], tmp_path: Path) -> None:
+    """A run whose validation fails (an expectation made to fail) exits 2; in the UI it is
+    Failed, and its log names the failed expectation."""
+    command = [sys.executable, "-c", FAILING_RUN, "run", SAMPLE, "--out", str(tmp_path / "out")]
+    run = subprocess.run(
+        command, cwd=ROOT, env=server, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert run.returncode == 2, run.stderr[-3000:]
+    ui = server["api"].removesuffix("/api") + "/"
+    shots = browser.artifacts_dir(tmp_path) / "prefect-ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots of the Prefect UI: {shots}")
+
+    with browser.driver(tmp_path / "profile", height=1200) as driver:
+        driver.get(ui)
+        _follow(driver, "/runs")
+        _shows(driver, "Failed")
+        driver.save_screenshot(str(shots / "runs-with-a-failed-one.png"))
+        _follow(driver, "/flow-run/")  # the newest run first: the failed one
+        _shows(driver, "Failed")
+        _tab(driver, "Logs")
+        _shows(driver, "validation failed", "expect_column_values_to_not_be_null(quote_text)")
+        _scroll_to(driver, "validation failed")
+        driver.save_screenshot(str(shots / "failed-run-logs.png"))
+
+
+def test_the_schedule_of_isnad_serve_is_shown(server: dict[str, str], tmp_path: Path) -> None:
+    """`isnad serve` registers the deployment isnad/scheduled: the UI lists it, with its
+    cron schedule (hourly) and its next run."""
+    from serving import stop_serving
+
+    command = [sys.executable, "-m", "flows.cli", "serve", SAMPLE, "--out", str(tmp_path / "out")]
+    command += ["--cron", "0 * * * *", "-q"]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=server, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    ui = server["api"].removesuffix("/api") + "/"
+    shots = browser.artifacts_dir(tmp_path) / "prefect-ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        with browser.driver(tmp_path / "profile", height=1200) as driver:
+            driver.get(ui)
+            _follow(driver, "/deployments")
+            _shows(driver, "scheduled")
+            driver.save_screenshot(str(shots / "deployments.png"))
+            _follow(driver, "/deployments/deployment/")
+            _shows(driver, "scheduled", "Schedules", "Every hour", "Next Run")
+            driver.save_screenshot(str(shots / "deployment-schedule.png"))
+    finally:
+        stop_serving(proc)
