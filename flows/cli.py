@@ -4,6 +4,7 @@
     isnad serve INPUT... --out DIR [--cron "0 * * * *"] [--name NAME] [...same options]
     isnad evaluate --gold FILE --quotes DIR
     isnad server {start,stop,status}
+    isnad explore DIR|URI [--host 127.0.0.1] [--port 8710]
 
 ``run`` adds the articles under INPUT that ``DIR`` does not hold yet. Exit codes (one
 line ``isnad: error: ...`` on stderr for 1 and 64; the traceback only with ``-v``):
@@ -49,7 +50,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flows import server
+from flows import explore, server
 from flows.server import (
     PrefectUnavailable,
     export_api_url,
@@ -151,7 +152,7 @@ def _fail(message: str, code: int) -> int:
 
 def describe_error(exc: BaseException, *, verbose: bool = False) -> str:
     """One line naming the cause of ``exc`` (a file system error with its path)."""
-    from pipelines.dataset import DatasetError
+    from pipelines.store import DatasetError
 
     if isinstance(exc, (DatasetError, PrefectUnavailable)):  # complete messages of isnad's
         return " ".join(str(exc).split())
@@ -166,13 +167,11 @@ def describe_error(exc: BaseException, *, verbose: bool = False) -> str:
 def check_output_arguments(inputs: Sequence[str], out: str) -> None:
     """What the arguments alone say about --out (a file; inside an input or holding one),
     as a usage error, before Prefect starts."""
-    from pipelines import dataset
+    from pipelines.store import OutputMisplaced, open_store
 
     try:
-        dataset.check_apart(inputs, out)
-        if not dataset.is_remote(out) and dataset.local_path(out).is_file():
-            raise dataset.OutputMisplaced(f"--out {out} is a file, not a directory")
-    except dataset.OutputMisplaced as exc:
+        open_store(out).check_arguments(inputs)
+    except OutputMisplaced as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -218,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore predictions in articles that have no gold record",
     )
     evaluate.set_defaults(handler=evaluate_command)
+
+    explore.add_parser(commands)
 
     server = commands.add_parser("server", help="the local Prefect server isnad runs use")
     server.add_argument("action", choices=("start", "stop", "status"))
@@ -312,9 +313,9 @@ def process_pool_runner(workers: int) -> Any:
 
 def run_command(args: argparse.Namespace) -> int:
     quiet_prefect(verbose=args.verbose)
-    from pipelines import dataset
+    from pipelines.store import open_store
 
-    dataset.check_output(args.out)  # before Prefect starts: a run that cannot publish stops
+    open_store(args.out).check_output()  # before Prefect starts: a run that cannot publish stops
     workers = (
         1 if getattr(args, "dask", None) else worker_count(getattr(args, "workers", 1), args.inputs)
     )
@@ -365,7 +366,7 @@ def run_command(args: argparse.Namespace) -> int:
 def outcome_of(exc: BaseException, out: str, body: Any) -> tuple[int, str | None]:
     """Exit code and stderr text for what ended a run (None: not the run's to describe)."""
     from flows.pipeline import ValidationFailed
-    from pipelines.dataset import DatasetLocked
+    from pipelines.store import DatasetLocked
 
     cause = body.outcome if body.ended.is_set() else exc
     if isinstance(cause, ValidationFailed):
@@ -391,10 +392,10 @@ def _is_termination(exc: BaseException) -> bool:
 def _published_note(out: str, body: Any) -> str:
     """Whether this run's version is the dataset's current one (the signal may have come
     after the commit)."""
-    from pipelines import dataset
+    from pipelines.store import open_store
 
     try:
-        manifest = dataset.read_manifest(out)
+        manifest = open_store(out).read_manifest()
     except Exception:  # the note must not replace the message it completes
         return "the dataset could not be read to tell whether the run published"
     if manifest is not None and body.run_id and manifest.get("run_id") == body.run_id:

@@ -51,9 +51,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 import uuid
@@ -72,9 +70,10 @@ from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote as prefect_quote
 
 from flows.summary import RunCounts, RunSummary, StageClock
-from pipelines import batches, dataset, incremental, ingest, remote, stream, validate, write
+from pipelines import batches, incremental, ingest, stream, validate, write
 from pipelines import report as report_page
 from pipelines.records import SPEAKER_IDS, InputCounts
+from pipelines.store import Manifest, Store, Transaction, open_store
 
 _T = TypeVar("_T")
 
@@ -165,8 +164,8 @@ def check(
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
-def read_published(out: str) -> incremental.Published:
-    return incremental.read_published(out)
+def read_published(store: Store) -> incremental.Published:
+    return incremental.read_published(store)
 
 
 @task(cache_policy=NO_CACHE)
@@ -175,9 +174,7 @@ def extend(delta: dict[str, pa.Table], published: incremental.Published) -> incr
 
 
 @task(cache_policy=NO_CACHE)
-def publish(
-    txn: dataset.Transaction, update: incremental.Update, run_row: pa.Table
-) -> dataset.Manifest:
+def publish(txn: Transaction, update: incremental.Update, run_row: pa.Table) -> Manifest:
     """Add the run's quotes, quarantine rows, claims, speakers and ``runs`` row to the staged
     version that already holds its articles and sentences parts, and commit it. (Not
     retried: a commit that failed half way leaves the staging to the next run's clean-up.)"""
@@ -196,48 +193,48 @@ def publish(
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
 def record_failed_run(
-    update: incremental.Update, run_row: pa.Table, out: str, run_id: str
-) -> dataset.Manifest:
+    update: incremental.Update, run_row: pa.Table, store: Store, run_id: str
+) -> Manifest:
     """Commit a version where only ``runs`` changed: the failed run's row."""
-    return dataset.publish(out, run_id, replace={"runs": update.runs_table(run_row)})
+    return store.publish(run_id, replace={"runs": update.runs_table(run_row)})
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
 def write_report(
     tables: dict[str, pa.Table] | None,
     validation: dict,
-    out: str,
+    store: Store,
     paths: dict[str, str],
     run_id: str,
 ) -> str:
-    """The report page under ``out``; over the published dataset when ``tables`` is None.
-    On a remote filesystem the page is made in a local directory, then copied there."""
+    """The report page under the store's ``<out>``; over the published dataset when
+    ``tables`` is None. (Made in a local directory, then copied, where the store is not.)"""
     if tables is None:
-        tables = dataset.read_tables(out, columns=REPORT_COLUMNS)
-    if not dataset.is_remote(out):
-        return report_page.render_report(tables, validation, out, paths, run_id=run_id)
-    with tempfile.TemporaryDirectory(prefix="isnad-report-") as local:
-        report_page.render_report(tables, validation, local, paths, run_id=run_id)
-        uri = remote.upload_dir(
-            str(Path(local) / report_page.REPORT_DIR), out, report_page.REPORT_DIR
-        )
-    return f"{uri}/{report_page.REPORT_FILE}"
+        tables = store.read_tables(columns=REPORT_COLUMNS)
+    local = store.output_dir(report_page.REPORT_DIR)
+    path = report_page.render_report(
+        tables, validation, str(Path(local).parent), paths, run_id=run_id
+    )
+    uri = store.publish_dir(local, report_page.REPORT_DIR)
+    return path if uri is None else f"{uri}/{report_page.REPORT_FILE}"
 
 
 def _docs_published(
-    report: validate.ValidationReport, docs_dir: str, out: str
+    report: validate.ValidationReport, docs_dir: str, store: Store
 ) -> validate.ValidationReport:
-    """``report``, its Data Docs copied to ``<out>/validation`` when ``out`` is remote (they
-    were built in the local ``docs_dir``, as GE builds them). A copy that fails is logged,
-    and the local Data Docs are kept and named: the run's outcome is not the copy's."""
-    if not dataset.is_remote(out):
-        return report
+    """``report``, its Data Docs copied to ``<out>/validation`` when the store had them built
+    elsewhere (``Store.output_dir``; GE builds them in a local directory). A copy that fails
+    is logged, and the local Data Docs are kept and named: the run's outcome is not the
+    copy's."""
     try:
-        uri = remote.upload_dir(docs_dir, out, "validation")
+        uri = store.publish_dir(docs_dir, "validation")
     except OSError:
-        get_run_logger().exception("could not copy the Data Docs in %s to %s", docs_dir, out)
+        get_run_logger().exception(
+            "could not copy the Data Docs in %s to %s", docs_dir, store.display
+        )
         return report
-    shutil.rmtree(docs_dir, ignore_errors=True)
+    if uri is None:  # built in place
+        return report
     return dataclasses.replace(report, docs_path=f"{uri}/index.html" if report.docs_path else None)
 
 
@@ -324,11 +321,12 @@ def isnad_flow(
     BODY.begin(run_id)
     try:
         with _sigterm_noticed():
-            dataset.check_apart(inputs, out)
-            dataset.check_output(out)
-            with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
+            store = open_store(out)
+            store.check_arguments(inputs)
+            store.check_output()
+            with store.locked(timeout=lock_timeout, run_id=run_id):
                 options = RunOptions(
-                    inputs, out, batch_size, max_bytes, run_id,
+                    inputs, store, batch_size, max_bytes, run_id,
                     scale_out, in_flight, run_here, max(1, batches_per_task),
                     started_at=dt.datetime.now(dt.UTC),
                 )  # fmt: skip
@@ -479,7 +477,7 @@ class RunOptions:
     """The flow's parameters, as its body uses them (see :func:`isnad_flow`)."""
 
     inputs: list[str]
-    out: str
+    store: Store
     batch_size: int
     max_bytes: int
     run_id: str
@@ -493,9 +491,9 @@ class RunOptions:
 def _run(options: RunOptions) -> RunSummary:
     """The flow's body, under the dataset's lock."""
     logger = get_run_logger()
-    started, out, run_id = time.perf_counter(), options.out, options.run_id
+    started, store, run_id = time.perf_counter(), options.store, options.run_id
     clock = StageClock()
-    published = read_published(out)
+    published = read_published(store)
     files = find_inputs(options.inputs)
     logger.info(
         "%d input file(s) under %s; dataset version %d with %d articles",
@@ -507,15 +505,15 @@ def _run(options: RunOptions) -> RunSummary:
     clock.lap("ingest")
     # Validation's imports (~3 s) happen while the batches run: this process mostly waits.
     warm = _in_background(validate.prewarm, "isnad-prewarm")
-    with dataset.transaction(out, run_id) as txn:
+    with store.transaction(run_id) as txn:
         results = _analyse(options, files, published, txn, clock)
         closing = _release_workers() if options.scale_out else None
-        delta = stream.merge_results(results, txn.location)
+        delta = stream.merge_results(results, txn.staging)
         del results
         clock.lap("tables")
         update = extend(quote(delta.tables), quote(published))
         clock.lap("claims")
-        docs_dir = _docs_dir(out)
+        docs_dir = store.output_dir("validation")
         warm.join()
         report = check(
             quote(update.validation_tables()),
@@ -534,14 +532,14 @@ def _run(options: RunOptions) -> RunSummary:
         if not report.success:
             _reject(options, txn, published, update, report, run_row, docs_dir)
         manifest = publish(quote(txn), quote(update), run_row)
-        report = _docs_published(report, docs_dir, out)
+        report = _docs_published(report, docs_dir, store)
     clock.lap("write")
     counts = _counts(run_id, update, run_row)
     # The run's frames are published and counted: the report reads the dataset instead.
     del update, delta
     stream.release_memory()
-    paths = dataset.table_paths(out, write.TABLE_NAMES)
-    report_path = write_report(None, report.to_dict(), out, paths, run_id)
+    paths = store.table_paths(write.TABLE_NAMES)
+    report_path = write_report(None, report.to_dict(), store, paths, run_id)
     clock.lap("report")
     summary = RunSummary(
         **dataclasses.asdict(counts),
@@ -563,7 +561,7 @@ def _analyse(
     options: RunOptions,
     files: list[str],
     published: incremental.Published,
-    txn: dataset.Transaction,
+    txn: Transaction,
     clock: StageClock,
 ) -> list[stream.BatchResult]:
     """Every batch through the text stages (``stream.run_batch``) where ``_runner`` says,
@@ -589,7 +587,7 @@ def _job(
     number: int,
     read: ingest.InputBatch,
     published: incremental.Published,
-    txn: dataset.Transaction,
+    txn: Transaction,
 ) -> stream.BatchJob:
     """Batch ``number`` as read, without what is published already, with its part files."""
     batch = incremental.skip_published(read, published)
@@ -600,12 +598,12 @@ def _job(
         counts=batch.counts,
         run_id=options.run_id,
         started_at=options.started_at,
-        staging=txn.location,
+        staging=txn.staging,
         part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
     )
 
 
-def _adopt(txn: dataset.Transaction, result: stream.BatchResult, clock: StageClock) -> None:
+def _adopt(txn: Transaction, result: stream.BatchResult, clock: StageClock) -> None:
     """A batch's parts into the staged version, its stage times onto the clock."""
     for name, (file, rows) in result.parts.items():
         txn.adopt(name, file, rows, write.SCHEMAS[name].names)
@@ -621,14 +619,6 @@ def _adopt(txn: dataset.Transaction, result: stream.BatchResult, clock: StageClo
     )
 
 
-def _docs_dir(out: str) -> str:
-    """Where GE builds the Data Docs: ``<out>/validation``, or a local directory whose
-    contents are copied there (``_docs_published``) when ``out`` is remote."""
-    if dataset.is_remote(out):
-        return tempfile.mkdtemp(prefix="isnad-validation-")
-    return str(Path(out) / "validation")
-
-
 def _finished_run_row(update: incremental.Update, report: validate.ValidationReport) -> pa.Table:
     return write.finish_run_row(
         update.run,
@@ -641,7 +631,7 @@ def _finished_run_row(update: incremental.Update, report: validate.ValidationRep
 
 def _reject(
     options: RunOptions,
-    txn: dataset.Transaction,
+    txn: Transaction,
     published: incremental.Published,
     update: incremental.Update,
     report: validate.ValidationReport,
@@ -654,12 +644,16 @@ def _reject(
     txn.abort()  # the staged articles and sentences parts go
     logger.error("validation failed: %s", "; ".join(report.failed))
     failed_row = write.finish_run_row(run_row, table_rows=incremental.failed_table_rows(published))
+    store = options.store
     try:
-        record_failed_run(quote(update), failed_row, options.out, options.run_id)
+        record_failed_run(quote(update), failed_row, store, options.run_id)
     except Exception:  # the failure to report is the validation's, not this one's
-        logger.exception("could not record the failed run in %s/runs", options.out)
-    write_report(quote(update.validation_tables()), report.to_dict(), docs_dir, {}, options.run_id)
-    report = _docs_published(report, docs_dir, options.out)
+        logger.exception("could not record the failed run in %s/runs", store.display)
+    write_report(
+        quote(update.validation_tables()), report.to_dict(), open_store(docs_dir), {},
+        options.run_id,
+    )  # fmt: skip
+    report = _docs_published(report, docs_dir, store)
     raise ValidationFailed(report.failed, report.docs_path)
 
 

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipelines.evaluate import normalise
+from pipelines.arabic import normalise
 from pipelines.records import SPEAKER_IDS
 
 # --- schema --------------------------------------------------------------------------------
@@ -620,62 +620,3 @@ def attach_claims(
         if name == "quotes":
             out[TABLE_NAME] = claims
     return out
-
-
-# --- validation (for pipelines/validate.py) ------------------------------------------------
-
-# Derived check columns of the claims suite (expectations/claims.json), in frame order.
-DERIVED_COLUMNS: tuple[str, ...] = (
-    "chk_members", "chk_speaker", "chk_canonical", "chk_n_articles", "chk_seen",
-    "chk_n_sources",
-)  # fmt: skip
-DERIVED_READS: tuple[str, ...] = ("claims", "quotes")
-# DuckDB over the registered Arrow tables ``claims`` and ``quotes`` (each with ``__row``),
-# one boolean a claims row, in row order; validate.py's conventions.
-DERIVED_SQL = """
-    with m as (
-        select c.__row, unnest(c.quote_ids) as quote_id from claims c),
-    j as (
-        select m.__row, m.quote_id, q.quote_id is not null as found, q.claim_id,
-               q.speaker_id, q.article_id, q.published_date
-        from m left join quotes q on q.quote_id = m.quote_id),
-    agg as (
-        select __row, bool_and(found) as all_found, count(*) as n,
-               count(distinct quote_id) as n_distinct, list(claim_id) as claim_ids,
-               list(distinct speaker_id) as speaker_ids,
-               count(distinct article_id) as n_articles,
-               min(published_date) as first_seen, max(published_date) as last_seen
-        from j group by __row),
-    per_claim as (
-        select claim_id, count(*) as n from quotes where claim_id is not null
-        group by claim_id)
-    select
-        coalesce(agg.all_found and agg.n = c.n_quotes and agg.n_distinct = c.n_quotes
-                 and list_distinct(agg.claim_ids) = [c.claim_id]
-                 and pc.n = c.n_quotes, false) as chk_members,
-        coalesce(agg.speaker_ids = [c.speaker_id], false) as chk_speaker,
-        coalesce(list_contains(c.quote_ids, c.canonical_quote_id)
-                 and cq.quote_text = c.canonical_text, false) as chk_canonical,
-        coalesce(agg.n_articles = c.n_articles, false) as chk_n_articles,
-        coalesce(agg.first_seen is not distinct from c.first_seen
-                 and agg.last_seen is not distinct from c.last_seen, false) as chk_seen,
-        coalesce(c.n_sources between greatest(len(c.sources), 1) and c.n_articles, false)
-            as chk_n_sources
-    from claims c
-    left join agg on agg.__row = c.__row
-    left join per_claim pc on pc.claim_id = c.claim_id
-    left join (select quote_id, any_value(quote_text) as quote_text from quotes
-               group by quote_id) cq on cq.quote_id = c.canonical_quote_id
-    order by c.__row
-"""
-# One more column for the quotes frame: a quote has a claim exactly when it has a speaker,
-# and the claim exists with the same speaker. Join ``claims`` into validate's quotes query.
-QUOTES_CHECK_COLUMN = "chk_claim"
-QUOTES_CHECK_SQL = """
-    select coalesce(case when q.speaker_id is null then q.claim_id is null
-                         else cl.speaker_id = q.speaker_id end, false) as chk_claim
-    from quotes q
-    left join (select claim_id, any_value(speaker_id) as speaker_id from claims
-               group by claim_id) cl on cl.claim_id = q.claim_id
-    order by q.__row
-"""

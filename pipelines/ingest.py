@@ -501,31 +501,6 @@ def iter_inputs(
             yield batch.articles, batch.quarantine
 
 
-def read_inputs(
-    paths: Iterable[str | Path],
-    *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    run_date: dt.date | None = None,
-) -> tuple[list[Article], list[dict[str, str]]]:
-    """All articles and quarantine rows under ``paths`` at once (tests, notebooks)."""
-    articles: list[Article] = []
-    quarantine: list[dict[str, str]] = []
-    for batch_articles, batch_quarantine in iter_inputs(
-        paths, batch_size=10_000, max_bytes=max_bytes, run_date=run_date
-    ):
-        articles.extend(batch_articles)
-        quarantine.extend(batch_quarantine)
-    return articles, quarantine
-
-
-def count_inputs(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> InputCounts:
-    """The accounting of a whole read of ``paths`` (inputs seen, articles, ...)."""
-    total = InputCounts()
-    for batch in iter_batches(paths, batch_size=10_000, max_bytes=max_bytes):
-        total = total + batch.counts
-    return total
-
-
 def parse_record_date(value: Any) -> dt.date | None:
     """A record's ``date`` as a date: ISO-ish strings, date/datetime objects; else None.
     Any calendar date is returned: whether it is plausible is :func:`plausible_date`'s call."""

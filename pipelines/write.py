@@ -13,7 +13,6 @@ import datetime as dt
 import functools
 import hashlib
 import importlib.metadata
-import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ import pyarrow as pa
 
 from pipelines import claims
 from pipelines.records import SPEAKER_IDS, ArticleAnalysis, InputCounts
+from pipelines.speakers import Registry, load_registry
 
 SCHEMA_VERSION = "3"  # 2: quotes.claim_id and the claims table; 3: runs (was run_summary)
 TABLE_NAMES: tuple[str, ...] = (
@@ -415,12 +415,6 @@ def build_quotes(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
     return _records_table("quotes", records, {"claim_id": pa.nulls(len(records), pa.string())})
 
 
-def load_speaker_registry() -> dict[str, Any]:
-    """The speaker registry shipped in ``pipelines/lexicons/speakers.json``."""
-    source = resources.files("pipelines").joinpath("lexicons", "speakers.json")
-    return json.loads(source.read_text(encoding="utf-8"))
-
-
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
@@ -430,10 +424,10 @@ def _date(value: str | None) -> dt.date | None:
 
 
 def build_speakers(
-    quote_counts: Mapping[str | None, int], registry: Mapping[str, Any] | None = None
+    quote_counts: Mapping[str | None, int], registry: Registry | None = None
 ) -> pa.Table:
     """One row per registry speaker, in registry order, with the run's quote count."""
-    entries = (registry or load_speaker_registry())["speakers"]
+    entries = list((registry or load_registry()).speakers.values())
     ids = [e["speaker_id"] for e in entries]
     if sorted(ids) != sorted(SPEAKER_IDS):
         raise ValueError(
