@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +80,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         yield env | {"api": api}
     finally:
         isnad("server", "stop", env=env, timeout=120)
+        _end_leftover(home / "server" / "server.pid")
+
+
+def _end_leftover(pid_file: Path) -> None:
+    """The server this fixture started, if `isnad server stop` left it running."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        pass
 
 
 def _until(driver: Any, what: str, check: Callable[[Any], Any]) -> Any:
