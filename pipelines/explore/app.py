@@ -24,7 +24,14 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from pipelines.explore import highlight
-from pipelines.explore.data import FACETS, OTHER, Explorer, Query, read_published_file
+from pipelines.explore.data import (
+    FACETS,
+    OTHER,
+    PER_PAGE,
+    Explorer,
+    Query,
+    read_published_file,
+)
 from pipelines.report import SPEAKER_COLOURS
 
 HERE = Path(__file__).resolve().parent
@@ -89,6 +96,18 @@ def create_app(explorer: Explorer) -> FastAPI:
         context.update(speakers=explorer.speakers, version=explorer.version, uri=explorer.uri)
         return templates.TemplateResponse(request, name, context)
 
+    _add_search(app, explorer, page)
+    _add_views(app, explorer, page)
+    _add_published(app, explorer)
+    return app
+
+
+Page = Callable[..., HTMLResponse]
+
+
+def _add_search(app: FastAPI, explorer: Explorer, page: Page) -> None:
+    """``/`` and the exports of its result set."""
+
     @app.get("/", response_class=HTMLResponse)
     def search(request: Request) -> HTMLResponse:
         query = Query.from_params(request.query_params)
@@ -103,7 +122,7 @@ def create_app(explorer: Explorer) -> FastAPI:
         return page(
             request, "search.html", query=query, results=results, link=link, facets=FACETS,
             export=urllib.parse.urlencode(query.params(page=None)),
-            pages=-(-results.total // 20),
+            pages=-(-results.total // PER_PAGE),
         )  # fmt: skip
 
     @app.get("/export.{fmt}")
@@ -114,6 +133,10 @@ def create_app(explorer: Explorer) -> FastAPI:
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
         disposition = f'attachment; filename="isnad-quotes.{fmt}"'
         return Response(body, media_type=media, headers={"Content-Disposition": disposition})
+
+
+def _add_views(app: FastAPI, explorer: Explorer, page: Page) -> None:
+    """An article with its quotations marked; a claim's quotations on a timeline."""
 
     @app.get("/article/{article_id}", response_class=HTMLResponse)
     def article(request: Request, article_id: str) -> HTMLResponse:
@@ -139,6 +162,10 @@ def create_app(explorer: Explorer) -> FastAPI:
             quote["pieces"] = highlight.pieces(quote["snippet"] or "", spans, quote["ctx_start"])
         return page(request, "claim.html", claim=row, quotes=quotes)
 
+
+def _add_published(app: FastAPI, explorer: Explorer) -> None:
+    """The speakers' colours, and the report and Data Docs the run published."""
+
     @app.get("/speakers.css")
     def colours() -> Response:
         return Response(speakers_css(), media_type="text/css")
@@ -151,8 +178,6 @@ def create_app(explorer: Explorer) -> FastAPI:
     def data_docs(path: str) -> Response:
         # GE's pages carry their own policy (a nonce for its scripts) in a <meta>.
         return published_page(explorer.uri, "validation", path, None)
-
-    return app
 
 
 def published_page(uri: str, directory: str, path: str, csp: str | None) -> Response:
