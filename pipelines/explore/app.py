@@ -47,6 +47,7 @@ FACET_LABELS = {
     "quote_type": "Quote type",
     "attribution_method": "Attribution method",
 }
+FACET_LIMIT = 15  # values listed beside the results; the filter's menu lists them all
 BACK_LINK = (
     b'<nav style="font:14px sans-serif;padding:6px 12px;background:#eef2f7">'
     b'<a href="/">\xe2\x86\x90 isnad explorer</a></nav>'
@@ -63,7 +64,9 @@ def live_link(url: Any) -> str | None:
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
-    env.globals.update(live_link=live_link, facet_labels=FACET_LABELS, other=OTHER)
+    env.globals.update(
+        live_link=live_link, facet_labels=FACET_LABELS, other=OTHER, facet_limit=FACET_LIMIT
+    )
     return env
 
 
