@@ -31,6 +31,12 @@ def explore_command(args: argparse.Namespace) -> int:
     print(f"isnad explore: loading {args.dataset} ...", file=sys.stderr)
     explorer = Explorer(open_published(args.dataset))
     host = f"[{args.host}]" if ":" in args.host else args.host
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"isnad explore: serving on {args.host}: anyone who can reach it reads the dataset "
+            "(there is no login)",
+            file=sys.stderr,
+        )
     print(
         f"isnad explore: dataset version {explorer.version}, "
         f"{explorer.table_rows.get('quotes', 0):,} quotations at http://{host}:{args.port}/ "
