@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -43,5 +44,8 @@ def explore_command(args: argparse.Namespace) -> int:
         "(Ctrl-C stops)",
         file=sys.stderr,
     )
+    # uvicorn stops on SIGTERM as on Ctrl-C, then raises the signal again: end quietly then
+    # (the CLI's own handler would report a run that published nothing).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(create_app(explorer), host=args.host, port=args.port, log_level="warning")
     return 0

@@ -256,3 +256,34 @@ def test_cli_refuses_an_empty_directory(tmp_path: Path, capsys: pytest.CaptureFi
     """Nothing published: one line saying so, exit 1, no server started."""
     assert cli.main(["explore", str(tmp_path)]) == 1
     assert "nothing is published" in capsys.readouterr().err
+
+
+def test_cli_serves_until_terminated(published: tuple[Path, dict[str, pa.Table]]) -> None:
+    """`isnad explore DIR` answers on 127.0.0.1 and ends quietly (exit 0) on SIGTERM."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "flows.cli", "explore", str(published[0]), "--port", str(port)]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/?speaker_id=kerry") as r:
+                    assert r.status == 200 and 'id="total">' in r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "error" not in err, err
+    assert f"http://127.0.0.1:{port}/" in err
