@@ -208,6 +208,16 @@ class TestServedWith:
             assert response.status_code == 200 and '<a href="/">' in response.text, path
         assert "isnad report" in client.get("/report/").text
 
+    def test_report_links_resolve(self, client: Any) -> None:
+        """The report's relative links (each table's directory, the Data Docs) answer."""
+        links = re.findall(r'href="\.\./([^"]+)"', client.get("/report/").text)
+        assert "quotes" in links and "articles" in links
+        for link in links:
+            assert client.get(f"/{link}").status_code == 200, link
+        assert "rows in dataset version" in client.get("/articles").text
+        assert client.get("/report", follow_redirects=False).status_code == 308
+        assert client.get("/nope").status_code == 404
+
     def test_no_path_outside(self, client: Any) -> None:
         for path in ("/report/../_SUCCESS", "/report/%2e%2e/_SUCCESS", "/validation/..%2f_SUCCESS"):
             assert client.get(path).status_code == 404, path

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
@@ -95,13 +95,13 @@ def create_app(explorer: Explorer) -> FastAPI:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    def page(request: Request, template: str, **context: Any) -> HTMLResponse:
         context.update(speakers=explorer.speakers, version=explorer.version, uri=explorer.uri)
-        return templates.TemplateResponse(request, name, context)
+        return templates.TemplateResponse(request, template, context)
 
     _add_search(app, explorer, page)
     _add_views(app, explorer, page)
-    _add_published(app, explorer)
+    _add_published(app, explorer, page)
     return app
 
 
@@ -166,7 +166,7 @@ def _add_views(app: FastAPI, explorer: Explorer, page: Page) -> None:
         return page(request, "claim.html", claim=row, quotes=quotes)
 
 
-def _add_published(app: FastAPI, explorer: Explorer) -> None:
+def _add_published(app: FastAPI, explorer: Explorer, page: Page) -> None:
     """The speakers' colours, and the report and Data Docs the run published."""
 
     @app.get("/speakers.css")
@@ -181,6 +181,17 @@ def _add_published(app: FastAPI, explorer: Explorer) -> None:
     def data_docs(path: str) -> Response:
         # GE's pages carry their own policy (a nonce for its scripts) in a <meta>.
         return published_page(explorer.uri, "validation", path, None)
+
+    @app.get("/{name}", response_class=HTMLResponse)
+    def table(request: Request, name: str) -> Response:
+        """The report links each table's directory (``../quotes``): what it holds."""
+        if name == "quotes":
+            return RedirectResponse("/", status_code=303)
+        if name in ("report", "validation"):
+            return RedirectResponse(f"/{name}/", status_code=308)
+        if name not in explorer.table_rows:
+            raise HTTPException(404)
+        return page(request, "table.html", table=name, rows=explorer.table_rows[name])
 
 
 def published_page(uri: str, directory: str, path: str, csp: str | None) -> Response:
