@@ -97,11 +97,9 @@ def _alt(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in words)
 
 
-@lru_cache(maxsize=1)
-def load_cues() -> CueLexicon:
-    lexicons = resources.files("pipelines.lexicons")
-    data = json.loads(lexicons.joinpath("cues.json").read_text("utf-8"))
-    grammar = json.loads(lexicons.joinpath("grammar.json").read_text("utf-8"))
+def _cue_specs(data: dict) -> dict[str, CueSpec]:
+    """Every cue form of cues.json (folded) with its spec; a present-tense form shares its
+    perfect's frames."""
     specs: dict[str, CueSpec] = {}
     for kind, key in ((CueKind.VERB, "verbs"), (CueKind.PARTICIPLE, "participles")):
         for e in data[key]:
@@ -128,6 +126,15 @@ def load_cues() -> CueLexicon:
         specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))
     for f in data["said_of"]:
         specs[fold(f)] = CueSpec(fold(f), CueKind.SAID_OF, frozenset({"indirect", "direct"}))
+    return specs
+
+
+@lru_cache(maxsize=1)
+def load_cues() -> CueLexicon:
+    lexicons = resources.files("pipelines.lexicons")
+    data = json.loads(lexicons.joinpath("cues.json").read_text("utf-8"))
+    grammar = json.loads(lexicons.joinpath("grammar.json").read_text("utf-8"))
+    specs = _cue_specs(data)
     forms = sorted(specs, key=len, reverse=True)
     alt = "|".join(re.escape(f) for f in forms)
     # A verb may carry the conjunction clitic و or ف ("وأضاف"، "فقال").
