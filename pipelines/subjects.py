@@ -21,6 +21,10 @@ M = SubjectMode
 
 # Look-ahead for a title's apposition or an unregistered name: three words fit in 60 characters.
 APPOSITION_CHARS = 60
+# A surname used alone ("لكن حبيب أكد") ended its full name within the 3,000 characters before.
+NAME_REUSE_CHARS = 3000
+# The given name before it is one word of at most 20 characters.
+NAME_REUSE_WORD_CHARS = 20
 # The word before a counterpart ("مع نظرائه") is looked for within 6 characters.
 CONNECTOR_WORD_CHARS = 6
 # A light adverbial between verb and subject ("له"، "للصحفيين") is one word: 40 characters.
@@ -465,9 +469,30 @@ def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         first in lex.demonstratives
         or first.startswith(ARTICLE)
         or any(m.kind == K.PERSON for m in v.mentions_in(at, at + 1))
+        or (len(toks) == 1 and named_before(v, first, at))
     ):
         return None
     return Subject(M.OTHER, other_span=(offset + toks[0].start, offset + toks[-1].end))
+
+
+def named_before(v: FieldView, word: str, at: int) -> bool:
+    """A bare word before the verb that ended a name earlier in the text is that person's
+    surname: "... حكمت حبيب" then "لكن حبيب أكد" (someone else, not a dropped pronoun)."""
+    if len(word) < 3:
+        return False
+    i = v.text.rfind(" " + word, max(0, at - NAME_REUSE_CHARS), at - 1)
+    if i < 0:
+        return False
+    end = i + 1 + len(word)
+    prev = v.text[max(0, i - NAME_REUSE_WORD_CHARS) : i].split()
+    return (end == len(v.text) or not v.text[end].isalpha()) and bool(
+        prev
+        and prev[-1].isalpha()
+        and not prev[-1].startswith(ARTICLE)
+        and prev[-1] not in v.lex.adverbials
+        and prev[-1] not in v.lex.particles
+        and prev[-1] not in v.lex.specs
+    )
 
 
 def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None:
