@@ -26,6 +26,13 @@ ALLOWED_LONG: dict[tuple[str, str], str] = {
         "moves it into a Prefect-free module"
     ),
     ("pipelines.claims", "cluster_quotes"): "one clustering pass; issue 13 step splits it",
+    ("pipelines.cues", "load_cues"): (
+        "reads cues.json and grammar.json into one flat CueLexicon constructor call"
+    ),
+    ("pipelines.explore.app", "create_app"): (
+        "the explorer's routes are closures over one app and its dataset, declared in the "
+        "factory as FastAPI does; each route is short"
+    ),
 }
 
 
