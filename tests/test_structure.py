@@ -25,7 +25,6 @@ ALLOWED_LONG: dict[tuple[str, str], str] = {
         "the flow's batch scheduler (futures, reassembly, closures): issue 13's thin-flow step "
         "moves it into a Prefect-free module"
     ),
-    ("pipelines.claims", "cluster_quotes"): "one clustering pass; issue 13 step splits it",
     ("pipelines.cues", "load_cues"): (
         "reads cues.json and grammar.json into one flat CueLexicon constructor call"
     ),
