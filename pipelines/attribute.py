@@ -51,6 +51,9 @@ RULE_CONFIDENCE: dict[RuleName, float] = {
     "cue_nominal": 0.9,
     "cue_first_person": 1.0,
     "cue_comma_first_person": 0.8,
+    "according_after": 0.9,  # where the content starts is guessed: the sentence's start
+    "cue_after_quote": 1.0,
+    "cue_after_content": 0.9,  # the same guess
 }
 # The word after a bare title, looked for within 40 characters (one word and its space).
 NEXT_WORD_CHARS = 40

@@ -73,6 +73,8 @@ class CueLexicon:
     clause_break: re.Pattern[str]  # where a clause starts: punctuation or a connector
     content_breakers: frozenset[str]  # words that join a following cue: "فيما قال"، "كما أنه جدد"
     content_end: re.Pattern[str]  # a comma and commentary that end content: "، في إشارة إلى"
+    postposed_lead: re.Pattern[str]  # a comma (and "بحسب ما") before a cue after its content
+    according_after_only: frozenset[str]  # "على حد تعبير": only after its content
     relative_before: re.Pattern[str]  # a relative pronoun ending a text: "التي "
     relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
     relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
@@ -155,6 +157,8 @@ def load_cues() -> CueLexicon:
         particles=folded("particles"),
         clause_break=re.compile(r"[،,:؛.!؟]|\b(?:" + _alt(listed("clause_breaks")) + r")\b"),
         content_breakers=folded("content_breakers", grammar),
+        according_after_only=folded("according_after_only", grammar),
+        postposed_lead=re.compile(r"،\s*(?:" + _alt(listed("postposed_leads")) + r")\s*$"),
         content_end=re.compile(r"،\s*(?:" + _alt(listed("content_enders")) + r")(?!\w)"),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
         relative_masculine=fold(grammar["relative_masculine"]),
