@@ -4,6 +4,7 @@
     isnad serve INPUT... --out DIR [--cron "0 * * * *"] [--name NAME] [...same options]
     isnad evaluate --gold FILE --quotes DIR
     isnad server {start,stop,status}
+    isnad explore DIR|URI [--host 127.0.0.1] [--port 8710]
 
 ``run`` adds the articles under INPUT that ``DIR`` does not hold yet. Exit codes (one
 line ``isnad: error: ...`` on stderr for 1 and 64; the traceback only with ``-v``):
@@ -61,6 +62,8 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from flows import explore
 
 DEFAULT_PORT = 4210
 DEFAULT_CRON = "0 * * * *"  # hourly, on the hour
@@ -231,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore predictions in articles that have no gold record",
     )
     evaluate.set_defaults(handler=evaluate_command)
+
+    explore.add_parser(commands)
 
     server = commands.add_parser("server", help="the local Prefect server isnad runs use")
     server.add_argument("action", choices=("start", "stop", "status"))

@@ -45,6 +45,7 @@ RULE_CONFIDENCE: dict[RuleName, float] = {
     "cue_quote": 1.0,
     "cue_quote_unclosed": 0.9,  # speech is marked, but where it ends is guessed
     "cue_colon_unmarked": 0.85,
+    "cue_colon_paragraph": 0.9,  # the next paragraph is quoted, but the cue is a line away
     "cue_comp": 1.0,
     "cue_comp_quote": 1.0,
     "cue_comp_mixed": 1.0,
@@ -54,6 +55,7 @@ RULE_CONFIDENCE: dict[RuleName, float] = {
     "according_after": 0.9,  # where the content starts is guessed: the sentence's start
     "cue_after_quote": 1.0,
     "cue_after_content": 0.9,  # the same guess
+    "title_object": 0.85,  # a title's object is its statement, its extent guessed
 }
 # The word after a bare title, looked for within 40 characters (one word and its space).
 NEXT_WORD_CHARS = 40
@@ -89,6 +91,8 @@ class FieldContext:
                 return m.speaker_id, "alias", METHOD_CONFIDENCE["alias"]
             return None, "other", METHOD_CONFIDENCE["other"]
         if m.kind == K.ROLE:
+            if m.country is None and m.role and not m.former:
+                return self.resolve_bare_office(m.role, m.start)
             return self.resolve_office(m.role, m.country, m.former, m.start)
         if m.kind == K.GENERIC:
             return self.resolve_generic(m)
@@ -140,6 +144,40 @@ class FieldContext:
             return five[0], "role", 0.6  # undated article: the office's holder among the five
         return None, "other", METHOD_CONFIDENCE["other"]
 
+    def resolve_bare_office(self, role: str, pos: int) -> tuple[str | None, str, float]:
+        """ "وزير الدفاع" with no nationality: the article's first bare use of the office
+        decides. Bound to one of the five ("وزير الدفاع تشاك هاغل") it is that speaker; if it
+        is this mention, the same office named earlier with its country ("وزير الدفاع
+        الأمريكي" ... "وقال وزير الدفاع") resolves it by date; otherwise (a paper's own
+        minister: "وزير الخارجية عادل الجبير") only an office bound by apposition does."""
+        first = next(
+            (
+                x
+                for x in self.mentions
+                if x.role == role
+                and x.country is None
+                and not x.former
+                and x.kind in (K.NAME, K.ROLE)
+            ),
+            None,
+        )
+        countries = {x.country for x in self.mentions if x.role == role and x.country}
+        if len(countries) > 1:
+            # "وزير الخارجية السعودي ... وزير الخارجية الروسي ... قال وزير الخارجية": either.
+            return None, "other", METHOD_CONFIDENCE["other"]
+        if first is not None and first.kind == K.NAME and first.speaker_id:
+            return first.speaker_id, "role_bound", 0.6
+        if first is not None and first.start >= pos:
+            for prior in reversed([x for x in self.mentions if x.end <= pos]):
+                if prior.role == role and prior.country and prior.kind in (K.ROLE, K.NAME):
+                    if prior.former:
+                        break
+                    sid, _, conf = self.resolve_office(role, prior.country, False, pos)
+                    if sid:
+                        return sid, "coreference", min(conf, 0.6)
+                    break
+        return self.resolve_office(role, None, False, pos)
+
     def resolve_generic(self, m: Mention) -> tuple[str | None, str, float]:
         """ "الوزير الروسي": the Russian minister last mentioned, else the one the article names;
         a bare "الوزير" is the last minister mentioned, whoever that is."""
@@ -176,6 +214,7 @@ class FieldContext:
             word.isalpha()
             and not word.startswith("ال")
             and word not in lex.not_a_name_after_title
+            and word not in lex.adverbials  # "الوزير للصحفيين"
             and word not in lex.specs
             and not any(x.start == m.end + nxt.start(1) for x in self.mentions)
         )
@@ -391,6 +430,8 @@ def _common(a: Counter[str], b: Counter[str]) -> int:
 # Every near-duplicate test below needs at least this share of the shorter statement's tokens
 # in common (F1 >= 0.8 needs 0.8, containment 0.9); lower, so float rounding cannot matter.
 _MIN_SHARED = 0.75
+# A title and a body statement are one record only when they have the same tokens.
+_SAME_WORDS = 1.0
 # Rarest tokens a kept statement must share with a new one to be compared (count filtering).
 _HITS = 2
 
@@ -409,6 +450,10 @@ def _is_duplicate(qi: Quote, qj: Quote, common: int, ni: int, nj: int) -> bool:
     tokens shared)."""
     # A headline restating the body in other words is a record of its own.
     headline = "headline" in (qi.quote_type, qj.quote_type) or "title" in (qi.field, qj.field)
+    if headline and qi.field != qj.field:
+        # A title restating a body sentence is a record of its own unless it is the same
+        # words: "لافروف: أميركا لا تعتزم مغادرة سوريا" over "... مغادرة سوريا قريبا".
+        return _overlap(common, ni, nj) >= _SAME_WORDS
     # A lead that quotes, in quotation marks, words of a later fuller quotation.
     quoted_excerpt = qi.quote_type == "direct" and _contained(common, ni, nj, 0.0) >= 0.9
     return _overlap(common, ni, nj) >= (0.9 if headline else 0.8) or (

@@ -90,6 +90,7 @@ class CueLexicon:
     never_nominal_heads: frozenset[str]
     possessive: re.Pattern[str]  # a possessive suffix ending a position noun: "قلقها"
     not_a_name_after_title: frozenset[str]
+    object_preps: frozenset[str]  # a preposition a title's cue takes its object with: "يعلن عن"
 
 
 def _alt(words: list[str]) -> str:
@@ -184,6 +185,7 @@ def load_cues() -> CueLexicon:
         never_nominal_heads=folded("never_nominal_heads", grammar),
         possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),
         not_a_name_after_title=folded("not_a_name_after_title", grammar),
+        object_preps=folded("object_prepositions", grammar),
     )
 
 

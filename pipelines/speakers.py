@@ -145,10 +145,9 @@ _E = r"(?!\w)"  # word end
 _PRE = r"(?P<pre>[وفبل]?)"
 
 
-@lru_cache(maxsize=1)
-def patterns() -> MentionPatterns:
-    reg = load_registry()
-    lex = _load("mentions.json")
+def _name_words(reg: Registry) -> tuple[dict[str, str], set[str], set[str]]:
+    """Folded: surname -> speaker_id (weak surnames included), the weak surnames, the first
+    names of the five."""
     surname_to_speaker: dict[str, str] = {}
     weak: set[str] = set()
     firsts: set[str] = set()
@@ -157,10 +156,23 @@ def patterns() -> MentionPatterns:
             surname_to_speaker[fold(s)] = sid
         weak.update(fold(s) for s in sp.get("weak_surnames", []))
         firsts.update(fold(f) for f in sp["first_names"])
-    nisba_country = {fold(k): v for k, v in lex["nisbas"].items()}
-    nisba = r"(?:" + _alt(lex["nisbas"]) + r"|ال\w+ي(?:ة)?)"
+    return surname_to_speaker, weak, firsts
+
+
+def _role_words(lex: dict) -> dict[str, str]:
+    """Folded office word (singular or dual) -> its role, "fm" or "dm"."""
     role_of_word = {fold(w): role for role, ws in lex["role_words"].items() for w in ws}
     role_of_word.update({fold(w): role for role, ws in lex["dual_role_words"].items() for w in ws})
+    return role_of_word
+
+
+@lru_cache(maxsize=1)
+def patterns() -> MentionPatterns:
+    lex = _load("mentions.json")
+    surname_to_speaker, weak, firsts = _name_words(load_registry())
+    nisba_country = {fold(k): v for k, v in lex["nisbas"].items()}
+    nisba = r"(?:" + _alt(lex["nisbas"]) + r"|ال\w+ي(?:ة)?)"
+    role_of_word = _role_words(lex)
     former = r"(?:\s+(?P<former>" + _alt(lex["former"]) + "))?"
     honor = r"(?:(?:" + _alt(lex["honorifics"]) + r")\s+)?"
     name = re.compile(

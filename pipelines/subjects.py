@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pipelines.cues import CueHit, CueKind, CueLexicon, CueSpec, load_cues
 from pipelines.records import MentionKind, SubjectMode
 from pipelines.segment import Unit
-from pipelines.speakers import Mention
+from pipelines.speakers import Mention, patterns
 
 K = MentionKind
 M = SubjectMode
@@ -391,6 +391,22 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     return None
 
 
+def is_counterpart(v: FieldView, m: Mention) -> bool:
+    """ "نظيره الأمريكي", alone or merged with the name after it ("نظيره الأمريكي تشاك هاغل")."""
+    return m.kind == K.COUNTERPART or (
+        m.kind == K.NAME and patterns().counterpart.match(v.text, m.outer_start) is not None
+    )
+
+
+def adjacent_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """One of the five named right before the verb, after any lead ("إن الوزير هاغل حث")."""
+    before = v.text[unit.start : hit.outer_start]
+    m = v.mention_ending.get(unit.start + len(v.lex.before_verb.sub("", before)))
+    if m is not None and m.kind in SPEAKER_KINDS and m.kind != K.COUNTERPART:
+        return Subject(M.SVO, (m,))
+    return None
+
+
 def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """A noun phrase right before the verb is its subject, not a dropped pronoun: "لكن هذا
     الائتلاف رأى أن" is the coalition's view. A fronted prepositional phrase ("وفي
@@ -505,6 +521,16 @@ def subject_of(
         return said_of_subject(v, hit, unit), hit.end
     p = skip_light(v, hit.end, unit.end)
     chain, q = mention_chain(v, p, unit.end)
+    if chain and is_counterpart(v, chain[0]):
+        # "نظيره" after the verb is its object when a subject stands before it: "إن الوزير
+        # هاغل حث نظيره الروسي على ..."، "الوزير شويغو أبلغ نظيره الأمريكي أن ...".
+        fronted = (
+            svo_subject(v, hit, unit)
+            or adjacent_subject(v, hit, unit)
+            or fronted_subject(v, hit, unit)
+        )
+        if fronted is not None:
+            return fronted, hit.end
     if chain:
         return Subject(M.EXPLICIT, chain), past_relative_clause(v, q, unit)
     before = relative_subject(v, hit, unit)

@@ -66,6 +66,12 @@ def pairwise_deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> li
                 quotes[i].field,
                 quotes[j].field,
             )
+            if headline and quotes[i].field != quotes[j].field:
+                # A title and a body statement are one only when their words are the same.
+                if _overlap(ti, tj) >= 1.0:
+                    dup = True
+                    break
+                continue
             quoted_excerpt = quotes[i].quote_type == "direct" and _contained(ti, tj, 0.0) >= 0.9
             if _overlap(ti, tj) >= (0.9 if headline else 0.8) or (
                 not headline and (quoted_excerpt or _contained(ti, tj) >= 0.9)
