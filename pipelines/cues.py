@@ -41,6 +41,7 @@ class CueSpec:
     nominal_any: bool = False
     ambiguous: bool = False
     object_first: bool = False  # "وصف هذه الممارسات بأنها": an object before the complement
+    group: bool = False  # a dual or plural form: "وأكدا"، "وشددوا"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,9 @@ class CueLexicon:
     relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
     relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
     resumptives: frozenset[str]  # "فيها" after a verb, referring back: "تصريحات قال فيها"
+    group_subjects: frozenset[str]  # "الوزيران"، "الجانبان": the group named before
+    group_counts: frozenset[str]  # "الثلاثة" after a group noun
+    article_shaped_verbs: frozenset[str]  # verbs that look like "ال" + noun: "التقى"
     demonstratives: frozenset[str]
     first_person: re.Pattern[str]  # a first-person verb or pronoun: "اتفقنا"، "نحن"
     first_person_lead: str  # "لقد" before a first-person verb
@@ -114,6 +118,7 @@ def load_cues() -> CueLexicon:
                 e.get("nominal_any", False),
                 e.get("ambiguous", False),
                 e.get("object_first", False),
+                e.get("group", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
@@ -167,6 +172,9 @@ def load_cues() -> CueLexicon:
             r"\s*،\s*و?(?:" + _alt(listed("relative_pronouns")) + r")(?!\w)"
         ),
         resumptives=folded("resumptives", grammar),
+        group_subjects=folded("group_subjects", grammar),
+        group_counts=folded("group_counts", grammar),
+        article_shaped_verbs=folded("article_shaped_verbs", grammar),
         demonstratives=folded("demonstratives", grammar),
         first_person=re.compile(
             r"^(?:\w{2,}"
