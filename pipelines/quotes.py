@@ -61,6 +61,9 @@ NOMINAL_AFTER_ADVERBIAL_TOKENS = 14
 # Look-back before a cue for the connector that joins it ("ولكنه قال"، "كما أنه جدد"): 12
 # characters.
 CONNECTOR_CHARS = 12
+# Look-back before a cue for a comma and the lead of a cue after its content ("، وفقا لما "):
+# 20 characters.
+LEAD_CHARS = 20
 # Look-back before a cue for the comma that makes it a new record: 3 characters.
 COMMA_CHARS = 3
 # A quotation needs at least three words; a span of fewer is a name or a scare quote.
@@ -397,13 +400,15 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
 
 
 _COMMA_BEFORE = re.compile(r"،\s*$")
+_COMMA_AFTER_MARK = re.compile(r"[\"»]\s*،\s*$")
 
 
 def _content_before(s: Scan, rule: RuleName, lead_pattern: re.Pattern[str]) -> Frame | None:
     """The clause before the comma that precedes the cue (and its lead: "بحسب ما"), from the
     sentence's start, when no other cue stands in it and it is long enough to be speech."""
     v, unit, hit = s.v, s.unit, s.hit
-    lead = lead_pattern.search(v.text, unit.start, hit.outer_start)
+    window = max(unit.start, hit.outer_start - LEAD_CHARS)
+    lead = lead_pattern.search(v.text, window, hit.outer_start)
     if lead is None or any(unit.start <= h.outer_start < lead.start() for h in s.hits):
         return None
     a, b = strip_span(v, unit.start, lead.start())
@@ -421,10 +426,11 @@ def cue_after_quote(s: Scan, i: int) -> Frame | None:
     if s.toks and opens_frame(s.v, s.toks, 0, s.hit.spec):
         return None  # "«...»، قال لافروف إن ...": the cue governs what follows
     v, unit = s.v, s.unit
-    before = v.text[unit.start : s.hit.outer_start].rstrip()
-    if not before.endswith("،") or not _named_subject(s):
+    before = v.text[max(unit.start, s.hit.outer_start - LEAD_CHARS) : s.hit.outer_start]
+    comma = _COMMA_AFTER_MARK.search(before)
+    if comma is None or not _named_subject(s):
         return None
-    close = len(before[:-1].rstrip()) + unit.start
+    close = s.hit.outer_start - len(before) + comma.start() + 1  # past the closing mark
     q = next((q for q in s.quotes if q.end == close), None)
     if q is None or q.start > unit.start + 1 or words(v.text, *q.inner) < MIN_QUOTE_WORDS:
         return None
@@ -439,7 +445,7 @@ def cue_after_content(s: Scan, i: int) -> Frame | None:
     if i > 0 or s.hit.spec.kind not in (CueKind.VERB, CueKind.IMPERFECT) or s.hit.prefixed:
         return None
     if not _named_subject(s) or any(
-        opens_frame(s.v, s.toks, j, s.hit.spec) for j in range(len(s.toks))
+        opens_frame(s.v, s.toks, j, s.hit.spec) for j in range(min(len(s.toks), FRAME_SCAN_TOKENS))
     ):
         return None
     return _content_before(s, "cue_after_content", s.v.lex.postposed_lead)
