@@ -598,8 +598,11 @@ def participle_subject(
         and (m.kind in SPEAKER_KINDS or m.kind == K.PERSON)
         and m.start not in content
     ]
-    if prior:
-        return Subject(M.PARTICIPLE, antecedent=Subject(M.EXPLICIT, (prior[-1],)))
+    # "محادثات لافروف مع نظرائه القطري والأميركي ...، معتبرا": a counterpart after a name
+    # is whom the named one met, not the clause's subject.
+    named = [m for m in prior if m.kind != K.COUNTERPART]
+    if named or prior:
+        return Subject(M.PARTICIPLE, antecedent=Subject(M.EXPLICIT, ((named or prior)[-1],)))
     return Subject(M.PRODROP, antecedent=last)
 
 
