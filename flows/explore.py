@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -31,11 +32,20 @@ def explore_command(args: argparse.Namespace) -> int:
     print(f"isnad explore: loading {args.dataset} ...", file=sys.stderr)
     explorer = Explorer(open_published(args.dataset))
     host = f"[{args.host}]" if ":" in args.host else args.host
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"isnad explore: serving on {args.host}: anyone who can reach it reads the dataset "
+            "(there is no login)",
+            file=sys.stderr,
+        )
     print(
         f"isnad explore: dataset version {explorer.version}, "
         f"{explorer.table_rows.get('quotes', 0):,} quotations at http://{host}:{args.port}/ "
         "(Ctrl-C stops)",
         file=sys.stderr,
     )
+    # uvicorn stops on SIGTERM as on Ctrl-C, then raises the signal again: end quietly then
+    # (the CLI's own handler would report a run that published nothing).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     uvicorn.run(create_app(explorer), host=args.host, port=args.port, log_level="warning")
     return 0

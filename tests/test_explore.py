@@ -208,6 +208,16 @@ class TestServedWith:
             assert response.status_code == 200 and '<a href="/">' in response.text, path
         assert "isnad report" in client.get("/report/").text
 
+    def test_report_links_resolve(self, client: Any) -> None:
+        """The report's relative links (each table's directory, the Data Docs) answer."""
+        links = re.findall(r'href="\.\./([^"]+)"', client.get("/report/").text)
+        assert "quotes" in links and "articles" in links
+        for link in links:
+            assert client.get(f"/{link}").status_code == 200, link
+        assert "rows in dataset version" in client.get("/articles").text
+        assert client.get("/report", follow_redirects=False).status_code == 308
+        assert client.get("/nope").status_code == 404
+
     def test_no_path_outside(self, client: Any) -> None:
         for path in ("/report/../_SUCCESS", "/report/%2e%2e/_SUCCESS", "/validation/..%2f_SUCCESS"):
             assert client.get(path).status_code == 404, path
@@ -256,3 +266,34 @@ def test_cli_refuses_an_empty_directory(tmp_path: Path, capsys: pytest.CaptureFi
     """Nothing published: one line saying so, exit 1, no server started."""
     assert cli.main(["explore", str(tmp_path)]) == 1
     assert "nothing is published" in capsys.readouterr().err
+
+
+def test_cli_serves_until_terminated(published: tuple[Path, dict[str, pa.Table]]) -> None:
+    """`isnad explore DIR` answers on 127.0.0.1 and ends quietly (exit 0) on SIGTERM."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "flows.cli", "explore", str(published[0]), "--port", str(port)]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/?speaker_id=kerry") as r:
+                    assert r.status == 200 and 'id="total">' in r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "error" not in err, err
+    assert f"http://127.0.0.1:{port}/" in err

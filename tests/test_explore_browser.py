@@ -194,3 +194,21 @@ def test_script_in_an_article_stays_text(
         assert chrome.find_elements(By.CSS_SELECTOR, 'a[href^="javascript" i]') == []
     assert "javascript:alert(1)" in chrome.find_element(By.TAG_NAME, "main").text  # as text
     shot(chrome, tmp_path, "5-hostile")
+
+
+def test_report_and_data_docs_linked_both_ways(
+    site: tuple[str, dict[str, pa.Table]], chrome: Any, tmp_path: Path
+) -> None:
+    """From the explorer to the report and back, then to the Data Docs and back."""
+    from selenium.webdriver.common.by import By
+
+    url, _ = site
+    for label, title in (("Report", "isnad report"), ("Data Docs", "Data Docs")):
+        chrome.get(url + "/")
+        chrome.find_element(By.LINK_TEXT, label).click()
+        assert chrome.title == title
+        if label == "Report":
+            shot(chrome, tmp_path, "6-report")
+        chrome.find_element(By.PARTIAL_LINK_TEXT, "isnad explorer").click()
+        assert chrome.current_url == url + "/"
+        assert chrome.find_element(By.ID, "total").text

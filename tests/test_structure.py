@@ -21,10 +21,6 @@ MAX_CLASS_LINES = 300
 
 # (module, qualified name) -> why it is still over its limit. Keep it short and honest.
 ALLOWED_LONG: dict[tuple[str, str], str] = {
-    ("flows.pipeline", "_run"): (
-        "the flow's batch scheduler (futures, reassembly, closures): issue 13's thin-flow step "
-        "moves it into a Prefect-free module"
-    ),
     ("pipelines.claims", "cluster_quotes"): "one clustering pass; issue 13 step splits it",
 }
 

@@ -18,13 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from pipelines.explore import highlight
-from pipelines.explore.data import FACETS, OTHER, Explorer, Query, read_published_file
+from pipelines.explore.data import (
+    FACETS,
+    OTHER,
+    PER_PAGE,
+    Explorer,
+    Query,
+    read_published_file,
+)
 from pipelines.report import SPEAKER_COLOURS
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +47,7 @@ FACET_LABELS = {
     "quote_type": "Quote type",
     "attribution_method": "Attribution method",
 }
+FACET_LIMIT = 15  # values listed beside the results; the filter's menu lists them all
 BACK_LINK = (
     b'<nav style="font:14px sans-serif;padding:6px 12px;background:#eef2f7">'
     b'<a href="/">\xe2\x86\x90 isnad explorer</a></nav>'
@@ -56,7 +64,9 @@ def live_link(url: Any) -> str | None:
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
-    env.globals.update(live_link=live_link, facet_labels=FACET_LABELS, other=OTHER)
+    env.globals.update(
+        live_link=live_link, facet_labels=FACET_LABELS, other=OTHER, facet_limit=FACET_LIMIT
+    )
     return env
 
 
@@ -85,9 +95,21 @@ def create_app(explorer: Explorer) -> FastAPI:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    def page(request: Request, template: str, **context: Any) -> HTMLResponse:
         context.update(speakers=explorer.speakers, version=explorer.version, uri=explorer.uri)
-        return templates.TemplateResponse(request, name, context)
+        return templates.TemplateResponse(request, template, context)
+
+    _add_search(app, explorer, page)
+    _add_views(app, explorer, page)
+    _add_published(app, explorer, page)
+    return app
+
+
+Page = Callable[..., HTMLResponse]
+
+
+def _add_search(app: FastAPI, explorer: Explorer, page: Page) -> None:
+    """``/`` and the exports of its result set."""
 
     @app.get("/", response_class=HTMLResponse)
     def search(request: Request) -> HTMLResponse:
@@ -103,7 +125,7 @@ def create_app(explorer: Explorer) -> FastAPI:
         return page(
             request, "search.html", query=query, results=results, link=link, facets=FACETS,
             export=urllib.parse.urlencode(query.params(page=None)),
-            pages=-(-results.total // 20),
+            pages=-(-results.total // PER_PAGE),
         )  # fmt: skip
 
     @app.get("/export.{fmt}")
@@ -114,6 +136,10 @@ def create_app(explorer: Explorer) -> FastAPI:
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
         disposition = f'attachment; filename="isnad-quotes.{fmt}"'
         return Response(body, media_type=media, headers={"Content-Disposition": disposition})
+
+
+def _add_views(app: FastAPI, explorer: Explorer, page: Page) -> None:
+    """An article with its quotations marked; a claim's quotations on a timeline."""
 
     @app.get("/article/{article_id}", response_class=HTMLResponse)
     def article(request: Request, article_id: str) -> HTMLResponse:
@@ -139,6 +165,10 @@ def create_app(explorer: Explorer) -> FastAPI:
             quote["pieces"] = highlight.pieces(quote["snippet"] or "", spans, quote["ctx_start"])
         return page(request, "claim.html", claim=row, quotes=quotes)
 
+
+def _add_published(app: FastAPI, explorer: Explorer, page: Page) -> None:
+    """The speakers' colours, and the report and Data Docs the run published."""
+
     @app.get("/speakers.css")
     def colours() -> Response:
         return Response(speakers_css(), media_type="text/css")
@@ -152,7 +182,16 @@ def create_app(explorer: Explorer) -> FastAPI:
         # GE's pages carry their own policy (a nonce for its scripts) in a <meta>.
         return published_page(explorer.uri, "validation", path, None)
 
-    return app
+    @app.get("/{name}", response_class=HTMLResponse)
+    def table(request: Request, name: str) -> Response:
+        """The report links each table's directory (``../quotes``): what it holds."""
+        if name == "quotes":
+            return RedirectResponse("/", status_code=303)
+        if name in ("report", "validation"):
+            return RedirectResponse(f"/{name}/", status_code=308)
+        if name not in explorer.table_rows:
+            raise HTTPException(404)
+        return page(request, "table.html", table=name, rows=explorer.table_rows[name])
 
 
 def published_page(uri: str, directory: str, path: str, csp: str | None) -> Response:
