@@ -481,6 +481,11 @@ class Store(abc.ABC):
         """The current version's manifest (``<out>/_SUCCESS``) as JSON, or None."""
 
     @abc.abstractmethod
+    def read_file(self, relative: str) -> bytes | None:
+        """The bytes of ``<out>/<relative>`` (a file a run wrote beside the tables: the report,
+        the Data Docs), or None when there is none or ``relative`` leads outside ``<out>``."""
+
+    @abc.abstractmethod
     def table_paths(self, names: Iterable[str]) -> dict[str, str]:
         """``name ->`` what a reader opens for each table (its directory; or the manifest,
         which lists each table's parts, where directories cannot be read as tables)."""

@@ -377,6 +377,13 @@ class LocalStore(Store):
                 yield LocalSnapshot(manifest, root)
                 return
 
+    def read_file(self, relative: str) -> bytes | None:
+        base = self.root.resolve()
+        path = (base / relative).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            return None
+        return path.read_bytes()
+
     def table_paths(self, names: Iterable[str]) -> dict[str, str]:
         return {name: str(self.root / name) for name in names}
 

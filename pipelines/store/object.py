@@ -249,6 +249,15 @@ class ObjectStore(Store):
         data: dict[str, Any] | None = self.read_json(self.join(MANIFEST_NAME))
         return data
 
+    def read_file(self, relative: str) -> bytes | None:
+        if any(part in ("", ".", "..") for part in relative.split("/")):
+            return None  # an object store has no '..': a key of that name is no file of ours
+        try:
+            with self.filesystem.open_input_stream(self.join(relative)) as fh:
+                return bytes(fh.read())
+        except OSError:  # FileNotFoundError included
+            return None
+
     def table_paths(self, names: Iterable[str]) -> dict[str, str]:
         """Each table's parts are listed, with their paths, in the manifest."""
         return {name: f"{self.display}/{MANIFEST_NAME}" for name in names}
