@@ -458,6 +458,12 @@ class Store(abc.ABC):
     def display(self) -> str:
         """The dataset's name in messages (a path, or a URI without its query)."""
 
+    @property
+    @abc.abstractmethod
+    def absolute(self) -> str:
+        """``--out`` as a process started in another directory must be given it (a
+        deployment's runs): an absolute path, or the URI as it was written."""
+
     # --- reading ------------------------------------------------------------------------
 
     @abc.abstractmethod

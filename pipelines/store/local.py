@@ -296,6 +296,10 @@ class LocalStore(Store):
         return self.given
 
     @property
+    def absolute(self) -> str:
+        return str(self.root.resolve())
+
+    @property
     def internal(self) -> Path:
         return self.root / INTERNAL_DIR
 

@@ -183,6 +183,10 @@ class ObjectStore(Store):
         """The URI without its query (which may carry endpoints or options)."""
         return self.uri.split("?", 1)[0].rstrip("/")
 
+    @property
+    def absolute(self) -> str:
+        return self.uri
+
     def join(self, *names: str) -> str:
         return "/".join([self.path, *names])
 
