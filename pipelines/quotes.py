@@ -74,8 +74,6 @@ MIN_QUOTE_WORDS = 2
 MIN_UNCLOSED_WORDS = 5
 # A title's cue may name its addressee in up to 3 words before the preposition ("يحث ترامب على").
 TITLE_ADDRESSEE_TOKENS = 3
-# A quotation runs over at most 8 paragraphs, each reopened by a mark ("«...\n«...»").
-QUOTE_PARAGRAPHS = 8
 # A body subheading's speaker is named again within 1,500 characters of it (a section about
 # them); a pasted link to another article names its speaker nowhere near.
 HEADING_CONTEXT_CHARS = 1500
@@ -287,31 +285,6 @@ def paragraph_last(v: FieldView, ui: int) -> int:
     return k
 
 
-def _has_mark(text: str, a: int, b: int) -> bool:
-    return any(c in text[a:b] for c in '"«»“”')
-
-
-def quote_run_end(v: FieldView, ui: int, start: int) -> int:
-    """Where a quotation opened at ``start`` in unit ``ui`` and never closed there ends: at its
-    paragraph's end, or, when the next paragraphs reopen it with a mark (the press's way of
-    quoting over paragraphs: "«...\n«...»"), at the mark that closes the last of them."""
-    text, units = v.text, v.units
-    k = paragraph_last(v, ui)
-    if _has_mark(text, start, units[ui].end) or _has_mark(text, units[ui].end, units[k].end):
-        return units[ui].end  # another mark in the paragraph: the sentence bounds it
-    end = units[k].end
-    for _ in range(QUOTE_PARAGRAPHS):
-        nxt = k + 1
-        if nxt >= len(units) or text[units[nxt].start] not in QUOTE_OPENERS:
-            break
-        first = units[nxt].quotes[0] if units[nxt].quotes else None
-        if first is not None and first.start == units[nxt].start:
-            return first.end - 1  # closed: the run ends at its closing mark
-        k = paragraph_last(v, nxt)
-        end = units[k].end
-    return end
-
-
 def speech_quote(s: Scan, q: QuoteSpan) -> bool:
     """A quotation the cue governs, not a scare-quoted name on the way ("سي ان ان"): it
     follows the cue directly, or the sentence (or record) ends right after it."""
@@ -508,8 +481,8 @@ def cue_quote_unclosed(s: Scan, i: int) -> Frame | None:
         and (t.text == "«" or '"' not in text[t.end : unit.end])
     )
     if unclosed and (s.immediate or words(text, t.end, unit.end) >= MIN_UNCLOSED_WORDS):
-        # The quotation runs to its paragraph's end, or over the paragraphs that reopen it.
-        e = trim_end(s.v, t.end, quote_run_end(s.v, s.ui, t.end), quotes)
+        # The quotation runs to the sentence's end (a quotation lies in its sentence).
+        e = trim_end(s.v, t.end, unit.end, quotes)
         if words(text, t.end, e) >= MIN_SPEECH_WORDS:
             return s.frame(t.end, e, "direct", "cue_quote_unclosed", e)
     return None
@@ -556,7 +529,7 @@ def cue_colon_paragraph(s: Scan, i: int) -> Frame | None:
         # Unmarked first-person speech: "وقال لافروف:\nنحن لن نقبل ...".
         if not first_person_at(v, v.toks(unit.start, unit.end), 0):
             return None
-        b = trim_end(v, unit.start, v.units[paragraph_last(v, nxt)].end, [])
+        b = trim_end(v, unit.start, unit.end, [])
         if words(v.text, unit.start, b) < MIN_SPEECH_WORDS:
             return None
         return s.frame(unit.start, b, "direct", "cue_colon_paragraph", b)
@@ -567,7 +540,7 @@ def cue_colon_paragraph(s: Scan, i: int) -> Frame | None:
         a, b = strip_span(v, *q.inner)
         return s.frame(a, b, "direct", "cue_colon_paragraph", unit.end)
     a = unit.start + 1
-    b = trim_end(v, a, quote_run_end(v, nxt, a), [])
+    b = trim_end(v, a, unit.end, [])
     if words(v.text, a, b) < MIN_SPEECH_WORDS:
         return None
     return s.frame(a, b, "direct", "cue_colon_paragraph", b)
@@ -893,7 +866,9 @@ def detect_unit(
         frame = find_frame(v, hit, after, ui, hits, quotes)
         if frame is None:
             continue
-        cand = _candidate(v, ui, frame, subject)
+        # A quotation lies in its sentence: the paragraph after a cue line is its own unit.
+        at = ui + 1 if frame.rule == "cue_colon_paragraph" else ui
+        cand = _candidate(v, at, frame, subject)
         if cand is not None:
             out.append(cand)
             covered.add(cand.content_start, cand.content_end)
