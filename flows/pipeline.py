@@ -73,7 +73,8 @@ from prefect.utilities.annotations import quote
 
 from pipelines import dataset, incremental, ingest, remote, stream, validate, write
 from pipelines import report as report_page
-from pipelines.records import SPEAKER_IDS, InputCounts
+from pipelines.records import InputCounts
+from pipelines.speakers import speaker_ids
 
 
 def _io_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -292,7 +293,7 @@ def _speaker_artifact(
         "| speaker | new quotations | quotations in dataset | claims in dataset |",
         "|---|---|---|---|",
     ]
-    speakers = [*SPEAKER_IDS, "other"]
+    speakers = [*speaker_ids(), "other"]
     for speaker in speakers:
         lines.append(
             f"| {speaker} | {new.get(speaker, 0)} | {total.get(speaker, 0)} | "
@@ -607,7 +608,7 @@ def _run(
     (accounting,) = run_row.to_pylist()
     new_quotes = update.append["quotes"]
     by_speaker = Counter(new_quotes.column("speaker_id").to_pylist())
-    quotes_by_speaker = {s: by_speaker[s] for s in SPEAKER_IDS if by_speaker[s]}
+    quotes_by_speaker = {s: by_speaker[s] for s in speaker_ids() if by_speaker[s]}
     if by_speaker[None]:
         quotes_by_speaker["other"] = by_speaker[None]
     summary = {
