@@ -71,7 +71,7 @@ from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
-from pipelines import dataset, incremental, ingest, remote, stream, validate, write
+from pipelines import dataset, incremental, ingest, remote, speakers, stream, validate, write
 from pipelines import report as report_page
 from pipelines.records import InputCounts
 from pipelines.speakers import speaker_ids
@@ -106,6 +106,59 @@ class ValidationFailed(RuntimeError):
         lines += [f"  - {item}" for item in self.failed]
         lines.append(f"Data Docs: {docs_path or '(not built)'}")
         super().__init__("\n".join(lines))
+
+
+class RegistryMismatch(dataset.DatasetError):
+    """The dataset under --out was made with another speaker registry."""
+
+
+def published_registry(published: incremental.Published) -> str | None:
+    """The registry_hash of the dataset's last published run (None: nothing published)."""
+    runs = published.runs
+    if runs is None or runs.num_rows == 0 or "registry_hash" not in runs.column_names:
+        return None
+    passed = [
+        digest
+        for digest, outcome in zip(
+            runs.column("registry_hash").to_pylist(),
+            runs.column("validation").to_pylist(),
+            strict=True,
+        )
+        if outcome == "passed"
+    ]
+    return passed[-1] if passed else None
+
+
+def check_registry_of(published: incremental.Published, out: str) -> None:
+    """Stop a run whose registry is not the one the dataset under ``out`` was made with: its
+    speakers table, value sets and quotes would mix two registries silently."""
+    before = published_registry(published)
+    current = speakers.load_registry()
+    if before is not None and before != current.digest:
+        raise RegistryMismatch(
+            f"the dataset in {out} was made with another speaker registry "
+            f"(registry_hash {before[:12]}…; this run's registry {current.path} is "
+            f"{current.digest[:12]}…). A dataset holds one registry's quotations: run with "
+            "the registry it was made with, write to a new --out, or pass --new-dataset to "
+            "set the published dataset aside and start a new one."
+        )
+
+
+def _set_aside_other_registry(out: str) -> None:
+    """For ``new_dataset``: rename a dataset published with another registry to
+    ``<out>.before-<UTC time>``, so this run starts a new one (nothing is deleted)."""
+    if published_registry(incremental.read_published(out)) in (
+        None,
+        speakers.load_registry().digest,
+    ):
+        return
+    if dataset.is_remote(out):
+        raise RegistryMismatch(
+            f"--new-dataset cannot set aside a remote dataset ({out}): write to a new --out"
+        )
+    aside = f"{out.rstrip('/')}.before-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    os.replace(out, aside)
+    get_run_logger().warning("the dataset made with another registry is now in %s", aside)
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -316,9 +369,17 @@ def isnad_flow(
     in_flight: int | None = None,
     run_here: bool = False,
     batches_per_task: int = 1,
+    registry: str | None = None,
+    new_dataset: bool = False,
 ) -> dict[str, Any]:
-    """Read ``inputs``, find the five speakers' quotations in the articles not published
-    yet, and add them to the dataset under ``out``.
+    """Read ``inputs``, find the registry's speakers' quotations in the articles not
+    published yet, and add them to the dataset under ``out``.
+
+    ``registry``: the speaker registry file (default: the one shipped,
+    ``pipelines/lexicons/registries/default.json``). A dataset holds one registry's runs:
+    a run with another registry into a published ``out`` stops with
+    :class:`RegistryMismatch`, unless ``new_dataset``, which sets the published dataset
+    aside (renamed ``<out>.before-<time>``; a local ``out`` only) and starts a new one.
 
     ``max_bytes`` caps a .txt/.html file, a JSONL line and a record's text (larger ones are
     quarantined as ``too_large``). ``lock_timeout``: seconds to wait for another run
@@ -336,8 +397,11 @@ def isnad_flow(
     BODY.begin(run_id)
     try:
         with _sigterm_noticed():
+            speakers.use_registry(registry)  # workers started from now on inherit it
             dataset.check_apart(inputs, out)
             dataset.check_output(out)
+            if new_dataset:
+                _set_aside_other_registry(out)
             with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
                 summary = _run(
                     inputs, out, batch_size, max_bytes, run_id,
@@ -468,6 +532,7 @@ def _run(
     started_at = dt.datetime.now(dt.UTC)
     clock = _StageClock()
     published = read_published(out)
+    check_registry_of(published, out)
     files = find_inputs(inputs)
     logger.info(
         "%d input file(s) under %s; dataset version %d with %d articles",
@@ -518,6 +583,7 @@ def _run(
                 started_at=started_at,
                 staging=txn.location,
                 part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
+                registry=speakers.registry_in_use(),
             )
 
         batches = _at_least_one(

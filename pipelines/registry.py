@@ -227,8 +227,11 @@ def check_registry(data: Any) -> list[Problem]:
     seen: set[str] = set()
     for i, sp in enumerate(speakers):
         problems.extend(_check_speaker(i, sp, seen))
+    speakers_ok = not any(p.error for p in problems)
     for i, office in enumerate(offices):
         problems.extend(_check_office(i, office, seen))
+    if speakers_ok:
+        problems.extend(_check_names(data))
     if any(p.error for p in problems):
         return problems
     held = {h.get("speaker_id") for o in offices for h in o["holders"]}
@@ -236,7 +239,6 @@ def check_registry(data: Any) -> list[Problem]:
         if sp["speaker_id"] not in held:
             problems.append(Problem(f"speaker {sp['speaker_id']}", "holds no office: every "
                                     "speaker needs one, with its tenure"))  # fmt: skip
-    problems.extend(_check_names(data))
     return problems
 
 

@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import analyse, dataset, ingest, validate, write
+from pipelines import analyse, dataset, ingest, speakers, validate, write
 from pipelines.records import Article, InputCounts
 
 # Tables a batch writes itself; their validation frames come back instead of their rows.
@@ -60,6 +60,7 @@ class BatchJob:
     # None: write nothing (tests)
     staging: str | dataset.Location | None
     part_files: dict[str, str] = field(default_factory=dict)  # table -> reserved part file
+    registry: str | None = None  # the speaker registry file in use (None: the process's own)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ def run_batch(job: BatchJob) -> BatchResult:
     the garbage collector while it runs: a batch makes ~10^5 objects, and each full collection
     would otherwise walk every object of Prefect, pandas and Great Expectations as well.
     """
+    if job.registry is not None and job.registry != speakers.registry_in_use():
+        speakers.use_registry(job.registry)  # a worker started before the run chose it
     gc.freeze()
     try:
         return _run_batch(job)
