@@ -330,7 +330,9 @@ def attribute_article(det: DetectedArticle) -> ArticleAnalysis:
         qa, qb, qtext = ct.raw_span(cand.content_start, cand.content_end)
         ca, cb, cue_text = ct.raw_span(cand.cue_start, cand.cue_end)
         for att in attribute(cand, ctx):
-            if att.mention is not None:
+            if att.holder is not None:  # an office's untracked holder, named by the registry
+                ma, mb, mtext = None, None, att.holder
+            elif att.mention is not None:
                 ma, mb, mtext = ct.raw_span(att.mention.start, att.mention.end)
             elif att.other_span is not None:
                 ma, mb, mtext = ct.raw_span(*att.other_span)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipelines.cues import load_cues
 from pipelines.quotes import Candidate, Subject
@@ -55,6 +55,9 @@ class Attribution:
     other_span: tuple[int, int] | None
     method: str
     confidence: float
+    # An office's holder on the article's date whom the registry does not track: his or her
+    # name becomes the quote's speaker_mention (speaker_id null).
+    holder: str | None = None
 
 
 @dataclass
@@ -129,6 +132,25 @@ class FieldContext:
             return five[0], "role", 0.6  # undated article: the office's holder among the five
         return None, "other", METHOD_CONFIDENCE["other"]
 
+    def untracked_holder(self, m: Mention) -> str | None:
+        """The name of whoever held the office ``m`` names ("وزير الخارجية الأمريكي"،
+        "نظيره الأمريكي") on the article's date, when the registry knows that holder but does
+        not track them (Tillerson in 2017 with the default registry); else None."""
+        if m.kind == K.ROLE:
+            role = m.role
+        elif m.kind == K.COUNTERPART:
+            role = self.counterpart_role(m.start)
+        else:
+            return None
+        if self.date is None or m.former or role is None or m.country is None:
+            return None
+        if (role, m.country) in self.bound:
+            return None
+        office = self.registry.office_on(role, m.country, self.date)
+        if office is None or office.tracked:
+            return None
+        return office.name_ar or office.name_en
+
     def resolve_generic(self, m: Mention) -> tuple[str | None, str, float]:
         """ "الوزير الروسي": the Russian minister last mentioned, else the one the article names;
         a bare "الوزير" is the last minister mentioned, whoever that is."""
@@ -186,11 +208,7 @@ def attribute(cand: Candidate, ctx: FieldContext) -> list[Attribution]:
     rule_conf = RULE_CONFIDENCE[cand.rule]
     out = []
     for a in resolve_subject(cand.subject, ctx, 0):
-        out.append(
-            Attribution(
-                a.speaker_id, a.mention, a.other_span, a.method, round(a.confidence * rule_conf, 3)
-            )
-        )
+        out.append(replace(a, confidence=round(a.confidence * rule_conf, 3)))
     seen: set[str | None] = set()
     unique = []
     for a in out:
@@ -217,30 +235,35 @@ def resolve_subject(subject: Subject | None, ctx: FieldContext, depth: int) -> l
             ]
             return out
         for m in subject.mentions:  # "وقال الجبير ولافروف إنهما": somebody else and one of the five
-            sid, method, conf = ctx.resolve(m)
-            out.append(Attribution(sid, m, None, method, conf))
+            out.append(_attribution(ctx, m))
         return out
     if subject.mode in (M.PRODROP, M.PARTICIPLE):
         inner = resolve_subject(subject.antecedent, ctx, depth + 1)
         if subject.mode == M.PRODROP:
             return [
-                Attribution(
-                    a.speaker_id,
-                    a.mention,
-                    a.other_span,
-                    "continuation" if a.speaker_id else "other",
-                    a.confidence * 0.85 if a.speaker_id else a.confidence,
+                replace(
+                    a,
+                    method="continuation" if a.speaker_id else "other",
+                    confidence=a.confidence * 0.85 if a.speaker_id else a.confidence,
                 )
                 for a in inner
             ]
-        return [
-            Attribution(a.speaker_id, a.mention, a.other_span, a.method, a.confidence * 0.97)
-            for a in inner
-        ]
+        return [replace(a, confidence=a.confidence * 0.97) for a in inner]
     out = []
     for m in subject.mentions:
-        sid, method, conf = ctx.resolve(m)
-        if subject.mode == M.HEADLINE and sid:
-            method, conf = "headline", min(conf, METHOD_CONFIDENCE["headline"])
-        out.append(Attribution(sid, m, None, method, conf))
+        att = _attribution(ctx, m)
+        if subject.mode == M.HEADLINE and att.speaker_id:
+            att = replace(
+                att,
+                method="headline",
+                confidence=min(att.confidence, METHOD_CONFIDENCE["headline"]),
+            )
+        out.append(att)
     return out
+
+
+def _attribution(ctx: FieldContext, m: Mention) -> Attribution:
+    """One mention resolved: a speaker, or nobody tracked (with an office's holder's name)."""
+    sid, method, conf = ctx.resolve(m)
+    holder = None if sid else ctx.untracked_holder(m)
+    return Attribution(sid, m, None, method, conf, holder)
