@@ -172,13 +172,17 @@ def read_registry_file(path: str) -> dict:
     return data
 
 
-@lru_cache(maxsize=8)
 def load_registry(path: str | None = None) -> Registry:
     """The registry at ``path`` (default: the one in use), checked (``registry.check``):
-    a registry with an error raises :class:`RegistryError` naming every problem."""
+    a registry with an error raises :class:`RegistryError` naming every problem. Read once
+    per path and process."""
+    return _read_registry(path or _active)
+
+
+@lru_cache(maxsize=8)
+def _read_registry(path: str) -> Registry:
     from pipelines.registry import check_registry
 
-    path = path or _active
     data = read_registry_file(path)
     errors = [p.message for p in check_registry(data) if p.error]
     if errors:
