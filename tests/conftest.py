@@ -24,5 +24,5 @@ def prefect_harness() -> Iterator[None]:
     """One temporary Prefect API and database for every flow test of the session (~8 s)."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # a loaded machine starts it slowly
         yield
