@@ -167,7 +167,7 @@ def _fail(message: str, code: int) -> int:
 
 def describe_error(exc: BaseException, *, verbose: bool = False) -> str:
     """One line naming the cause of ``exc`` (a file system error with its path)."""
-    from pipelines.dataset import DatasetError
+    from pipelines.store import DatasetError
 
     if isinstance(exc, (DatasetError, PrefectUnavailable)):  # complete messages of isnad's
         return " ".join(str(exc).split())
@@ -182,13 +182,11 @@ def describe_error(exc: BaseException, *, verbose: bool = False) -> str:
 def check_output_arguments(inputs: Sequence[str], out: str) -> None:
     """What the arguments alone say about --out (a file; inside an input or holding one),
     as a usage error, before Prefect starts."""
-    from pipelines import dataset
+    from pipelines.store import OutputMisplaced, open_store
 
     try:
-        dataset.check_apart(inputs, out)
-        if not dataset.is_remote(out) and dataset.local_path(out).is_file():
-            raise dataset.OutputMisplaced(f"--out {out} is a file, not a directory")
-    except dataset.OutputMisplaced as exc:
+        open_store(out).check_arguments(inputs)
+    except OutputMisplaced as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -388,9 +386,9 @@ def process_pool_runner(workers: int) -> Any:
 
 def run_command(args: argparse.Namespace) -> int:
     _quiet_prefect(verbose=args.verbose)
-    from pipelines import dataset
+    from pipelines.store import open_store
 
-    dataset.check_output(args.out)  # before Prefect starts: a run that cannot publish stops
+    open_store(args.out).check_output()  # before Prefect starts: a run that cannot publish stops
     workers = (
         1 if getattr(args, "dask", None) else worker_count(getattr(args, "workers", 1), args.inputs)
     )
@@ -441,7 +439,7 @@ def run_command(args: argparse.Namespace) -> int:
 def outcome_of(exc: BaseException, out: str, body: Any) -> tuple[int, str | None]:
     """Exit code and stderr text for what ended a run (None: not the run's to describe)."""
     from flows.pipeline import ValidationFailed
-    from pipelines.dataset import DatasetLocked
+    from pipelines.store import DatasetLocked
 
     cause = body.outcome if body.ended.is_set() else exc
     if isinstance(cause, ValidationFailed):
@@ -467,10 +465,10 @@ def _is_termination(exc: BaseException) -> bool:
 def _published_note(out: str, body: Any) -> str:
     """Whether this run's version is the dataset's current one (the signal may have come
     after the commit)."""
-    from pipelines import dataset
+    from pipelines.store import open_store
 
     try:
-        manifest = dataset.read_manifest(out)
+        manifest = open_store(out).read_manifest()
     except Exception:  # the note must not replace the message it completes
         return "the dataset could not be read to tell whether the run published"
     if manifest is not None and body.run_id and manifest.get("run_id") == body.run_id:
@@ -548,7 +546,7 @@ class Watchdog(threading.Thread):
         if body.terminated.is_set():
             note = _published_note(self.args.out, body)
             return self._leave(EXIT_ERROR, f"isnad: error: terminated (SIGTERM); {note}")
-        code, message = outcome_of(body.outcome, self.args.out, body)  # type: ignore[arg-type]
+        code, message = outcome_of(body.outcome, self.args.out, body)
         if message is None:
             message = f"isnad: error: {describe_error(body.outcome, verbose=True)}"
         self._leave(code, f"{message}\n({lost})")

@@ -51,16 +51,14 @@ import itertools
 import os
 import pickle
 import resource
-import shutil
 import signal
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
@@ -69,12 +67,21 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
-from prefect.utilities.annotations import quote
+from prefect.utilities.annotations import quote as prefect_quote
 
-from pipelines import dataset, incremental, ingest, remote, speakers, stream, validate, write
+from pipelines import incremental, ingest, speakers, stream, validate, write
 from pipelines import report as report_page
 from pipelines.records import InputCounts
 from pipelines.speakers import speaker_ids
+from pipelines.store import DatasetError, LocalStore, Manifest, Store, Transaction, open_store
+
+_T = TypeVar("_T")
+
+
+def quote(value: _T) -> _T:
+    """Prefect's ``quote``, typed as the value it wraps: the task receives ``value`` itself,
+    and Prefect does not walk it looking for futures to resolve."""
+    return cast(_T, prefect_quote(value))
 
 
 def _io_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -108,7 +115,7 @@ class ValidationFailed(RuntimeError):
         super().__init__("\n".join(lines))
 
 
-class RegistryMismatch(dataset.DatasetError):
+class RegistryMismatch(DatasetError):
     """The dataset under --out was made with another speaker registry."""
 
 
@@ -144,21 +151,24 @@ def check_registry_of(published: incremental.Published, out: str) -> None:
         )
 
 
-def _set_aside_other_registry(out: str) -> None:
+def _set_aside_other_registry(store: Store) -> bool:
     """For ``new_dataset``: rename a dataset published with another registry to
-    ``<out>.before-<UTC time>``, so this run starts a new one (nothing is deleted)."""
-    if published_registry(incremental.read_published(out)) in (
+    ``<out>.before-<UTC time>``, so this run starts a new one (nothing is deleted); True if
+    it did."""
+    if published_registry(incremental.read_published(store)) in (
         None,
         speakers.load_registry().digest,
     ):
-        return
-    if dataset.is_remote(out):
+        return False
+    if not isinstance(store, LocalStore):
         raise RegistryMismatch(
-            f"--new-dataset cannot set aside a remote dataset ({out}): write to a new --out"
+            f"--new-dataset cannot set aside a remote dataset ({store.display}): write to a "
+            "new --out"
         )
-    aside = f"{out.rstrip('/')}.before-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    os.replace(out, aside)
+    aside = f"{store.root}.before-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    os.replace(store.root, aside)
     get_run_logger().warning("the dataset made with another registry is now in %s", aside)
+    return True
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -210,8 +220,8 @@ def check(
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
-def read_published(out: str) -> incremental.Published:
-    return incremental.read_published(out)
+def read_published(store: Store) -> incremental.Published:
+    return incremental.read_published(store)
 
 
 @task(cache_policy=NO_CACHE)
@@ -220,9 +230,7 @@ def extend(delta: dict[str, pa.Table], published: incremental.Published) -> incr
 
 
 @task(cache_policy=NO_CACHE)
-def publish(
-    txn: dataset.Transaction, update: incremental.Update, run_row: pa.Table
-) -> dataset.Manifest:
+def publish(txn: Transaction, update: incremental.Update, run_row: pa.Table) -> Manifest:
     """Add the run's quotes, quarantine rows, claims, speakers and ``runs`` row to the staged
     version that already holds its articles and sentences parts, and commit it. (Not
     retried: a commit that failed half way leaves the staging to the next run's clean-up.)"""
@@ -241,48 +249,48 @@ def publish(
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
 def record_failed_run(
-    update: incremental.Update, run_row: pa.Table, out: str, run_id: str
-) -> dataset.Manifest:
+    update: incremental.Update, run_row: pa.Table, store: Store, run_id: str
+) -> Manifest:
     """Commit a version where only ``runs`` changed: the failed run's row."""
-    return dataset.publish(out, run_id, replace={"runs": update.runs_table(run_row)})
+    return store.publish(run_id, replace={"runs": update.runs_table(run_row)})
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
 def write_report(
     tables: dict[str, pa.Table] | None,
     validation: dict,
-    out: str,
+    store: Store,
     paths: dict[str, str],
     run_id: str,
 ) -> str:
-    """The report page under ``out``; over the published dataset when ``tables`` is None.
-    On a remote filesystem the page is made in a local directory, then copied there."""
+    """The report page under the store's ``<out>``; over the published dataset when
+    ``tables`` is None. (Made in a local directory, then copied, where the store is not.)"""
     if tables is None:
-        tables = dataset.read_tables(out, columns=REPORT_COLUMNS)
-    if not dataset.is_remote(out):
-        return report_page.render_report(tables, validation, out, paths, run_id=run_id)
-    with tempfile.TemporaryDirectory(prefix="isnad-report-") as local:
-        report_page.render_report(tables, validation, local, paths, run_id=run_id)
-        uri = remote.upload_dir(
-            str(Path(local) / report_page.REPORT_DIR), out, report_page.REPORT_DIR
-        )
-    return f"{uri}/{report_page.REPORT_FILE}"
+        tables = store.read_tables(columns=REPORT_COLUMNS)
+    local = store.output_dir(report_page.REPORT_DIR)
+    path = report_page.render_report(
+        tables, validation, str(Path(local).parent), paths, run_id=run_id
+    )
+    uri = store.publish_dir(local, report_page.REPORT_DIR)
+    return path if uri is None else f"{uri}/{report_page.REPORT_FILE}"
 
 
 def _docs_published(
-    report: validate.ValidationReport, docs_dir: str, out: str
+    report: validate.ValidationReport, docs_dir: str, store: Store
 ) -> validate.ValidationReport:
-    """``report``, its Data Docs copied to ``<out>/validation`` when ``out`` is remote (they
-    were built in the local ``docs_dir``, as GE builds them). A copy that fails is logged,
-    and the local Data Docs are kept and named: the run's outcome is not the copy's."""
-    if not dataset.is_remote(out):
-        return report
+    """``report``, its Data Docs copied to ``<out>/validation`` when the store had them built
+    elsewhere (``Store.output_dir``; GE builds them in a local directory). A copy that fails
+    is logged, and the local Data Docs are kept and named: the run's outcome is not the
+    copy's."""
     try:
-        uri = remote.upload_dir(docs_dir, out, "validation")
+        uri = store.publish_dir(docs_dir, "validation")
     except OSError:
-        get_run_logger().exception("could not copy the Data Docs in %s to %s", docs_dir, out)
+        get_run_logger().exception(
+            "could not copy the Data Docs in %s to %s", docs_dir, store.display
+        )
         return report
-    shutil.rmtree(docs_dir, ignore_errors=True)
+    if uri is None:  # built in place
+        return report
     return dataclasses.replace(report, docs_path=f"{uri}/index.html" if report.docs_path else None)
 
 
@@ -398,13 +406,14 @@ def isnad_flow(
     try:
         with _sigterm_noticed():
             speakers.use_registry(registry)  # workers started from now on inherit it
-            dataset.check_apart(inputs, out)
-            dataset.check_output(out)
-            if new_dataset:
-                _set_aside_other_registry(out)
-            with dataset.locked(out, timeout=lock_timeout, run_id=run_id):
+            store = open_store(out)
+            store.check_arguments(inputs)
+            store.check_output()
+            if new_dataset and _set_aside_other_registry(store):
+                store = open_store(out)
+            with store.locked(timeout=lock_timeout, run_id=run_id):
                 summary = _run(
-                    inputs, out, batch_size, max_bytes, run_id,
+                    inputs, store, batch_size, max_bytes, run_id,
                     scale_out, in_flight, run_here, max(1, batches_per_task),
                 )  # fmt: skip
     except BaseException as exc:
@@ -467,7 +476,7 @@ def _sigterm_noticed() -> Iterator[None]:
     from prefect.utilities.engine import is_prefect_sigterm_handler_installed
 
     previous = signal.getsignal(signal.SIGTERM)
-    if not is_prefect_sigterm_handler_installed():
+    if not is_prefect_sigterm_handler_installed() or not callable(previous):
         yield
         return
 
@@ -517,7 +526,7 @@ def _release_workers() -> threading.Thread | None:
 
 def _run(
     inputs: list[str],
-    out: str,
+    store: Store,
     batch_size: int,
     max_bytes: int,
     run_id: str,
@@ -531,8 +540,8 @@ def _run(
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
     clock = _StageClock()
-    published = read_published(out)
-    check_registry_of(published, out)
+    published = read_published(store)
+    check_registry_of(published, store.display)
     files = find_inputs(inputs)
     logger.info(
         "%d input file(s) under %s; dataset version %d with %d articles",
@@ -546,7 +555,7 @@ def _run(
     # Validation's imports (~3 s) happen while the batches run: this process mostly waits.
     warm = threading.Thread(target=validate.prewarm, name="isnad-prewarm", daemon=True)
     warm.start()
-    with dataset.transaction(out, run_id) as txn:
+    with store.transaction(run_id) as txn:
         results: list[stream.BatchResult] = []
         pending: deque[Any] = deque()
         ready: dict[int, stream.BatchResult] = {}  # done out of order, waiting for earlier ones
@@ -581,7 +590,7 @@ def _run(
                 counts=batch.counts,
                 run_id=run_id,
                 started_at=started_at,
-                staging=txn.location,
+                staging=txn.staging,
                 part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
                 registry=speakers.registry_in_use(),
             )
@@ -622,17 +631,13 @@ def _run(
         clock.lap("batches")
         closing = _release_workers() if scale_out else None
         assert not ready, f"batches {sorted(ready)} were never followed by their predecessors"
-        delta = stream.merge_results(results, txn.location)
+        delta = stream.merge_results(results, txn.staging)
         results.clear()
         clock.lap("tables")
         update = extend(quote(delta.tables), quote(published))
         clock.lap("claims")
 
-        docs_dir = (
-            tempfile.mkdtemp(prefix="isnad-validation-")
-            if dataset.is_remote(out)
-            else str(Path(out) / "validation")
-        )
+        docs_dir = store.output_dir("validation")
         warm.join()
         report = check(
             quote(update.validation_tables()),
@@ -661,15 +666,18 @@ def _run(
                 run_row, table_rows=incremental.failed_table_rows(published)
             )
             try:
-                record_failed_run(quote(update), failed_row, out, run_id)
+                record_failed_run(quote(update), failed_row, store, run_id)
             except Exception:  # the failure to report is the validation's, not this one's
-                logger.exception("could not record the failed run in %s/runs", out)
+                logger.exception("could not record the failed run in %s/runs", store.display)
             # Beside the Data Docs, not over the published report: a failed run adds no rows.
-            write_report(quote(update.validation_tables()), report.to_dict(), docs_dir, {}, run_id)
-            report = _docs_published(report, docs_dir, out)
+            write_report(
+                quote(update.validation_tables()), report.to_dict(), open_store(docs_dir), {},
+                run_id,
+            )  # fmt: skip
+            report = _docs_published(report, docs_dir, store)
             raise ValidationFailed(report.failed, report.docs_path)
         manifest = publish(quote(txn), quote(update), run_row)
-        report = _docs_published(report, docs_dir, out)
+        report = _docs_published(report, docs_dir, store)
     clock.lap("write")
     (accounting,) = run_row.to_pylist()
     new_quotes = update.append["quotes"]
@@ -695,8 +703,8 @@ def _run(
     # The run's frames are published and counted: the report reads the dataset instead.
     del update, delta, new_quotes
     stream.release_memory()
-    paths = dataset.table_paths(out, write.TABLE_NAMES)
-    report_path = write_report(None, report.to_dict(), out, paths, run_id)
+    paths = store.table_paths(write.TABLE_NAMES)
+    report_path = write_report(None, report.to_dict(), store, paths, run_id)
     clock.lap("report")
     summary |= {
         "dataset_version": manifest.version,

@@ -1,21 +1,29 @@
-"""Attribution stage: turn each candidate's grammatical subject into a speaker id.
+"""Attribution stage: an article's candidates become its quotation rows.
 
-Names resolve directly; offices ("وزير الخارجية الأمريكي") through what the article binds by
-apposition, else through the registry's tenure dates at the article's date; "الأخير" and
-"نظيره ..." to an earlier mention; dropped subjects to the last explicit subject. Anyone else
-gets ``speaker_id = None`` with the mention text kept.
+Each candidate's grammatical subject becomes a speaker id (:func:`attribute`): names resolve
+directly; offices ("وزير الخارجية الأمريكي") through what the article binds by apposition, else
+through the registry's tenure dates at the article's date; "الأخير" and "نظيره ..." to an
+earlier mention; dropped subjects to the last explicit subject. Anyone else gets
+``speaker_id = None`` with the mention text kept. :func:`attribute_quotes` then makes one
+:class:`Quote` per (candidate, speaker), in raw offsets with a stable :func:`quote_id`, and
+:func:`deduplicate` keeps one row of a statement the article repeats.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import math
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from pipelines.clean import CleanText
 from pipelines.cues import load_cues
 from pipelines.quotes import Candidate, Subject
-from pipelines.records import MentionKind, RuleName, SubjectMode
-from pipelines.speakers import Mention, Registry
+from pipelines.records import Article, MentionKind, Quote, RuleName, SubjectMode
+from pipelines.speakers import Mention, Registry, bound_offices, load_registry
 
 K = MentionKind
 M = SubjectMode
@@ -124,7 +132,7 @@ class FieldContext:
             if holder and holder != "other":
                 return holder, "role", METHOD_CONFIDENCE["role"]
             return None, "other", METHOD_CONFIDENCE["other"]
-        five = self.registry.five_holders(role, country)
+        five = self.registry.tracked_holders(role, country)
         named = [s for s in five if s in self.named]
         if named:
             return named[0], "role_bound", 0.8
@@ -164,7 +172,7 @@ class FieldContext:
                     sid, _, conf = self.resolve(prior, 1)
                     return sid, ("coreference" if sid else "other"), min(conf, 0.7)
             return None, "other", METHOD_CONFIDENCE["other"]
-        five = set(self.registry.five_holders(None, m.country))
+        five = set(self.registry.tracked_holders(None, m.country))
         for prior in reversed(
             [x for x in self.mentions if x.end <= m.start and x.kind in (K.NAME, K.ROLE)]
         ):
@@ -267,3 +275,234 @@ def _attribution(ctx: FieldContext, m: Mention) -> Attribution:
     sid, method, conf = ctx.resolve(m)
     holder = None if sid else ctx.untracked_holder(m)
     return Attribution(sid, m, None, method, conf, holder)
+
+
+# --- quotation rows ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DetectedField:
+    """One field of an article as detection leaves it."""
+
+    name: str  # "title" | "text"
+    clean: CleanText
+    mentions: Sequence[Mention]
+    first_sentence: int  # the article-wide index of the field's first sentence
+
+
+def quote_id(article_id: str, field: str, start: int, end: int, speaker: str | None) -> str:
+    """A quotation's id: the same span of the same article by the same speaker, in any run."""
+    key = f"{article_id}|{field}|{start}|{end}|{speaker or ''}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def field_contexts(article: Article, fields: Sequence[DetectedField]) -> dict[str, FieldContext]:
+    """What attribution may know in each field: offices bound by apposition anywhere in the
+    article (the first field binding one wins), and the five it names."""
+    registry = load_registry()
+    named = {m.speaker_id for f in fields for m in f.mentions if m.kind == K.NAME and m.speaker_id}
+    bound: dict[tuple[str, str], str] = {}
+    for f in fields:
+        for k, v in bound_offices(f.clean.text, list(f.mentions)).items():
+            bound.setdefault(k, v)
+    return {
+        f.name: FieldContext(
+            f.clean.text, list(f.mentions), article.published_date, registry, bound, named
+        )
+        for f in fields
+    }
+
+
+def attribute_quotes(
+    article: Article, fields: Sequence[DetectedField], candidates: Sequence[Candidate]
+) -> list[Quote]:
+    """The article's quotation rows: one per candidate and speaker, spans in raw offsets,
+    statements the article repeats kept once (:func:`deduplicate`)."""
+    if not candidates:
+        return []
+    by_name = {f.name: f for f in fields}
+    contexts = field_contexts(article, fields)
+    quotes: list[Quote] = []
+    clean_texts: dict[int, str] = {}
+    for cand in candidates:
+        f = by_name[cand.field]
+        ct = f.clean
+        qa, qb, qtext = ct.raw_span(cand.content_start, cand.content_end)
+        ca, cb, cue_text = ct.raw_span(cand.cue_start, cand.cue_end)
+        for att in attribute(cand, contexts[cand.field]):
+            ma, mb, mtext = _mention_span(ct, att)
+            clean_texts[len(quotes)] = ct.text[cand.content_start : cand.content_end]
+            quotes.append(
+                Quote(
+                    quote_id=quote_id(article.article_id, cand.field, qa, qb, att.speaker_id),
+                    article_id=article.article_id,
+                    source_name=article.source_name,
+                    field=cand.field,
+                    speaker_id=att.speaker_id,
+                    speaker_mention=mtext,
+                    mention_start=ma,
+                    mention_end=mb,
+                    quote_text=qtext,
+                    char_start=qa,
+                    char_end=qb,
+                    quote_type=cand.quote_type,
+                    cue=cue_text,
+                    cue_start=ca,
+                    cue_end=cb,
+                    attribution_method=att.method,
+                    rule=cand.rule,
+                    confidence=min(1.0, max(0.0, att.confidence)),
+                    sentence_index=f.first_sentence + cand.unit_index,
+                    published_date=article.published_date,
+                )
+            )
+    return deduplicate(quotes, clean_texts)
+
+
+def _mention_span(
+    ct: CleanText, att: Attribution
+) -> tuple[int, int, str] | tuple[None, None, str | None]:
+    """The raw span and text of who the attribution names: an office's untracked holder (the
+    registry's name for them, no span), a mention, another person's span, or nobody (a
+    continuation with no antecedent)."""
+    if att.holder is not None:
+        return None, None, att.holder
+    if att.mention is not None:
+        return ct.raw_span(att.mention.start, att.mention.end)
+    if att.other_span is not None:
+        return ct.raw_span(*att.other_span)
+    return None, None, None
+
+
+# --- deduplication -----------------------------------------------------------------------------
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _tokens(s: str) -> list[str]:
+    return _WORD.findall(s)
+
+
+def _overlap(common: int, a: int, b: int) -> float:
+    """Token F1 of two statements of ``a`` and ``b`` tokens sharing ``common`` (as multisets):
+    the measure ANNOTATION.md scores with."""
+    if not a or not b or common == 0:
+        return 0.0
+    p, r = common / a, common / b
+    return 2 * p * r / (p + r)
+
+
+def _contained(common: int, a: int, b: int, min_ratio: float = 0.5) -> float:
+    """Share of the shorter statement's tokens found in the longer: a lead that repeats most
+    of a later, fuller quotation word for word is the same statement."""
+    if not a or not b:
+        return 0.0
+    short, long_ = (a, b) if a <= b else (b, a)
+    if short < min_ratio * long_:
+        return 0.0  # a phrase taken from a longer quotation is a statement of its own
+    return common / short
+
+
+def _common(a: Counter[str], b: Counter[str]) -> int:
+    """Size of the multiset intersection of two token counts."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(min(n, b[t]) for t, n in a.items() if t in b)
+
+
+# Every near-duplicate test below needs at least this share of the shorter statement's tokens
+# in common (F1 >= 0.8 needs 0.8, containment 0.9); lower, so float rounding cannot matter.
+_MIN_SHARED = 0.75
+# Rarest tokens a kept statement must share with a new one to be compared (count filtering).
+_HITS = 2
+
+
+def _prefix(ranked: list[str]) -> tuple[Counter[str], int]:
+    """The rarest tokens of a statement (``ranked``: its tokens rarest first), and how many
+    of them (with repeats) any statement sharing ``_MIN_SHARED`` of its tokens holds."""
+    n = len(ranked)
+    shared = math.ceil(_MIN_SHARED * n)
+    k = min(n, n - shared + _HITS)
+    return Counter(ranked[:k]), k - (n - shared)
+
+
+def _is_duplicate(qi: Quote, qj: Quote, common: int, ni: int, nj: int) -> bool:
+    """Whether ``qi`` restates the kept ``qj`` (same speaker; ``common`` of ``ni`` and ``nj``
+    tokens shared)."""
+    # A headline restating the body in other words is a record of its own.
+    headline = "headline" in (qi.quote_type, qj.quote_type) or "title" in (qi.field, qj.field)
+    # A lead that quotes, in quotation marks, words of a later fuller quotation.
+    quoted_excerpt = qi.quote_type == "direct" and _contained(common, ni, nj, 0.0) >= 0.9
+    return _overlap(common, ni, nj) >= (0.9 if headline else 0.8) or (
+        not headline and (quoted_excerpt or _contained(common, ni, nj) >= 0.9)
+    )
+
+
+def deduplicate(quotes: list[Quote], clean_texts: dict[int, str]) -> list[Quote]:
+    """A statement repeated near-verbatim in one article (a repeated body, a lead repeating a
+    later sentence, a headline restating it) is one row: keep the body's fullest form.
+
+    Quotations are taken fullest first; one is dropped when it restates one kept before it.
+    Only kept quotations that can share enough tokens are compared (prefix and count
+    filtering over tokens ordered rarest first, by length): an article of thousands of
+    quotations compares a few pairs per quotation, not every pair. What remains grows with
+    how many kept ones share each rare token (the square of the count over the vocabulary).
+    """
+    order = sorted(
+        range(len(quotes)),
+        key=lambda i: (
+            quotes[i].quote_type == "headline",
+            -len(quotes[i].quote_text),
+            -quotes[i].confidence,
+            i,
+        ),
+    )
+    tokens = [_tokens(clean_texts[i]) for i in range(len(quotes))]
+    counts = [Counter(t) for t in tokens]
+    frequency: Counter[str] = Counter()
+    for c in counts:
+        frequency.update(c.keys())
+    rank = {t: (n, t) for t, n in frequency.items()}
+    # Per speaker, token -> length -> (kept quotation of that many tokens, its count of the
+    # token), over each kept one's tokens (``holding``) and over its rarest (``prefixed``).
+    holding: dict[str | None, dict[str, dict[int, list[tuple[int, int]]]]] = {}
+    prefixed: dict[str | None, dict[str, dict[int, list[tuple[int, int]]]]] = {}
+    needed: dict[int, int] = {}
+    kept: list[int] = []
+    for i in order:
+        qi, ni = quotes[i], len(tokens[i])
+        by_token = holding.setdefault(qi.speaker_id, {})
+        by_prefix = prefixed.setdefault(qi.speaker_id, {})
+        prefix, needed[i] = _prefix(sorted(tokens[i], key=rank.__getitem__))
+        # Only a direct quotation may be an excerpt of any length (quoted_excerpt); any other
+        # near-duplicate pair is at most twice as long as the other (F1, _contained's ratio).
+        direct = qi.quote_type == "direct"
+        longer: dict[int, int] = {}  # kept ones at least as long as this one: shared prefix
+        for t, m in prefix.items():
+            for length, postings in by_token.get(t, {}).items():
+                if length >= ni and (direct or length <= 2 * ni):
+                    for j, n in postings:
+                        longer[j] = longer.get(j, 0) + min(m, n)
+        shorter: dict[int, int] = {}  # kept ones shorter than this one: their prefix shared
+        for t, m in counts[i].items():
+            for length, postings in by_prefix.get(t, {}).items():
+                if length < ni and (direct or 2 * length >= ni):
+                    for j, n in postings:
+                        shorter[j] = shorter.get(j, 0) + min(m, n)
+        candidates = [j for j, h in longer.items() if h >= needed[i]]
+        candidates += [j for j, h in shorter.items() if h >= needed[j]]
+        if any(
+            _is_duplicate(qi, quotes[j], _common(counts[i], counts[j]), ni, len(tokens[j]))
+            for j in candidates
+        ):
+            continue
+        kept.append(i)
+        for t, n in counts[i].items():
+            by_token.setdefault(t, {}).setdefault(ni, []).append((i, n))
+        for t, n in prefix.items():
+            by_prefix.setdefault(t, {}).setdefault(ni, []).append((i, n))
+    return [
+        quotes[i]
+        for i in sorted(kept, key=lambda i: (quotes[i].field != "title", quotes[i].char_start))
+    ]

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipelines.evaluate import normalise
+from pipelines.arabic import normalise
 from pipelines.speakers import speaker_ids
 
 # --- schema --------------------------------------------------------------------------------

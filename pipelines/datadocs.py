@@ -100,9 +100,11 @@ class _EscapingView:
     """``render_content_block`` that treats whatever is not a content block as text; pages
     under a Content-Security-Policy (see the module's docstring)."""
 
+    env: Any  # the Jinja environment of the Great Expectations view this is mixed into
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
-        self.env.loader = _PolicyLoader(self.env.loader)  # type: ignore[attr-defined]
+        super().__init__(*args, **kwargs)
+        self.env.loader = _PolicyLoader(self.env.loader)
 
     def render(self, document: Any, template: Any = None, **kwargs: Any) -> Any:
         nonce = secrets.token_urlsafe(18)
@@ -132,9 +134,7 @@ class _EscapingView:
                     isinstance(element, dict) and "content_block_type" in element
                 ):
                     child = f"{content_block_id}-{i}" if content_block_id else None
-                    parts.append(
-                        self.render_content_block(jinja_context, element, i, child)  # type: ignore[call-arg]
-                    )
+                    parts.append(self.render_content_block(jinja_context, element, i, child))
                 elif render_to_markdown:
                     parts.append(escape(element))
                 else:

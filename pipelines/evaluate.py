@@ -38,18 +38,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from pipelines.arabic import normalise
 from pipelines.records import QUOTE_TYPES
 from pipelines.speakers import speaker_ids
 
 MATCH_THRESHOLD = Fraction(1, 2)
 OTHER = "other"
 
-# Harakat U+064B–U+0652 and the dagger alif U+0670, and tatweel U+0640: removed.
-_DIACRITICS = re.compile("[\u064b-\u0652\u0670\u0640]")
-# Hamza seats and wasla on alif → alif; alif maqsura → ya; ta marbuta → ha; hamza on waw/ya.
-_FOLD = str.maketrans(
-    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"}
-)
 _NON_WORD = re.compile(r"\W+")
 
 
@@ -108,11 +103,6 @@ class EvalReport:
     recall_by_type: dict[str, Ratio] = field(default_factory=dict)
     recall_by_speaker: dict[str, Ratio] = field(default_factory=dict)
     matches: tuple[Match, ...] = ()
-
-
-def normalise(text: str) -> str:
-    """Remove diacritics and tatweel, fold the letter variants the contract names."""
-    return _DIACRITICS.sub("", text).translate(_FOLD)
 
 
 def tokenize(text: str) -> list[str]:

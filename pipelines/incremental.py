@@ -29,14 +29,14 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import claims, dataset, write
+from pipelines import claims, write
 from pipelines.ingest import FAILED_EXPECTATION, InputBatch
+from pipelines.store import Store
 
 QUARANTINE_KEY: tuple[str, ...] = ("input_path", "source_name", "reason")
 APPENDED: tuple[str, ...] = ("articles", "sentences", "quotes", "quarantine")  # new rows only
@@ -65,10 +65,10 @@ class Published:
     runs: pa.Table | None = None
 
 
-def read_published(out: str | Path) -> Published:
+def read_published(store: Store) -> Published:
     """Read the current version's ids, keys, quotes, claims and runs (one version, even if
     another commit happened meanwhile; hold the lock to keep it current)."""
-    snapshot = dataset.open_snapshot(out)
+    snapshot = store.snapshot()
     if snapshot is None:
         return Published()
     manifest = snapshot.manifest

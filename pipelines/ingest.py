@@ -201,14 +201,14 @@ def decode_bytes(raw: bytes, *, complete: bool = True) -> tuple[str, str] | Reje
                 return Rejection(UNDECODABLE, f"{encoding} BOM, then {exc.reason} at byte {where}")
             return _unless_binary(text, encoding)
     if b"\x00" in raw:
-        encoding = _utf16_by_nul_pattern(raw)
-        if encoding is None:
+        utf16 = _utf16_by_nul_pattern(raw)
+        if utf16 is None:
             return Rejection(BINARY, f"{raw.count(0)} NUL bytes, not in the pattern of UTF-16")
         try:
-            text = _decode(raw, encoding, complete)
+            text = _decode(raw, utf16, complete)
         except UnicodeDecodeError as exc:
-            return Rejection(BINARY, f"NUL bytes, and not {encoding}: {exc.reason}")
-        return _unless_binary(text, encoding)
+            return Rejection(BINARY, f"NUL bytes, and not {utf16}: {exc.reason}")
+        return _unless_binary(text, utf16)
     try:
         return _unless_binary(_decode(raw, "utf-8", complete), "utf-8")
     except UnicodeDecodeError as exc:
@@ -499,31 +499,6 @@ def iter_inputs(
     for batch in iter_batches(paths, batch_size, max_bytes=max_bytes, run_date=run_date):
         if batch.articles or batch.quarantine:
             yield batch.articles, batch.quarantine
-
-
-def read_inputs(
-    paths: Iterable[str | Path],
-    *,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    run_date: dt.date | None = None,
-) -> tuple[list[Article], list[dict[str, str]]]:
-    """All articles and quarantine rows under ``paths`` at once (tests, notebooks)."""
-    articles: list[Article] = []
-    quarantine: list[dict[str, str]] = []
-    for batch_articles, batch_quarantine in iter_inputs(
-        paths, batch_size=10_000, max_bytes=max_bytes, run_date=run_date
-    ):
-        articles.extend(batch_articles)
-        quarantine.extend(batch_quarantine)
-    return articles, quarantine
-
-
-def count_inputs(paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> InputCounts:
-    """The accounting of a whole read of ``paths`` (inputs seen, articles, ...)."""
-    total = InputCounts()
-    for batch in iter_batches(paths, batch_size=10_000, max_bytes=max_bytes):
-        total = total + batch.counts
-    return total
 
 
 def parse_record_date(value: Any) -> dt.date | None:
@@ -829,7 +804,7 @@ class _GzipMembers(io.RawIOBase):
             self.trailing = len(rest) + sum(map(len, iter(lambda: self._raw.read(1 << 20), b"")))
 
 
-def _open_jsonl(path: Path) -> IO[bytes]:
+def _open_jsonl(path: Path) -> io.BufferedReader:
     stream = open(path, "rb")  # noqa: SIM115 - returned to the caller's with
     if not path.name.lower().endswith(".gz"):
         return stream

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from importlib import resources
 from typing import Any
 
 from pipelines.clean import fold
+from pipelines.speakers import _load
 
 FORMAT = "isnad-registry/1"
 _SPEAKER_ID = re.compile(r"[a-z][a-z0-9_]*")
@@ -46,8 +46,7 @@ class Problem:
 
 
 def _lexicon(name: str) -> dict[str, Any]:
-    text = resources.files("pipelines.lexicons").joinpath(name).read_text("utf-8")
-    return json.loads(text)
+    return _load(name)  # the speakers module's loader: each lexicon file is read once
 
 
 def _strings(value: Any) -> Iterator[str]:

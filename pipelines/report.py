@@ -510,8 +510,6 @@ def build_report_html(
 ) -> str:
     """The report page as a string; links are made relative to ``report_dir``."""
     names = _speaker_names(tables)
-    if run_id is None:
-        run_id = next(iter(_column(tables.get("run_summary"), "run_id")), None)
     when = (generated_at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     run = f" · run <code>{_e(run_id)}</code>" if run_id else ""
     body = "\n".join(

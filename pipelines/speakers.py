@@ -27,7 +27,9 @@ from pipelines.records import MentionKind
 K = MentionKind
 
 
+@lru_cache(maxsize=4)
 def _load(name: str) -> dict:
+    """A lexicon of ``pipelines/lexicons``, read once (callers only read it)."""
     return json.loads(resources.files("pipelines.lexicons").joinpath(name).read_text("utf-8"))
 
 
@@ -200,7 +202,7 @@ def _read_registry(path: str) -> Registry:
                 sid or "other:" + h["name_en"],
                 office["role"],
                 office["country"],
-                _date(h["start"]),  # type: ignore[arg-type]
+                dt.date.fromisoformat(h["start"]),
                 _date(h.get("end")),
                 sp.get("name_en", ""),
                 sp.get("name_ar", ""),
@@ -628,13 +630,15 @@ def bound_offices(text: str, mentions: list[Mention]) -> dict[tuple[str, str], s
     p = patterns()
     bound: dict[tuple[str, str], str] = {}
     for i, m in enumerate(mentions):
-        if m.kind == K.NAME and m.role and m.country and not m.former:
+        # A name mention always carries its speaker_id; the test narrows the optional field.
+        if m.kind == K.NAME and m.speaker_id and m.role and m.country and not m.former:
             bound.setdefault((m.role, m.country), m.speaker_id)
             # The second half of a dual office: "والأمريكي تشاك هاغل" right after the first name.
             nxt = mentions[i + 1] if i + 1 < len(mentions) else None
-            if nxt is not None and nxt.kind == K.NAME and not nxt.role:
+            if nxt is not None and nxt.kind == K.NAME and nxt.speaker_id and not nxt.role:
                 gap = text[m.end : nxt.start]
                 dm = p.dual_bind.fullmatch(gap.strip())
                 if dm and len(gap) < 30:
-                    bound.setdefault((m.role, _country(p, dm.group("nisba"))), nxt.speaker_id)
+                    country = p.nisba_country.get(dm.group("nisba"), "xx")  # the group is required
+                    bound.setdefault((m.role, country), nxt.speaker_id)
     return bound

@@ -5,14 +5,14 @@ A run streams: ingest yields batches, each batch is analysed, tabulated, checked
 memory of the process that drives the run does not grow with the text of the corpus:
 
 - ``articles`` and ``sentences`` (the bulk: every article's text, every sentence) are written
-  by the batch itself as parts of the run's staged version (``BatchJob.staging``, the
-  directory a :class:`pipelines.dataset.Transaction` reserved them in). What comes back is
+  by the batch itself as parts of the run's staged version (``BatchJob.staging``, where a
+  :class:`pipelines.store.Transaction` reserved them). What comes back is
   the derived checks that read the text (offsets, lengths), computed here, over the batch,
   where the text is in memory, one boolean a row. Their *validation frames* (every column
   but ``text``, ``validate.FRAME_COLUMNS``) are read back from the written parts by
   :func:`merge_results` once the batches are done: the run validates what it wrote, and
-  holds no per-row frame while its batches run. (A batch that writes nothing, in tests,
-  returns its frames instead.)
+  holds no per-row frame while its batches run. (A table a batch has no row of is written
+  by nobody: its empty frame comes back.)
 - ``quotes`` and ``quarantine`` (a few rows a batch) come back whole: claims are computed
   over all quotations at the end of the run, and the claim ids go into the quotes parts.
 - the batch's ``runs`` row (ingest's accounting) comes back, to be added up.
@@ -32,15 +32,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import analyse, dataset, ingest, speakers, validate, write
+from pipelines import analyse, ingest, speakers, validate, write
 from pipelines.records import Article, InputCounts
+from pipelines.store import Staging
 
 # Tables a batch writes itself; their validation frames come back instead of their rows.
 WRITTEN_BY_BATCH: tuple[str, ...] = ("articles", "sentences")
@@ -56,9 +56,7 @@ class BatchJob:
     counts: InputCounts
     run_id: str
     started_at: dt.datetime
-    # the staged version's directory (a local path, or a Location on a remote filesystem);
-    # None: write nothing (tests)
-    staging: str | dataset.Location | None
+    staging: Staging  # the staged version's directory, local or on an object store
     part_files: dict[str, str] = field(default_factory=dict)  # table -> reserved part file
     registry: str | None = None  # the speaker registry file in use (None: the process's own)
 
@@ -133,9 +131,9 @@ def _run_batch(job: BatchJob) -> BatchResult:
     parts: dict[str, tuple[str, int]] = {}
     for name in WRITTEN_BY_BATCH:
         table = tables[name]
-        if job.staging is not None and table.num_rows:
+        if table.num_rows:
             file = job.part_files[name]
-            dataset.write_part(job.staging, name, file, table, job.run_id)
+            job.staging.write(name, file, table, job.run_id)
             parts[name] = (file, table.num_rows)
     lap("write")
     # A part written is read back for validation at the end of the run (merge_results): the
@@ -230,16 +228,14 @@ class RunDelta:
     schemas: dict[str, list[pa.Schema]]  # the distinct Arrow schemas each table was built in
 
 
-def read_frame(staging: str | Path | dataset.Location, name: str, file: str) -> pa.Table:
+def read_frame(staging: Staging, name: str, file: str) -> pa.Table:
     """The validation frame of a part a batch wrote under ``staging``: read back from the
     file, its columns but the text (Parquet reads only those), as ``validate.frame`` makes."""
-    table = dataset.read_part(staging, name, file, list(validate.FRAME_COLUMNS[name]))
+    table = staging.read(name, file, list(validate.FRAME_COLUMNS[name]))
     return validate.frame(name, table.replace_schema_metadata(write.SCHEMAS[name].metadata))
 
 
-def merge_results(
-    results: Sequence[BatchResult], staging: str | Path | dataset.Location | None = None
-) -> RunDelta:
+def merge_results(results: Sequence[BatchResult], staging: Staging) -> RunDelta:
     """The batches' results in batch order, concatenated. A run always has one at least (a
     run without input runs one empty batch, so its ``runs`` row carries the run's id).
 
@@ -248,17 +244,14 @@ def merge_results(
     batches run (~0.6 KB an article)."""
     if not results:
         raise ValueError("no batch results to merge")
-    for r in results:
-        unread = [name for name in r.parts if name not in r.frames]
-        if unread and staging is None:
-            raise ValueError(f"batch {r.number} wrote {unread}: merging needs the staging")
+
+    def frame_of(r: BatchResult, name: str) -> pa.Table:
+        if name in r.frames:
+            return r.frames[name]
+        return read_frame(staging, name, r.parts[name][0])
+
     tables = {
-        name: pa.concat_tables(
-            [
-                r.frames[name] if name in r.frames else read_frame(staging, name, r.parts[name][0])
-                for r in results
-            ]
-        )
+        name: pa.concat_tables([frame_of(r, name) for r in results])
         for name in (*WRITTEN_BY_BATCH, *RETURNED)
     }
     tables["runs"] = write.combine_run_summaries([r.runs for r in results])

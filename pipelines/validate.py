@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pyarrow as pa
@@ -290,7 +290,7 @@ def _decoded(table: pa.Table) -> pa.Table:
     return table
 
 
-def _has_columns(table: pa.Table | None, name: str) -> bool:
+def _has_columns(table: pa.Table | None, name: str) -> TypeGuard[pa.Table]:
     return table is not None and set(FRAME_COLUMNS[name]) <= set(table.column_names)
 
 
@@ -635,7 +635,9 @@ def _roles_ok(roles: list[dict[str, Any]] | None) -> bool:
 
 
 def _variants_ok(variants: list[str] | None, name_ar: str | None) -> bool:
-    return bool(variants) and all(variants) and name_ar in variants
+    if not variants:
+        return False
+    return all(variants) and name_ar in variants
 
 
 def _with_row(table: pa.Table) -> pa.Table:

@@ -406,7 +406,9 @@ def _dropped_spans_array(analyses: Sequence[ArticleAnalysis]) -> pa.Array:
 
 def build_articles(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
     articles = list(map(attrgetter("article"), analyses))
-    columns = dict(zip(_ARTICLE_COLUMNS, _columns(articles, _ARTICLE_COLUMNS), strict=True))
+    columns: dict[str, Any] = dict(
+        zip(_ARTICLE_COLUMNS, _columns(articles, _ARTICLE_COLUMNS), strict=True)
+    )
     columns["n_chars"] = list(map(len, columns["text"]))
     columns["text"] = _text_array(columns["text"])
     columns["dropped_spans"] = _dropped_spans_array(analyses)
@@ -427,12 +429,6 @@ def build_quotes(analyses: Sequence[ArticleAnalysis]) -> pa.Table:
     return _records_table("quotes", records, {"claim_id": pa.nulls(len(records), pa.string())})
 
 
-def load_speaker_registry() -> Registry:
-    """The speaker registry in use (``speakers.use_registry``; the default is shipped in
-    ``pipelines/lexicons/registries/default.json``)."""
-    return load_registry()
-
-
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
@@ -441,7 +437,7 @@ def build_speakers(
     quote_counts: Mapping[str | None, int], registry: Registry | None = None
 ) -> pa.Table:
     """One row per registry speaker, in registry order, with the run's quote count."""
-    reg = registry or load_speaker_registry()
+    reg = registry or load_registry()
     rows: dict[str, list[Any]] = {f.name: [] for f in SCHEMAS["speakers"]}
     for sid, e in reg.speakers.items():
         surnames = e["surnames"] + e.get("weak_surnames", [])

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import analyse
-from pipelines.ingest import read_inputs
+from pipelines.ingest import iter_inputs
 from pipelines.records import Article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def candidate_articles(cache: Path | None) -> list[Article]:
     paths = [str(corpus_dir() / name) for name in CORPORA]
     paths += [str(p) for p in sorted((ROOT / "tests" / "data").glob("*/articles.jsonl"))]
     paths.append(str(ROOT / "data" / "sample"))
-    articles, _ = read_inputs(paths)
+    articles = [a for batch, _ in iter_inputs(paths, batch_size=10_000) for a in batch]
     articles += fixture_articles()
     kept = []
     for i in range(0, len(articles), 2000):

@@ -27,11 +27,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import analyse_articles, count_inputs, read_inputs
 
 from flows import cli, pipeline
-from pipelines import analyse, dataset, ingest, validate, write
-from pipelines.analyse import analyse_articles
-from pipelines.ingest import count_inputs, iter_batches, read_inputs
+from pipelines import analyse, dataset, ingest, store, validate, write
+from pipelines.ingest import iter_batches
 from pipelines.records import ArticleAnalysis, InputCounts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -687,7 +687,7 @@ class TestFailedValidation:
         docs = out / "validation" / "index.html"
         assert f"Data Docs: {docs.resolve()}" in err and docs.is_file()
         assert snapshot(out) == before
-        assert not list((out / dataset.INTERNAL_DIR).glob("staging-*"))
+        assert not list((out / store.INTERNAL_DIR).glob("staging-*"))
         manifest = dataset.read_manifest(str(out))
         for name in write.TABLE_NAMES:
             assert pq.read_table(out / name).num_rows == manifest["tables"][name]["rows"]

@@ -14,11 +14,12 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import analyse_articles
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipelines.analyse as analyse_module
-from pipelines.analyse import analyse_articles, clean_article
+from pipelines.analyse import clean_article
 from pipelines.clean import clean_text
 from pipelines.ingest import find_input_files, iter_batches
 from pipelines.records import Article, ArticleAnalysis

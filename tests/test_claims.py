@@ -17,9 +17,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
+from helpers import analyse_articles, read_inputs
 
-from pipelines import analyse, claims, dictionary, write
-from pipelines.ingest import read_inputs
+from pipelines import claims, dictionary, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -298,7 +298,7 @@ def synthetic_rows(n: int, seed: int, paraphrases: int = 30) -> list[dict[str, A
 @pytest.fixture(scope="module")
 def seed_tables() -> dict[str, pa.Table]:
     articles, quarantine = read_inputs([SAMPLE_DIR])
-    tables = write.build_tables(analyse.analyse_articles(articles), quarantine)
+    tables = write.build_tables(analyse_articles(articles), quarantine)
     return claims.attach_claims(tables)
 
 

@@ -17,15 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from paused_isnad import command as paused_isnad
 
 from flows import cli, pipeline
-from pipelines import dataset
+from pipelines import dataset, store
+from pipelines.store import local as store_local
+from pipelines.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
 # A bound on a hang, not a speed test: the issue asks for an end within 2 minutes; a run that
 # hangs on the API would take ~7 min per call with Prefect's defaults.
 HANG_BOUND = 100.0
+# An object store URI that pyarrow opens without asking the network (no region lookup).
+S3_URI = "s3://bucket/prefix?region=us-east-1"
 
 
 @pytest.fixture
@@ -145,10 +150,10 @@ class TestOutputRefusedBeforeWork:
 
     def test_flow_refuses_it_too(self, tmp_path: Path) -> None:
         """A deployment's runs do not pass through the CLI: the flow's own check."""
-        with pytest.raises(dataset.OutputMisplaced):
-            dataset.check_apart([str(tmp_path)], str(tmp_path / "out"))
-        dataset.check_apart([str(tmp_path / "in")], str(tmp_path / "out"))
-        dataset.check_apart([str(tmp_path)], "s3://bucket/out")  # remote: no overlap
+        with pytest.raises(store.OutputMisplaced):
+            open_store(str(tmp_path / "out")).check_arguments([str(tmp_path)])
+        open_store(str(tmp_path / "out")).check_arguments([str(tmp_path / "in")])
+        open_store(S3_URI).check_arguments([str(tmp_path)])  # remote: no overlap
 
     def test_out_that_is_a_file(
         self, no_flow: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -192,7 +197,7 @@ class TestOutputRefusedBeforeWork:
                     raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
                 return real_open(path, flags, *args, **kw)
 
-            monkeypatch.setattr(dataset.os, "open", refuse)
+            monkeypatch.setattr(store_local.os, "open", refuse)
         else:
             out.chmod(0o500)
         try:
@@ -213,7 +218,7 @@ class TestOutputRefusedBeforeWork:
         def no_space(fd: int, data: bytes) -> int:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr(dataset.os, "write", no_space)
+        monkeypatch.setattr(store_local.os, "write", no_space)
         out = tmp_path / "out"
         assert cli.main(["run", str(SAMPLE_DIR), "--out", str(out)]) == cli.EXIT_ERROR
         (line,) = capsys.readouterr().err.splitlines()
@@ -244,16 +249,16 @@ class TestOutputRefusedBeforeWork:
             else:
                 out = mount / "out"
                 out.mkdir()
-            with pytest.raises(dataset.DatasetError, match=expected):
-                dataset.check_output(str(out))
+            with pytest.raises(store.DatasetError, match=expected):
+                open_store(str(out)).check_output()
         finally:
             subprocess.run(["umount", str(mount)], check=True)
 
     def test_a_good_output_passes_and_is_left_clean(self, tmp_path: Path) -> None:
         out = tmp_path / "new" / "out"
-        dataset.check_output(str(out))
+        open_store(str(out)).check_output()
         assert out.is_dir() and os.listdir(out) == []
-        dataset.check_output("s3://bucket/prefix")  # remote: checked by its first write
+        open_store(S3_URI).check_output()  # remote: checked by its first write
 
 
 class TestWatchdog:
@@ -437,10 +442,12 @@ def refused_api() -> str:
         return f"http://127.0.0.1:{probe.getsockname()[1]}/api"
 
 
-def isnad_run(out: Path, api: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    environment = {**os.environ, "PREFECT_API_URL": api, **(env or {})}
+def isnad_run(out: Path, api: str, pause: float | None = None) -> subprocess.Popen:
+    """``isnad run`` of the sample in a subprocess (paused ``pause`` s before its commit)."""
+    environment = {**os.environ, "PREFECT_API_URL": api}
+    args = ("run", str(SAMPLE_DIR), "--out", str(out))
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "run", str(SAMPLE_DIR), "--out", str(out)],
+        [sys.executable, "-m", "flows.cli", *args] if pause is None else paused_isnad(pause, *args),
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
@@ -488,7 +495,7 @@ class TestPrefectApiDown:
         from prefect.settings import PREFECT_API_URL
 
         out = tmp_path / "out"
-        proc = isnad_run(out, str(PREFECT_API_URL.value()), {dataset.PAUSE_ENV: "120"})
+        proc = isnad_run(out, str(PREFECT_API_URL.value()), pause=120)
         deadline = time.monotonic() + 240
         while not list((out / ".isnad").glob("staging-*/_SUCCESS")):
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -507,5 +514,5 @@ class TestPrefectApiDown:
         assert "isnad: error: terminated (SIGTERM); nothing was published" in err
         assert dataset.read_manifest(out) is None
         assert not list((out / ".isnad").glob("staging-*"))
-        with dataset.locked(out):  # free at once
+        with open_store(out).locked():  # free at once
             pass

@@ -1,4 +1,5 @@
-"""pipelines.dataset: the versioned layout, atomic commits, crash leftovers, the lock."""
+"""pipelines.store (a local dataset) and the readers of pipelines.dataset: the versioned
+layout, atomic commits, crash leftovers, the lock."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from helpers import analyse_articles, read_inputs
 
-from pipelines import dataset, write
-from pipelines.analyse import analyse_articles
-from pipelines.ingest import read_inputs
+from pipelines import dataset, store, write
+from pipelines.store import LocalStore, ObjectStore, open_store
+from pipelines.store import local as store_local
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 QUARANTINE = [
@@ -37,6 +39,14 @@ def tables() -> dict[str, pa.Table]:
 def appended(tables: dict[str, pa.Table], n: int) -> dict[str, pa.Table]:
     """The first ``n`` rows of the row tables (what a run appends)."""
     return {k: tables[k].slice(0, n) for k in ("articles", "sentences", "quotes", "quarantine")}
+
+
+def publish_tables(tables: dict[str, pa.Table], out: str | Path, run_id: str) -> dict[str, str]:
+    """Replace every table given by its rows (a whole, non-incremental publish); what a
+    reader opens for each."""
+    target = open_store(out)
+    target.publish(run_id, replace=tables)
+    return target.table_paths(tables)
 
 
 def glob_rows(out: Path, name: str) -> int:
@@ -57,12 +67,13 @@ def test_file_uri_is_the_local_dataset(tables: dict[str, pa.Table], tmp_path: Pa
     """A ``file://`` URI is a local path (the local layout, symlinks and lock), not a
     remote dataset; ``s3://`` and the like are."""
     uri = f"file://{tmp_path}"
-    assert not dataset.is_remote(uri) and dataset.is_remote("s3://bucket/x")
-    assert dataset.local_path(uri) == tmp_path
-    dataset.publish_tables(tables, uri, "run-1")
+    local = open_store(uri)
+    assert isinstance(local, LocalStore) and local.root == tmp_path
+    assert isinstance(open_store("s3://bucket/x?region=us-east-1"), ObjectStore)
+    publish_tables(tables, uri, "run-1")
     assert (tmp_path / "quotes").is_symlink()
     assert dataset.read_table(uri, "quotes").equals(tables["quotes"])
-    assert dataset.table_paths(uri, ["quotes"]) == {"quotes": str(tmp_path / "quotes")}
+    assert local.table_paths(["quotes"]) == {"quotes": str(tmp_path / "quotes")}
 
 
 class TestLayout:
@@ -70,7 +81,7 @@ class TestLayout:
         self, tables: dict[str, pa.Table], tmp_path: Path
     ) -> None:
         """Each table directory reads back whole with pyarrow, pandas and a DuckDB glob."""
-        paths = dataset.publish_tables(tables, tmp_path, "run-1")
+        paths = publish_tables(tables, tmp_path, "run-1")
         assert paths == {n: str(tmp_path / n) for n in write.TABLE_NAMES}
         for name, path in paths.items():
             back = pq.read_table(path)
@@ -86,7 +97,7 @@ class TestLayout:
         stamped; zstd-compressed and without dictionary pages (write_part_file's settings)."""
         for name, table in tables.items():
             path = tmp_path / f"{name}.parquet"
-            dataset.write_part_file(path, name, table, "run-1")
+            store_local.write_part_file(path, name, table, "run-1")
             back = pq.read_table(path)
             assert back.equals(table)
             assert back.schema.equals(write.SCHEMAS[name])
@@ -103,7 +114,7 @@ class TestLayout:
         self, tables: dict[str, pa.Table], tmp_path: Path
     ) -> None:
         """_SUCCESS lists each table's parts and rows; every footer records the version."""
-        dataset.publish_tables(tables, tmp_path, "run-1")
+        publish_tables(tables, tmp_path, "run-1")
         manifest = json.loads((tmp_path / "_SUCCESS").read_text(encoding="utf-8"))
         assert manifest == dataset.read_manifest(tmp_path)
         assert (manifest["version"], manifest["run_id"]) == (1, "run-1")
@@ -117,19 +128,19 @@ class TestLayout:
             assert meta[b"isnad.schema_version"] == write.SCHEMA_VERSION.encode()
             assert meta[b"isnad.run_id"] == b"run-1"
             assert meta[b"isnad.table"] == name.encode()
-        assert not list((tmp_path / dataset.INTERNAL_DIR).glob("staging-*"))
+        assert not list((tmp_path / store.INTERNAL_DIR).glob("staging-*"))
 
     def test_append_adds_parts_and_links_the_rest(
         self, tables: dict[str, pa.Table], tmp_path: Path
     ) -> None:
         """A second commit adds a part; untouched parts are the same files (hard links), and
         only the current and previous versions are kept."""
-        dataset.publish(tmp_path, "r1", append=appended(tables, 2))
-        first = dataset.current_version_dir(tmp_path)
+        open_store(tmp_path).publish("r1", append=appended(tables, 2))
+        first = open_store(tmp_path).current_version_dir()
         assert first is not None
-        dataset.publish(tmp_path, "r2", append=appended(tables, 3))
-        dataset.publish(tmp_path, "r3", append={"articles": tables["articles"].slice(3)})
-        manifest = dataset.open_snapshot(tmp_path).manifest
+        open_store(tmp_path).publish("r2", append=appended(tables, 3))
+        open_store(tmp_path).publish("r3", append={"articles": tables["articles"].slice(3)})
+        manifest = open_store(tmp_path).snapshot().manifest
         assert manifest.version == 3 and manifest.previous_version == 2
         assert [p.rows for p in manifest.tables["articles"]] == [2, 3, 2]
         assert [p.rows for p in manifest.tables["quarantine"]] == [1, 1]
@@ -142,15 +153,15 @@ class TestLayout:
 
     def test_replace_and_rewrite(self, tables: dict[str, pa.Table], tmp_path: Path) -> None:
         """replace makes a table one new part (even empty); rewrite swaps one part."""
-        dataset.publish(
-            tmp_path, "r1", append=appended(tables, 2), replace={"claims": tables["claims"]}
+        open_store(tmp_path).publish(
+            "r1", append=appended(tables, 2), replace={"claims": tables["claims"]}
         )
-        dataset.publish(tmp_path, "r2", append=appended(tables, 1))
-        first = dataset.open_snapshot(tmp_path).manifest.tables["quotes"][0].file
+        open_store(tmp_path).publish("r2", append=appended(tables, 1))
+        first = open_store(tmp_path).snapshot().manifest.tables["quotes"][0].file
         rewritten = tables["quotes"].slice(0, 1)
-        dataset.publish(tmp_path, "r3", replace={"claims": tables["claims"].slice(0, 0)},
+        open_store(tmp_path).publish("r3", replace={"claims": tables["claims"].slice(0, 0)},
                         rewrite={"quotes": {first: rewritten}})  # fmt: skip
-        manifest = dataset.open_snapshot(tmp_path).manifest
+        manifest = open_store(tmp_path).snapshot().manifest
         assert manifest.rows("claims") == 0 and len(manifest.tables["claims"]) == 1
         assert [p.rows for p in manifest.tables["quotes"]] == [1, 1]
         assert first not in {p.file for p in manifest.tables["quotes"]}
@@ -160,8 +171,8 @@ class TestLayout:
         self, tables: dict[str, pa.Table], tmp_path: Path
     ) -> None:
         """A retried publish of a run that already committed changes nothing."""
-        first = dataset.publish(tmp_path, "r1", append=appended(tables, 2))
-        again = dataset.publish(tmp_path, "r1", append=appended(tables, 2))
+        first = open_store(tmp_path).publish("r1", append=appended(tables, 2))
+        again = open_store(tmp_path).publish("r1", append=appended(tables, 2))
         assert again == first
         assert dataset.read_table(tmp_path, "articles").num_rows == 2
 
@@ -173,10 +184,10 @@ class TestLayout:
         i = quotes.schema.get_field_index("confidence")
         bad = quotes.set_column(i, "confidence", quotes.column(i).cast(pa.float32()))
         with pytest.raises(ValueError, match="declared schema"):
-            dataset.publish_tables({**tables, "quotes": bad}, tmp_path, "r1")
+            publish_tables({**tables, "quotes": bad}, tmp_path, "r1")
         assert dataset.read_manifest(tmp_path) is None
         assert not list(tmp_path.glob("*/*.parquet"))
-        assert not list((tmp_path / dataset.INTERNAL_DIR).glob("staging-*"))
+        assert not list((tmp_path / store.INTERNAL_DIR).glob("staging-*"))
 
 
 class TestReaders:
@@ -188,13 +199,13 @@ class TestReaders:
         """A reader reads articles, then two runs commit (the second would delete the
         reader's version), then it reads quotes and sentences: all of its own version,
         through pyarrow, pandas and DuckDB alike. Once it is done, a run deletes it."""
-        dataset.publish(tmp_path, "r1", append=appended(tables, 2))
-        first = dataset.current_version_dir(tmp_path)
+        open_store(tmp_path).publish("r1", append=appended(tables, 2))
+        first = open_store(tmp_path).current_version_dir()
         with dataset.open_dataset(tmp_path) as snap:
             assert snap.version == 1 and "quotes" in snap.names
             articles = snap.read("articles")
-            dataset.publish(tmp_path, "r2", append=appended(tables, 3))
-            dataset.publish(tmp_path, "r3", replace={"quotes": tables["quotes"].slice(0, 1)})
+            open_store(tmp_path).publish("r2", append=appended(tables, 3))
+            open_store(tmp_path).publish("r3", replace={"quotes": tables["quotes"].slice(0, 1)})
             assert dataset.read_manifest(tmp_path)["version"] == 3
             assert articles.equals(tables["articles"].slice(0, 2))
             assert snap.read("quotes").equals(tables["quotes"].slice(0, 2))
@@ -204,7 +215,7 @@ class TestReaders:
                 assert con.execute(query, {"files": snap.files("quotes")}).fetchall() == [(2,)]
             assert set(snap.read_tables()) == set(appended(tables, 2))
         assert first is not None and first.is_dir()
-        dataset.publish(tmp_path, "r4", append=appended(tables, 1))
+        open_store(tmp_path).publish("r4", append=appended(tables, 1))
         assert not first.exists()
         assert sorted(p.name for p in first.parent.iterdir()) == ["v000003", "v000004"]
 
@@ -212,17 +223,17 @@ class TestReaders:
         self, tables: dict[str, pa.Table], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A run committing while read_tables is between two tables changes nothing read."""
-        dataset.publish(tmp_path, "r1", append=appended(tables, 2))
-        real = dataset.Snapshot.read
+        open_store(tmp_path).publish("r1", append=appended(tables, 2))
+        real = store.Snapshot.read
         runs = iter(["r2", "r3"])
 
-        def read_then_commit(self: dataset.Snapshot, name: str, columns: object = None) -> object:
+        def read_then_commit(self: store.Snapshot, name: str, columns: object = None) -> object:
             table = real(self, name, columns)  # type: ignore[arg-type]
             if run := next(runs, None):
-                dataset.publish(tmp_path, run, append=appended(tables, 3))
+                open_store(tmp_path).publish(run, append=appended(tables, 3))
             return table
 
-        monkeypatch.setattr(dataset.Snapshot, "read", read_then_commit)
+        monkeypatch.setattr(store.Snapshot, "read", read_then_commit)
         got = dataset.read_tables(tmp_path, ["articles", "sentences", "quotes", "quarantine"])
         assert dataset.read_manifest(tmp_path)["version"] == 3
         assert {k: t.num_rows for k, t in got.items()} == {
@@ -234,7 +245,7 @@ class TestReaders:
 
     def test_nothing_published(self, tmp_path: Path) -> None:
         with (
-            pytest.raises(dataset.DatasetError, match="nothing is published"),
+            pytest.raises(store.DatasetError, match="nothing is published"),
             dataset.open_dataset(tmp_path),
         ):
             pass
@@ -254,31 +265,33 @@ class TestCrashSafety:
         """A commit dying while writing a part, after renaming its staged version, or at the
         pointer swap leaves the current version as it was, byte for byte; the next commit
         clears the leftovers and goes through."""
-        dataset.publish(tmp_path, "r1", append=appended(tables, 2))
+        open_store(tmp_path).publish("r1", append=appended(tables, 2))
         before = part_files(tmp_path)
 
         class Killed(BaseException):
             """Stands for kill -9: nothing after it runs, not even except clauses."""
 
         if step == "write_table":  # the second part of the commit
-            monkeypatch.setattr(dataset.pq, "write_table", _die_after(Killed, pq.write_table, 1))
+            dying = _die_after(Killed, pq.write_table, 1)
+            monkeypatch.setattr(store_local.pq, "write_table", dying)
         elif step == "rename":  # just after the staged version got its final name
-            monkeypatch.setattr(dataset.os, "rename", _die_after(Killed, os.rename, 0, late=True))
+            dying = _die_after(Killed, os.rename, 0, late=True)
+            monkeypatch.setattr(store_local.os, "rename", dying)
         else:  # at the swap of .isnad/current
-            monkeypatch.setattr(dataset, "_replace_symlink", _die_on(Killed, "current"))
-        monkeypatch.setattr(dataset.shutil, "rmtree", lambda *a, **k: None)  # no tidying
+            monkeypatch.setattr(store_local, "replace_symlink", _die_on(Killed, "current"))
+        monkeypatch.setattr(store_local.shutil, "rmtree", lambda *a, **k: None)  # no tidying
         with pytest.raises(Killed):
-            dataset.publish(tmp_path, "r2", append=appended(tables, 3))
+            open_store(tmp_path).publish("r2", append=appended(tables, 3))
         monkeypatch.undo()
 
         assert part_files(tmp_path) == before
         assert dataset.read_manifest(tmp_path)["version"] == 1
         assert glob_rows(tmp_path, "articles") == 2
-        assert list((tmp_path / dataset.INTERNAL_DIR).glob("staging-*")) or step != "write_table"
+        assert list((tmp_path / store.INTERNAL_DIR).glob("staging-*")) or step != "write_table"
 
-        dataset.publish(tmp_path, "r3", append=appended(tables, 3))
+        open_store(tmp_path).publish("r3", append=appended(tables, 3))
         assert glob_rows(tmp_path, "articles") == 5
-        internal = tmp_path / dataset.INTERNAL_DIR
+        internal = tmp_path / store.INTERNAL_DIR
         assert not list(internal.glob("staging-*"))
         assert sorted(p.name for p in (internal / "versions").iterdir()) == ["v000001", "v000002"]
 
@@ -286,13 +299,13 @@ class TestCrashSafety:
         self, tables: dict[str, pa.Table], tmp_path: Path
     ) -> None:
         """A dataset copied with its symlinks followed still reads, but is not written into."""
-        dataset.publish(tmp_path / "a", "r1", append=appended(tables, 2))
+        open_store(tmp_path / "a").publish("r1", append=appended(tables, 2))
         shutil.copytree(tmp_path / "a", tmp_path / "b", symlinks=False)
         assert pq.read_table(tmp_path / "b" / "articles").num_rows == 2
-        with pytest.raises(dataset.DatasetError, match="symlinks"):
-            dataset.publish(tmp_path / "b", "r2", append=appended(tables, 1))
+        with pytest.raises(store.DatasetError, match="symlinks"):
+            open_store(tmp_path / "b").publish("r2", append=appended(tables, 1))
         shutil.copytree(tmp_path / "a", tmp_path / "c", symlinks=True)
-        dataset.publish(tmp_path / "c", "r2", append=appended(tables, 1))
+        open_store(tmp_path / "c").publish("r2", append=appended(tables, 1))
         assert (
             glob_rows(tmp_path / "c", "articles") == 3
             and glob_rows(tmp_path / "a", "articles") == 2
@@ -301,8 +314,8 @@ class TestCrashSafety:
     def test_refuses_the_old_one_file_layout(self, tmp_path: Path) -> None:
         """An output directory of an earlier isnad (<table>.parquet files) is left alone."""
         (tmp_path / "quotes.parquet").write_bytes(b"PAR1")
-        with pytest.raises(dataset.DatasetError, match="one-file-per-table"):
-            dataset.open_snapshot(tmp_path)
+        with pytest.raises(store.DatasetError, match="one-file-per-table"):
+            open_store(tmp_path).snapshot()
 
 
 def _die_after(exc: type[BaseException], real: object, n: int, *, late: bool = False) -> object:
@@ -322,7 +335,7 @@ def _die_after(exc: type[BaseException], real: object, n: int, *, late: bool = F
 
 
 def _die_on(exc: type[BaseException], link_name: str) -> object:
-    real = dataset._replace_symlink
+    real = store_local.replace_symlink
 
     def wrapper(link: Path, target: str, tmp_name: str) -> None:
         if link.name == link_name:
@@ -336,25 +349,25 @@ class TestLock:
     def test_second_writer_is_refused_with_the_holder_named(self, tmp_path: Path) -> None:
         """While a run holds the lock, another gets DatasetLocked at once (timeout 0), or
         after waiting; once released, the lock is free."""
-        with dataset.locked(tmp_path, run_id="first-run"):
+        with open_store(tmp_path).locked(run_id="first-run"):
             with (
-                pytest.raises(dataset.DatasetLocked, match=r"run first-run.*--lock-timeout"),
-                dataset.locked(tmp_path),
+                pytest.raises(store.DatasetLocked, match=r"run first-run.*--lock-timeout"),
+                open_store(tmp_path).locked(),
             ):
                 pass
             with (
-                pytest.raises(dataset.DatasetLocked, match=r"after waiting 0\.3 s"),
-                dataset.locked(tmp_path, timeout=0.3),
+                pytest.raises(store.DatasetLocked, match=r"after waiting 0\.3 s"),
+                open_store(tmp_path).locked(timeout=0.3),
             ):
                 pass
-        with dataset.locked(tmp_path, timeout=0):
+        with open_store(tmp_path).locked(timeout=0):
             pass
 
     def test_a_killed_holder_leaves_no_stale_lock(self, tmp_path: Path) -> None:
         """The kernel drops a flock with its process: after kill -9 the next run goes on."""
         script = (
             "import fcntl, sys, time\n"
-            f"f = open({str(tmp_path / dataset.LOCK_NAME)!r}, 'a')\n"
+            f"f = open({str(tmp_path / store.LOCK_NAME)!r}, 'a')\n"
             "fcntl.flock(f, fcntl.LOCK_EX)\n"
             "print('locked', flush=True)\n"
             "time.sleep(60)\n"
@@ -362,20 +375,20 @@ class TestLock:
         holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-            with pytest.raises(dataset.DatasetLocked), dataset.locked(tmp_path):
+            with pytest.raises(store.DatasetLocked), open_store(tmp_path).locked():
                 pass
         finally:
             holder.send_signal(signal.SIGKILL)
             holder.communicate(timeout=10)
-        with dataset.locked(tmp_path, timeout=5):
+        with open_store(tmp_path).locked(timeout=5):
             pass
 
     def test_a_transaction_needs_the_lock(self, tmp_path: Path) -> None:
         """Staging a version without holding the lock is a program error; publish() takes
         the lock itself when the caller does not hold it."""
-        with pytest.raises(dataset.DatasetError, match="locked"):
-            dataset.Transaction(tmp_path, "r1")
-        with dataset.locked(tmp_path):
-            assert dataset.holds_lock(tmp_path)
-            dataset.Transaction(tmp_path, "r1").abort()
-        assert not dataset.holds_lock(tmp_path)
+        with pytest.raises(store.DatasetError, match="locked"):
+            open_store(tmp_path).transaction("r1")
+        with open_store(tmp_path).locked():
+            assert open_store(tmp_path).holds_lock()
+            open_store(tmp_path).transaction("r1").abort()
+        assert not open_store(tmp_path).holds_lock()

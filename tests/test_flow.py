@@ -10,13 +10,16 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import analyse_articles, read_inputs
 
 from flows import cli, pipeline
-from pipelines import analyse, dataset, stream, validate, write
-from pipelines.ingest import read_inputs
+from pipelines import dataset, stream, validate, write
 from pipelines.records import InputCounts
+from pipelines.store import Staging
+from pipelines.store.local import LocalStaging
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 TABLES = write.TABLE_NAMES  # articles, sentences, quotes, claims, speakers, quarantine, ...]
@@ -101,13 +104,30 @@ class TestFlowRun:
         assert {t["table"]: t["added"] for t in run["table_rows"]}["articles"] == 0
 
 
+class MemoryStaging(Staging):
+    """A staging that keeps the parts written in memory (a test needs no directory)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[tuple[str, str], pa.Table] = {}
+
+    def write(self, name: str, file: str, table: pa.Table, run_id: str) -> None:
+        self.parts[name, file] = table
+
+    def read(self, name: str, file: str, columns: list[str] | None = None) -> pa.Table:
+        table = self.parts[name, file]
+        return table if columns is None else table.select(columns)
+
+    def has(self, name: str, file: str) -> bool:
+        return (name, file) in self.parts
+
+
 class TestTasks:
     def test_find_inputs_lists_sample_files(self) -> None:
         """find_inputs returns the five sample files, sorted."""
         files = pipeline.find_inputs.fn([str(SAMPLE_DIR)])
         assert [Path(f).name for f in files] == sorted(p.name for p in SAMPLE_DIR.glob("*.txt"))
 
-    def _job(self, articles: list, staging: Path | None, number: int = 1) -> stream.BatchJob:
+    def _job(self, articles: list, staging: Path | Staging, number: int = 1) -> stream.BatchJob:
         return stream.BatchJob(
             number=number,
             articles=articles,
@@ -115,7 +135,7 @@ class TestTasks:
             counts=InputCounts(len(articles), len(articles), 0, 0),
             run_id="run-1",
             started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-            staging=None if staging is None else str(staging),
+            staging=staging if isinstance(staging, Staging) else LocalStaging(staging),
             part_files={name: f"part-{number}.parquet" for name in stream.WRITTEN_BY_BATCH},
         )
 
@@ -128,7 +148,7 @@ class TestTasks:
         for name in stream.WRITTEN_BY_BATCH:
             (tmp_path / name).mkdir()
         result = stream.run_batch(self._job(articles, tmp_path))
-        expected = write.build_tables(analyse.analyse_articles(articles), [])
+        expected = write.build_tables(analyse_articles(articles), [])
         for name in stream.WRITTEN_BY_BATCH:
             file, rows = result.parts[name]
             written = pq.read_table(tmp_path / name / file)
@@ -137,7 +157,7 @@ class TestTasks:
             )
             assert rows == expected[name].num_rows == result.rows(name) > 0
             assert name not in result.frames
-            frame = stream.read_frame(tmp_path, name, file)
+            frame = stream.read_frame(LocalStaging(tmp_path), name, file)
             assert "text" not in frame.column_names
             assert frame.equals(validate.frame(name, expected[name]), check_metadata=True)
         assert result.frames["quotes"].equals(expected["quotes"])
@@ -159,11 +179,11 @@ class TestTasks:
             frozen_during.append(gc.get_freeze_count())
             raise RuntimeError("tables")
 
-        stream.run_batch(self._job(articles[:1], None))
+        stream.run_batch(self._job(articles[:1], MemoryStaging()))
         assert gc.get_freeze_count() == 0
         monkeypatch.setattr(write, "build_tables", fail)
         with pytest.raises(RuntimeError, match="tables"):
-            stream.run_batch(self._job(articles[:1], None))
+            stream.run_batch(self._job(articles[:1], MemoryStaging()))
         assert frozen_during and frozen_during[0] > 0
         assert gc.get_freeze_count() == 0
 
@@ -189,50 +209,52 @@ class TestTasks:
         """Merged batches: rows and check columns concatenated in batch order, one runs row
         with the counts added up."""
         articles, _ = read_inputs([SAMPLE_DIR])
-        first = stream.run_batch(self._job(articles[:2], None, 1))
-        second = stream.run_batch(self._job(articles[2:], None, 2))
-        delta = stream.merge_results([first, second])
+        staging = MemoryStaging()
+        first = stream.run_batch(self._job(articles[:2], staging, 1))
+        second = stream.run_batch(self._job(articles[2:], staging, 2))
+        delta = stream.merge_results([first, second], staging)
         ids = delta.tables["articles"].column("article_id").to_pylist()
         assert ids == [a.article_id for a in articles]
         n = delta.tables["sentences"].num_rows
-        assert n == first.frames["sentences"].num_rows + second.frames["sentences"].num_rows
+        assert n == first.rows("sentences") + second.rows("sentences") > 0
         assert all(len(v) == n for v in delta.checks["sentences"].values())
         assert delta.tables["runs"].column("articles").to_pylist() == [5]
         assert delta.schemas["articles"] == [write.SCHEMAS["articles"]]
 
     def test_merge_reads_written_parts_back_in_batch_order(self, tmp_path: Path) -> None:
-        """Batches that wrote their parts merge into the same tables as batches that returned
-        their frames; without the staging directory such batches cannot be merged."""
+        """Batches that wrote their parts as files merge into the same tables as batches
+        whose parts stayed in memory (the frames read back from Parquet are the rows')."""
         articles, _ = read_inputs([SAMPLE_DIR])
         for name in stream.WRITTEN_BY_BATCH:
             (tmp_path / name).mkdir()
+        memory = MemoryStaging()
         in_memory = stream.merge_results(
-            [stream.run_batch(self._job(articles[:2], None, 1)),
-             stream.run_batch(self._job(articles[2:], None, 2))]
+            [stream.run_batch(self._job(articles[:2], memory, 1)),
+             stream.run_batch(self._job(articles[2:], memory, 2))],
+            memory,
         )  # fmt: skip
         written = [
             stream.run_batch(self._job(articles[:2], tmp_path, 1)),
             stream.run_batch(self._job(articles[2:], tmp_path, 2)),
         ]
-        merged = stream.merge_results(written, tmp_path)
+        merged = stream.merge_results(written, LocalStaging(tmp_path))
         for name in (*stream.WRITTEN_BY_BATCH, *stream.RETURNED):
             assert merged.tables[name].equals(in_memory.tables[name]), name
         for name, columns in in_memory.checks.items():
             for column, values in columns.items():
                 assert (merged.checks[name][column] == values).all(), (name, column)
-        with pytest.raises(ValueError, match="staging"):
-            stream.merge_results(written)
 
     def test_merge_of_an_empty_batch_is_empty_tables(self) -> None:
         """An input with no articles still yields all the tables, empty but typed; merging
         no batch at all is refused (a run always has one, see the flow)."""
-        merged = stream.merge_results([stream.run_batch(self._job([], None))]).tables
+        staging = MemoryStaging()
+        merged = stream.merge_results([stream.run_batch(self._job([], staging))], staging).tables
         assert set(merged) == set(TABLES)
         assert merged["articles"].num_rows == 0
         assert merged["speakers"].num_rows == 5
         assert merged["runs"].column("run_id").to_pylist() == ["run-1"]
         with pytest.raises(ValueError):
-            stream.merge_results([])
+            stream.merge_results([], staging)
 
 
 class TestCli:

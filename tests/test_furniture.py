@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from helpers import analyse_articles
 
-from pipelines.analyse import analyse_articles
 from pipelines.clean import clean_text
 from pipelines.furniture import find_furniture
 from pipelines.records import Article, ArticleAnalysis

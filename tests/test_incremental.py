@@ -20,10 +20,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from paused_isnad import command as paused_isnad
 
 from flows import cli, pipeline
-from pipelines import dataset, validate, write
+from pipelines import dataset, store, validate, write
 from pipelines.records import InputCounts
+from pipelines.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -196,14 +198,15 @@ class TestIncrementalRuns:
         assert_consistent(history.out)
 
 
-def _cli(inbox: Path, out: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``isnad run`` in a subprocess, against the test harness's Prefect API."""
+def _cli(inbox: Path, out: Path, *args: str, pause: float | None = None) -> subprocess.Popen:
+    """``isnad run`` in a subprocess, against the test harness's Prefect API (paused
+    ``pause`` seconds just before its commit)."""
     from prefect.settings import PREFECT_API_URL
 
     environment = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    environment.update(env or {})
+    argv = ("run", str(inbox), "--out", str(out), *args)
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "run", str(inbox), "--out", str(out), *args],
+        [sys.executable, "-m", "flows.cli", *argv] if pause is None else paused_isnad(pause, *argv),
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
@@ -246,8 +249,8 @@ class TestCrashAndConcurrency:
         before = {name: t.num_rows for name, t in read_all(out).items()}
         add_new_articles(inbox, 3, start=2)
 
-        proc = _cli(inbox, out, env={dataset.PAUSE_ENV: "120"})
-        staged = out / dataset.INTERNAL_DIR
+        proc = _cli(inbox, out, pause=120)
+        staged = out / store.INTERNAL_DIR
         _wait_for(lambda: list(staged.glob("staging-*/_SUCCESS")), 120, proc)
         assert cli.main(["run", str(inbox), "--out", str(out)]) == cli.EXIT_LOCKED
         assert f"pid {proc.pid}" in capsys.readouterr().err
@@ -272,7 +275,7 @@ class TestCrashAndConcurrency:
         holds each row once and passes its suites."""
         inbox, out = make_inbox(tmp_path / "inbox", n_new=2), tmp_path / "out"
         proc = _cli(inbox, out, "--lock-timeout", "300")
-        _wait_for(lambda: (out / dataset.LOCK_NAME).exists() and (out / dataset.LOCK_NAME)
+        _wait_for(lambda: (out / store.LOCK_NAME).exists() and (out / store.LOCK_NAME)
                   .read_text(encoding="utf-8").startswith("{"), 120, proc)  # fmt: skip
         summary = pipeline.isnad_flow([str(inbox)], str(out), lock_timeout=300)
         _, err = proc.communicate(timeout=60)
@@ -310,7 +313,7 @@ class TestRefusals:
 
         retry = pipeline._IO_RETRIES["retry_condition_fn"]
         assert retry(None, None, Failed(data=OSError("stale NFS handle")))
-        assert not retry(None, None, Failed(data=dataset.DatasetError("old layout")))
+        assert not retry(None, None, Failed(data=store.DatasetError("old layout")))
         assert not retry(None, None, Failed(data=ValueError("schema")))
 
 
@@ -318,8 +321,10 @@ class TestPlan:
     def test_counts_move_to_already_published(self) -> None:
         """Skipped articles and quarantine rows leave the batch and its counts for
         already_published; the accounting identity still holds."""
+        from helpers import read_inputs
+
         from pipelines import incremental
-        from pipelines.ingest import InputBatch, read_inputs
+        from pipelines.ingest import InputBatch
 
         articles, _ = read_inputs([SAMPLE_DIR])
         bad = [
@@ -343,8 +348,8 @@ class TestPlan:
         from pipelines import incremental
 
         failed = write.finish_run_row(write.build_tables([], [])["runs"], validation="failed")
-        dataset.publish(tmp_path, "failed-run", replace={"runs": failed})
-        published = incremental.read_published(tmp_path)
+        open_store(tmp_path).publish("failed-run", replace={"runs": failed})
+        published = incremental.read_published(open_store(tmp_path))
         assert (published.version, published.article_ids, published.claims) == (1, set(), None)
         assert published.runs is not None and published.runs.num_rows == 1
 
@@ -372,18 +377,18 @@ class TestPlan:
             return write.build_tables([ArticleAnalysis(article, (), (quote,))], [])
 
         def publish(update: incremental.Update, run_id: str) -> None:
-            dataset.publish(
-                tmp_path,
+            open_store(tmp_path).publish(
                 run_id,
                 append=update.append,
                 replace={**update.replace, "runs": update.runs_table(update.run)},
                 rewrite=update.rewrite,
             )
 
+        target = open_store(tmp_path)
         for n, text in ((1, first), (2, second)):
-            publish(incremental.plan_update(delta(n, text), incremental.read_published(tmp_path)),
+            publish(incremental.plan_update(delta(n, text), incremental.read_published(target)),
                     f"r{n}")  # fmt: skip
-        published = incremental.read_published(tmp_path)
+        published = incremental.read_published(target)
         before = {ids[0]: claim for ids, claim in zip(published.claims["quote_ids"].to_pylist(),
                   published.claims["claim_id"].to_pylist(), strict=True)}  # fmt: skip
         assert sorted(before) == ["q1", "q2"]  # two claims of one quotation each

@@ -13,9 +13,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import read_inputs
 
 from pipelines import ingest
-from pipelines.ingest import iter_inputs, make_article_id, read_inputs
+from pipelines.ingest import iter_inputs, make_article_id
 from pipelines.records import Article
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"

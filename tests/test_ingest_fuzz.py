@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from helpers import read_inputs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -207,5 +208,5 @@ def test_a_far_future_date_is_kept_as_null() -> None:
         pq.write_table(
             pa.table({"id": ["a"], "text": [TEXT], "date": days.view(pa.date32())}), path
         )
-        (article,), quarantine = ingest.read_inputs([path])
+        (article,), quarantine = read_inputs([path])
         assert quarantine == [] and article.published_date is None

@@ -13,9 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import count_inputs, read_inputs
 
 from pipelines import ingest
-from pipelines.ingest import count_inputs, read_inputs
 from pipelines.records import InputCounts
 
 TEXT = "قال لافروف إن المحادثات كانت مثمرة"

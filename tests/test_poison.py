@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import read_inputs
 from serving import prefect_env, read_deployment, run_deployment, stop_serving
 
 from pipelines import analyse, dataset, ingest, validate, write
@@ -60,7 +61,7 @@ class TestDatePolicy:
         path = tmp_path / "in.jsonl"
         text = "قال لافروف في 2015-07-21 إن"  # a text date is not taken in its place
         path.write_text(json.dumps({"id": 1, "date": date, "text": text}) + "\n", "utf-8")
-        (article,), _ = ingest.read_inputs([path], run_date=RUN_DATE)
+        (article,), _ = read_inputs([path], run_date=RUN_DATE)
         assert (article.published_date, article.date_origin) == expected
 
     @pytest.mark.parametrize(
@@ -90,7 +91,7 @@ class TestDatePolicy:
 
 @pytest.fixture(scope="module")
 def sample_tables() -> tuple[dict[str, pa.Table], dict[str, dict[str, np.ndarray]]]:
-    articles, _ = ingest.read_inputs([SAMPLE_DIR])
+    articles, _ = read_inputs([SAMPLE_DIR])
     analyses = analyse.attribute_quotations(
         analyse.detect_quotations(analyse.segment_articles(analyse.clean_articles(articles)))
     )

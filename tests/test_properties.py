@@ -11,10 +11,10 @@ import datetime as dt
 import itertools
 import re
 
+from helpers import analyse_articles
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipelines.analyse import analyse_articles
 from pipelines.clean import clean_text
 from pipelines.furniture import find_furniture
 from pipelines.records import QUOTE_TYPES, Article, ArticleAnalysis

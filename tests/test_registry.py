@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from helpers import analyse_articles, read_inputs
 
 from flows import cli
 from pipelines import registry, report, speakers
-from pipelines.analyse import analyse_articles
-from pipelines.ingest import read_inputs
 from pipelines.records import Article
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@ moto, read and written through pyarrow's S3 filesystem as a real bucket would be
 
 A run there publishes the same tables as a local one, in process and from Dask workers that
 write their parts straight to the bucket; runs add incrementally; the manifest-last commit,
-the advisory lock and the clean-up hold (``pipelines.remote``)."""
+the advisory lock and the clean-up hold (``pipelines.store.object``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ import pytest
 from test_dask import CONTENT_TABLES, SAMPLE, SORT_KEYS
 from test_dask import _tables as local_tables
 
-from pipelines import dataset, remote
+from pipelines import dataset, store
+from pipelines.store import ObjectStore, open_store
 
 moto_server = pytest.importorskip("moto.server")
 
@@ -62,10 +63,10 @@ def _remote_tables(uri: str) -> dict:
 
 def _objects(uri: str) -> list[str]:
     """Every object under the dataset, relative to it."""
-    root = remote.Root.of(uri)
+    root = ObjectStore.of(uri)
     selector = pafs.FileSelector(root.path, recursive=True)
     return sorted(
-        info.path[len(root.path) + 1 :]
+        root.relative(info.path)
         for info in root.filesystem.get_file_info(selector)
         if info.type == pafs.FileType.File
     )
@@ -171,13 +172,14 @@ class TestRunOnS3:
 
         @flow
         def publish_docs(out: str) -> validate.ValidationReport:
-            return pipeline._docs_published(built, str(docs), out)
+            return pipeline._docs_published(built, str(docs), open_store(out))
 
-        monkeypatch.setattr(remote, "upload_dir", unreachable)
-        assert publish_docs("s3://bucket/isnad").docs_path == str(docs / "index.html")
+        bucket = "s3://bucket/isnad?region=us-east-1"
+        monkeypatch.setattr(ObjectStore, "upload_dir", unreachable)
+        assert publish_docs(bucket).docs_path == str(docs / "index.html")
         assert (docs / "index.html").is_file()
-        monkeypatch.setattr(remote, "upload_dir", lambda *_: "s3://bucket/isnad/validation")
-        copied = publish_docs("s3://bucket/isnad")
+        monkeypatch.setattr(ObjectStore, "upload_dir", lambda *_: None)
+        copied = publish_docs(bucket)
         assert copied.docs_path == "s3://bucket/isnad/validation/index.html"
         assert not docs.exists()
         assert publish_docs(str(tmp_path / "local")) == built  # local: nothing to copy
@@ -185,29 +187,29 @@ class TestRunOnS3:
 
 class TestProtocol:
     def test_lock_is_exclusive_while_held_and_names_its_run(self, s3_out: str) -> None:
-        with dataset.locked(s3_out, run_id="run-a"):
-            assert dataset.holds_lock(s3_out)
+        with open_store(s3_out).locked(run_id="run-a"):
+            assert open_store(s3_out).holds_lock()
             with (
-                pytest.raises(dataset.DatasetLocked, match="run_id run-a"),
-                dataset.locked(s3_out, timeout=0.6, run_id="run-b"),
+                pytest.raises(store.DatasetLocked, match="run_id run-a"),
+                open_store(s3_out).locked(timeout=0.6, run_id="run-b"),
             ):
                 pass
-        assert not dataset.holds_lock(s3_out)
-        with dataset.locked(s3_out, run_id="run-b"):
-            assert dataset.holds_lock(s3_out)
+        assert not open_store(s3_out).holds_lock()
+        with open_store(s3_out).locked(run_id="run-b"):
+            assert open_store(s3_out).holds_lock()
 
     def test_a_lock_left_by_another_process_is_not_ours(self, s3_out: str) -> None:
-        root = remote.Root.of(s3_out)
+        root = ObjectStore.of(s3_out)
         path = root.join(".isnad", "LOCK")
         root.write_json(path, {"host": "elsewhere", "pid": 1, "run_id": "dead"})
-        assert not dataset.holds_lock(s3_out)
+        assert not open_store(s3_out).holds_lock()
         with (
-            pytest.raises(dataset.DatasetLocked, match=r"delete .*\.isnad/LOCK"),
-            dataset.locked(s3_out),
+            pytest.raises(store.DatasetLocked, match=r"delete .*\.isnad/LOCK"),
+            open_store(s3_out).locked(),
         ):
             pass
-        with pytest.raises(dataset.DatasetError, match="lock"):
-            dataset.transaction(s3_out, "run-x")
+        with pytest.raises(store.DatasetError, match="lock"):
+            open_store(s3_out).transaction("run-x")
 
     def test_commit_is_the_manifest_and_refuses_a_moved_dataset(self, s3_out: str) -> None:
         """Nothing is visible before the commit; a version another writer committed during
@@ -215,21 +217,21 @@ class TestProtocol:
         from pipelines import write
 
         table = write.SCHEMAS["speakers"].empty_table()
-        with dataset.locked(s3_out, run_id="run-1"):
-            txn = dataset.transaction(s3_out, "run-1")
+        with open_store(s3_out).locked(run_id="run-1"):
+            txn = open_store(s3_out).transaction("run-1")
             txn.replace("speakers", table)
             assert dataset.read_manifest(s3_out) is None  # staged, not committed
             manifest = txn.commit()
         assert manifest.version == 1
         assert dataset.read_table(s3_out, "speakers").num_rows == 0
 
-        with dataset.locked(s3_out, run_id="run-2"):
-            txn = dataset.transaction(s3_out, "run-2")
+        with open_store(s3_out).locked(run_id="run-2"):
+            txn = open_store(s3_out).transaction("run-2")
             txn.replace("speakers", table)
-            root = remote.Root.of(s3_out)
+            root = ObjectStore.of(s3_out)
             moved = {**dataset.read_manifest(s3_out), "version": 7}
             root.write_json(root.join("_SUCCESS"), moved)  # a writer that ignored the lock
-            with pytest.raises(dataset.DatasetError, match="moved from version 1 to 7"):
+            with pytest.raises(store.DatasetError, match="moved from version 1 to 7"):
                 txn.commit()
             txn.abort()
         assert json.loads(json.dumps(dataset.read_manifest(s3_out)))["version"] == 7
@@ -244,17 +246,17 @@ class TestProtocol:
 
         one = write.build_speakers(Counter({"lavrov": 1}))
         two = write.build_speakers(Counter({"lavrov": 2}))
-        dataset.publish(s3_out, "run-1", replace={"speakers": one})
+        open_store(s3_out).publish("run-1", replace={"speakers": one})
         with dataset.open_dataset(s3_out) as snap:
-            dataset.publish(s3_out, "run-2", replace={"speakers": two})
+            open_store(s3_out).publish("run-2", replace={"speakers": two})
             assert dataset.read_table(s3_out, "speakers").equals(two)
             assert snap.version == 1 and snap.read("speakers").equals(one)
             (uri,) = snap.files("speakers")
             assert uri.startswith("s3://") and "?" not in uri
             assert "/.isnad/versions/v000001/speakers/part-000001-" in uri
-            filesystem = remote.Root.of(s3_out).filesystem
+            filesystem = ObjectStore.of(s3_out).filesystem
             assert filesystem.get_file_info(uri[len("s3://") :]).size > 0
 
     def test_unreachable_uri_is_a_dataset_error(self) -> None:
-        with pytest.raises(dataset.DatasetError, match="cannot open"):
-            dataset.open_snapshot("nosuchscheme://bucket/x")
+        with pytest.raises(store.DatasetError, match="cannot open"):
+            open_store("nosuchscheme://bucket/x")

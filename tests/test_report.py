@@ -20,9 +20,9 @@ from typing import Any, ClassVar
 import browser
 import pyarrow as pa
 import pytest
+from helpers import analyse_articles, read_inputs
 
-from pipelines import analyse, claims, ingest, report, write
-from pipelines.ingest import read_inputs
+from pipelines import claims, ingest, report, write
 from pipelines.records import Article
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -56,7 +56,7 @@ def evil_articles() -> list[Article]:
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pa.Table]:
     articles, quarantine = read_inputs([SAMPLE_DIR])
-    analyses = analyse.analyse_articles([*articles, *evil_articles()])
+    analyses = analyse_articles([*articles, *evil_articles()])
     return claims.attach_claims(write.build_tables(analyses, quarantine))
 
 
