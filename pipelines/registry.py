@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from importlib import resources
 from typing import Any
 
 from pipelines.clean import fold
-from pipelines.speakers import _load
 
 FORMAT = "isnad-registry/1"
 _SPEAKER_ID = re.compile(r"[a-z][a-z0-9_]*")
@@ -45,8 +45,11 @@ class Problem:
         return ("error: " if self.error else "warning: ") + self.message
 
 
+@lru_cache(maxsize=4)
 def _lexicon(name: str) -> dict[str, Any]:
-    return _load(name)  # the speakers module's loader: each lexicon file is read once
+    """A lexicon the check reads (this module imports no stage: ``speakers`` imports it)."""
+    text = resources.files("pipelines.lexicons").joinpath(name).read_text("utf-8")
+    return json.loads(text)
 
 
 def _strings(value: Any) -> Iterator[str]:

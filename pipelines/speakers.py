@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipelines.clean import fold
 from pipelines.records import MentionKind
+from pipelines.registry import check_registry
 
 K = MentionKind
 
@@ -183,8 +184,6 @@ def load_registry(path: str | None = None) -> Registry:
 
 @lru_cache(maxsize=8)
 def _read_registry(path: str) -> Registry:
-    from pipelines.registry import check_registry
-
     data = read_registry_file(path)
     errors = [p.message for p in check_registry(data) if p.error]
     if errors:
