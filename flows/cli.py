@@ -4,6 +4,7 @@
     isnad serve INPUT... --out DIR [--cron "0 * * * *"] [--name NAME] [...same options]
     isnad evaluate --gold FILE --quotes DIR
     isnad server {start,stop,status}
+    isnad explore DIR|URI [--host 127.0.0.1] [--port 8710]
 
 ``run`` adds the articles under INPUT that ``DIR`` does not hold yet. Exit codes (one
 line ``isnad: error: ...`` on stderr for 1 and 64; the traceback only with ``-v``):
@@ -26,18 +27,9 @@ with the work's own code (the dataset commit does not depend on the API).
 ``serve`` registers the flow as the deployment ``isnad/NAME`` with a cron schedule and
 runs its scheduled runs until interrupted (Ctrl-C, SIGTERM).
 
-Where the flow's runs are recorded, in order:
-
-1. a Prefect API the user configured (``PREFECT_API_URL`` in the environment or the active
-   Prefect profile) is used as it is, once it has answered ``/health`` within 3 s (else
-   exit 1: the runs would not be recorded where the user asked);
-2. otherwise a local Prefect server on 127.0.0.1 (port ``ISNAD_PREFECT_PORT``, default 4210;
-   its SQLite database, pid file and log under ``ISNAD_PREFECT_HOME``, default
-   ``~/.cache/isnad/prefect``) is started in the background on first use and reused by later
-   runs: the first run waits ~10 s for it, later ones not at all;
-3. if that server cannot be had (it does not start, is stopped or silent for 6 s, its port
-   is held by something else; the message says which), or ``ISNAD_PREFECT_SERVER=ephemeral``,
-   Prefect's ephemeral mode: a temporary server in this process (~9 s on every run).
+Where the flow's runs are recorded (a configured Prefect API, else isnad's local Prefect
+server, else a temporary one) is :mod:`flows.server`'s; the run's summary and its text are
+:mod:`flows.summary`'s.
 
 Prefect is imported only after telemetry is switched off, and only by the commands that
 need it (``evaluate`` does not).
@@ -47,22 +39,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PORT = 4210
+from flows import explore, server
+from flows.server import (
+    PrefectUnavailable,
+    export_api_url,
+    prefect_api,
+    quiet_lost_api,
+    quiet_prefect,
+)
+from flows.summary import RunSummary, format_summary
+
 DEFAULT_CRON = "0 * * * *"  # hourly, on the hour
 DEFAULT_DEPLOYMENT = "scheduled"  # served as isnad/scheduled; prefect.yaml declares the same
 EXIT_PUBLISHED = 0
@@ -70,13 +67,6 @@ EXIT_ERROR = 1
 EXIT_VALIDATION_FAILED = 2
 EXIT_LOCKED = 3
 EXIT_USAGE = 64  # EX_USAGE of sysexits.h
-START_TIMEOUT_SECONDS = 90.0  # a first start creates and migrates the SQLite database
-# Bounds on Prefect's API (each a bound on a hang, generous for a loaded machine). A request
-# waits 10 s and is retried once, so an API call fails within ~22 s instead of ~7 min.
-API_REQUEST_TIMEOUT = "10"
-API_MAX_RETRIES = "1"
-HEALTH_TIMEOUT = 3.0  # a configured API must answer /health within this before a run
-FROZEN_WAIT_SECONDS = 6.0  # a local server that is running but silent, before falling back
 # From calling the flow to its body starting: a temporary server's start included (~9 s, up
 # to 45 s on a busy machine).
 FLOW_START_GRACE = 75.0
@@ -96,10 +86,6 @@ def _memory_settings() -> None:
 
 class UsageError(Exception):
     """What the arguments ask for cannot be done (exit 64)."""
-
-
-class PrefectUnavailable(RuntimeError):
-    """The Prefect API the run must use does not answer (exit 1)."""
 
 
 class Terminated(BaseException):
@@ -276,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     registry.set_defaults(handler=registry_command)
 
+    explore.add_parser(commands)
+
     server = commands.add_parser("server", help="the local Prefect server isnad runs use")
     server.add_argument("action", choices=("start", "stop", "status"))
     server.set_defaults(handler=server_command)
@@ -385,7 +373,7 @@ def process_pool_runner(workers: int) -> Any:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    _quiet_prefect(verbose=args.verbose)
+    quiet_prefect(verbose=args.verbose)
     from pipelines.store import open_store
 
     open_store(args.out).check_output()  # before Prefect starts: a run that cannot publish stops
@@ -395,7 +383,7 @@ def run_command(args: argparse.Namespace) -> int:
     shared_api = export_api_url() if workers > 1 else None
     from flows.pipeline import BODY, isnad_flow
 
-    _quiet_lost_api(verbose=args.verbose)
+    quiet_lost_api(verbose=args.verbose)
 
     options = _flow_options(args)
     flow_fn = isnad_flow
@@ -425,7 +413,7 @@ def run_command(args: argparse.Namespace) -> int:
                 if isinstance(cause, BaseException) and cause is not exc:
                     raise cause from exc  # the body's error, not Prefect's on recording it
                 raise
-            if code == EXIT_PUBLISHED:
+            if isinstance(BODY.outcome, RunSummary) and code == EXIT_PUBLISHED:
                 print(format_outcome(BODY.outcome, args), flush=True)
                 # Prefect would retry each queued event and log at exit, seconds apiece.
                 watchdog.exit_soon(code)
@@ -446,7 +434,7 @@ def outcome_of(exc: BaseException, out: str, body: Any) -> tuple[int, str | None
         return EXIT_VALIDATION_FAILED, f"isnad: {cause}"
     if isinstance(cause, DatasetLocked):
         return EXIT_LOCKED, f"isnad: {cause}"
-    if isinstance(cause, dict):  # the work was published; Prefect failed to record the end
+    if isinstance(cause, RunSummary):  # the work was published; Prefect failed to record the end
         return EXIT_PUBLISHED, (
             f"isnad: warning: published, but Prefect lost track of the flow run "
             f"({describe_error(exc, verbose=True)})"
@@ -476,9 +464,9 @@ def _published_note(out: str, body: Any) -> str:
     return "nothing was published"
 
 
-def format_outcome(summary: Any, args: argparse.Namespace) -> str:
+def format_outcome(summary: RunSummary, args: argparse.Namespace) -> str:
     if getattr(args, "json", False):
-        return json.dumps(summary, default=str)
+        return json.dumps(summary.as_dict(), default=str)
     return format_summary(summary)
 
 
@@ -536,7 +524,7 @@ class Watchdog(threading.Thread):
     def _leave_with_outcome(self, where: str, grace: float) -> None:
         body = self.body
         lost = f"{where} did not record the flow run's end within {grace:g} s"
-        if isinstance(body.outcome, dict):  # published: a SIGTERM now only cuts Prefect short
+        if isinstance(body.outcome, RunSummary):  # published: SIGTERM now only cuts Prefect short
             print(format_outcome(body.outcome, self.args), flush=True)
             if body.terminated.is_set():
                 lost = f"terminated (SIGTERM) while {where} recorded the flow run's end"
@@ -586,7 +574,7 @@ def dask_runner(address: str) -> Any:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Serve the flow as the deployment ``isnad/<name>`` on a cron schedule until stopped."""
-    _quiet_prefect(verbose=not args.quiet)
+    quiet_prefect(verbose=not args.quiet)
     from prefect.client.schemas.schedules import CronSchedule
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
@@ -635,62 +623,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 
 def server_command(args: argparse.Namespace) -> int:
-    url = local_api_url()
-    if args.action == "start":
-        started = ensure_local_server()
-        print(f"Prefect server: {started}" if started else "Prefect server did not start")
-        return 0 if started else 1
-    if args.action == "stop":
-        result = subprocess.run(
-            [sys.executable, "-m", "prefect", "server", "stop"],
-            env=_server_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        print(result.stdout.strip() or result.stderr.strip())
-        return result.returncode
-    up = _server_version(url) is not None
-    print(f"Prefect server at {url}: {'up' if up else 'down'} (home {server_home()})")
-    return 0
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    speakers = ", ".join(f"{k} {v}" for k, v in summary["quotes_by_speaker"].items()) or "none"
-    out_dir = Path(summary["paths"]["quotes"]).parent if summary.get("paths") else "?"
-    # Inputs seen = articles + quarantined + exact duplicates + already published (validation
-    # checks it); articles, quarantined, sentences and quotes are the run's new rows.
-    accounting = []
-    if "inputs_seen" in summary:
-        line = (
-            f"inputs       {summary['inputs_seen']} seen = {summary['articles']} articles"
-            f" + {summary['quarantined']} quarantined"
-            f" + {summary['exact_duplicates']} exact duplicates"
-        )
-        if "already_published" in summary:
-            line += f" + {summary['already_published']} already published"
-        accounting.append(line)
-    if reasons := summary.get("quarantined_by_reason"):
-        accounting.append("quarantined  " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
-    dataset = []
-    if rows := summary.get("dataset_rows"):
-        dataset.append(
-            f"dataset      version {summary.get('dataset_version', '?')}: "
-            + ", ".join(f"{rows[k]} {k}" for k in ("articles", "quotes", "claims") if k in rows)
-        )
-    return "\n".join(
-        [
-            *accounting,
-            f"articles     {summary['articles']} new ({summary['quarantined']} inputs quarantined)",
-            f"sentences    {summary['sentences']}",
-            f"quotes       {summary['quotes']}: {speakers}",
-            f"validation   {'passed' if summary['validation_success'] else 'FAILED'}",
-            *dataset,
-            f"tables       {out_dir}",
-            f"data docs    {summary['docs_path']}",
-            f"time         {summary['seconds']:.1f} s",
-        ]
-    )
+    return server.control(args.action)
 
 
 def _seconds(text: str) -> float:
@@ -705,295 +638,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
-
-
-# --- Prefect: quiet, offline, and a server that outlives a run -----------------------------
-
-
-def _quiet_prefect(*, verbose: bool) -> None:
-    """Telemetry off and run logs at WARNING (INFO with -v); must run before prefect loads."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-    # Prefect's defaults (60 s a request, 5 retries with backoff) let one call to an API
-    # that stopped answering hold a run ~7 minutes.
-    os.environ.setdefault("PREFECT_API_REQUEST_TIMEOUT", API_REQUEST_TIMEOUT)
-    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", API_MAX_RETRIES)
-    # A temporary server's start counts 20 "s" of polling by default: too short on a busy
-    # machine (seen: a fallback failing under load 6 on 2 cores).
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "45")
-    if not verbose:
-        # A failed validation is reported by the CLI in a few lines; the flow run's logger
-        # would print the same exception again with Prefect's traceback.
-        os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "CRITICAL")
-        # Prefect's internal services log each event they could not send (a page each) at
-        # ERROR, by this setting rather than a logger's level; the CLI says the API is lost.
-        os.environ.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "CRITICAL")
-
-
-def _quiet_lost_api(*, verbose: bool) -> None:
-    """An API that went away is one line of the CLI's; Prefect's event client would log
-    every event it could not send, each a page long (after prefect is imported)."""
-    import logging
-
-    if not verbose:
-        for name in ("prefect.events.clients", "EventsWorker"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def _profile_api_url() -> str | None:
-    """PREFECT_API_URL of the active Prefect profile, read without importing prefect."""
-    import tomllib
-
-    path = Path(
-        os.environ.get("PREFECT_PROFILES_PATH")
-        or Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect") / "profiles.toml"
-    )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    active = os.environ.get("PREFECT_PROFILE") or data.get("active", "ephemeral")
-    return data.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
-
-
-def export_api_url() -> str | None:
-    """Put the API every process of the run must share in the environment, before prefect
-    is imported: Prefect reads its settings once, at import, and a spawned worker process,
-    or a thread of Prefect's own (the process pool forwards its workers' events from one),
-    reads them from the environment. Without it each would start a temporary server."""
-    configured = os.environ.get("PREFECT_API_URL")
-    if configured or "prefect" in sys.modules:
-        return configured
-    if profile := _profile_api_url():
-        return profile
-    if os.environ.get("ISNAD_PREFECT_SERVER", "local") == "ephemeral":
-        return None
-    url = ensure_local_server()
-    if url is not None:
-        os.environ["PREFECT_API_URL"] = url
-    return url
-
-
-@contextlib.contextmanager
-def prefect_api() -> Iterator[str | None]:
-    """Settings under which flows run: the configured API, else the local server, else none."""
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
-
-    configured = get_current_settings().api.url
-    if configured:
-        if problem := api_problem(configured):
-            raise PrefectUnavailable(
-                f"the Prefect API at {configured} (PREFECT_API_URL) {problem}; nothing was "
-                "done. Start it, or unset PREFECT_API_URL to use isnad's local server "
-                "(ISNAD_PREFECT_SERVER=ephemeral: a temporary one)"
-            )
-        yield configured
-        return
-    if os.environ.get("ISNAD_PREFECT_SERVER", "local") == "ephemeral":
-        yield configured
-        return
-    url = ensure_local_server()
-    if url is None:  # ensure_local_server said why, and that a temporary one is used
-        yield None
-        return
-    # Worker processes (a process pool spawns them) read the API from the environment.
-    previous = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = url
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
-    finally:
-        if previous is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = previous
-
-
-def server_home() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.environ.get("ISNAD_PREFECT_HOME") or Path(cache) / "isnad" / "prefect")
-
-
-def local_api_url() -> str:
-    port = int(os.environ.get("ISNAD_PREFECT_PORT", DEFAULT_PORT))
-    return f"http://127.0.0.1:{port}/api"
-
-
-def ensure_local_server(timeout: float = START_TIMEOUT_SECONDS) -> str | None:
-    """The local server's API URL, starting the server first if it is not up; None if it
-    cannot be had (port taken by something else, another Prefect version, start failed).
-    Does not import prefect (see :func:`export_api_url`)."""
-    from importlib.metadata import version as installed
-
-    prefect_version = installed("prefect")
-    url = local_api_url()
-    home = server_home()
-    home.mkdir(parents=True, exist_ok=True)
-    # One starter at a time: two first runs at once would both try to bind the port.
-    with open(home / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        version = _server_version(url)
-        if version is None:
-            _clear_stale_pid_file(home)
-            if _server_running(home):
-                # Up, yet silent: stopped (SIGSTOP) or hung. A start would not help.
-                version = _wait_for_server(url, min(timeout, FROZEN_WAIT_SECONDS))
-                if version is None:
-                    pid = _server_pid(home)
-                    state = "is stopped" if _process_stopped(pid) else "does not answer"
-                    print(
-                        f"isnad: the local Prefect server at {url} (pid {pid}) {state}; "
-                        "running with a temporary one (`isnad server stop` ends it)",
-                        file=sys.stderr,
-                    )
-                    return None
-            elif problem := _port_taken(url):
-                print(
-                    f"isnad: port {url} is held by something that {problem}; running with a "
-                    "temporary Prefect server (ISNAD_PREFECT_PORT picks another port)",
-                    file=sys.stderr,
-                )
-                return None
-            else:
-                _start_server(home, url)
-                version = _wait_for_server(url, timeout)
-    if version != prefect_version:
-        if version is not None:
-            print(
-                f"isnad: the Prefect server at {url} runs version {version}, this is "
-                f"{prefect_version}; running with a temporary one (`isnad server stop` "
-                "ends that one)",
-                file=sys.stderr,
-            )
-        else:
-            print(
-                f"isnad: the local Prefect server did not start within {timeout:g} s (its log: "
-                f"{home / 'server.log'}); running with a temporary one",
-                file=sys.stderr,
-            )
-        return None
-    return url
-
-
-def _server_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PREFECT_API_URL", None)
-    env.update(
-        PREFECT_HOME=str(server_home()),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        DO_NOT_TRACK="1",
-        PREFECT_UI_ENABLED="false",
-    )
-    return env
-
-
-def _start_server(home: Path, url: str) -> None:
-    port = url.rsplit(":", 1)[1].split("/", 1)[0]
-    command = [sys.executable, "-m", "prefect", "server", "start", "--background"]
-    command += ["--host", "127.0.0.1", "--port", port, "--no-ui", "--analytics-off"]
-    with open(home / "server.log", "a") as log:
-        subprocess.run(
-            command,
-            env=_server_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            check=False,
-            timeout=60,
-        )
-
-
-def api_problem(api_url: str, timeout: float = HEALTH_TIMEOUT) -> str | None:
-    """Why the API at ``api_url`` cannot take a run ("refuses connections", "does not
-    answer within 3 s"), or None when it answers HTTP at all (an error status too: a
-    Prefect Cloud URL may want its key for /health)."""
-    try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout):
-            return None
-    except urllib.error.HTTPError:
-        return None
-    except (TimeoutError, OSError, ValueError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-            return f"does not answer within {timeout:g} s"
-        if isinstance(reason, ConnectionRefusedError):
-            return "refuses connections"
-        return f"cannot be reached ({reason})"
-
-
-def _server_version(api_url: str) -> str | None:
-    """The version a healthy Prefect server reports, or None when nothing answers."""
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
-            if json.loads(response.read()) is not True:
-                return None
-        with urllib.request.urlopen(f"{api_url}/admin/version", timeout=2) as response:
-            return str(json.loads(response.read()))
-    except (OSError, ValueError, urllib.error.URLError):
-        return None
-
-
-def _wait_for_server(api_url: str, timeout: float) -> str | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        version = _server_version(api_url)
-        if version is not None:
-            return version
-        time.sleep(0.25)
-    return None
-
-
-def _port_taken(api_url: str) -> str | None:
-    """What holds the port of ``api_url`` when it is not a healthy Prefect server
-    (accepting connections, answering or not), or None when nothing listens there."""
-    import socket
-
-    host, port = api_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=HEALTH_TIMEOUT):
-            pass
-    except OSError:
-        return None
-    return api_problem(api_url) or "is not a Prefect server of this version"
-
-
-def _process_stopped(pid: int | None) -> bool:
-    """Whether ``pid`` is stopped (SIGSTOP, a debugger): state T or t in /proc."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
-
-
-def _server_pid(home: Path) -> int | None:
-    try:
-        return int((home / "server.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _server_running(home: Path) -> bool:
-    pid = _server_pid(home)
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:  # after a reboot the pid may belong to some other program
-        return b"prefect" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc: trust the pid
-
-
-def _clear_stale_pid_file(home: Path) -> None:
-    """A pid file left by a server that died (a reboot) would stop Prefect from starting one."""
-    if (home / "server.pid").exists() and not _server_running(home):
-        (home / "server.pid").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
   runner with ``scale_out`` (``isnad run --workers N``: Prefect's process pool; ``--dask``:
   a DaskTaskRunner), with at most ``in_flight`` tasks out, so reading never runs far ahead
   of the workers, and collected in batch order, so parts and rows keep the input order
-  whichever worker finished first. The process pool is shut down once every batch is in.
+  whichever worker finished first: the scheduling is ``pipelines.batches``' (Prefect-free),
+  given the tasks as callables (``_runner``). The process pool is shut down once every
+  batch is in.
 - Memory: what comes back from a batch is small (its derived check columns, quotations,
   counts); the text of the corpus is never held by this process beyond the batches in
   flight, and the validation frames of articles and sentences are read back from the
@@ -39,7 +41,8 @@ Wiring only: every task wraps one ``pipelines`` function. Design notes:
 - Accounting: each batch carries ingest's counts (inputs seen, articles, quarantined,
   exact duplicates, already published) into its ``runs`` row; ``stream.merge_results`` adds
   them up, and validation checks inputs seen = articles + quarantined + exact duplicates +
-  already published against the run's new rows.
+  already published against the run's new rows. The flow returns a
+  ``flows.summary.RunSummary``.
 """
 
 from __future__ import annotations
@@ -47,18 +50,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import itertools
 import os
-import pickle
-import resource
 import signal
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
@@ -69,7 +69,8 @@ from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote as prefect_quote
 
-from pipelines import incremental, ingest, speakers, stream, validate, write
+from flows.summary import RunCounts, RunSummary, StageClock
+from pipelines import batches, incremental, ingest, speakers, stream, validate, write
 from pipelines import report as report_page
 from pipelines.records import InputCounts
 from pipelines.speakers import speaker_ids
@@ -193,8 +194,8 @@ def analyse_batches(payload: bytes) -> bytes:
     batch bounds the memory of its analysis. Jobs and results travel pickled both ways:
     Prefect's parameter handling would turn slotted records into tuples, and would walk
     every record to track dependencies."""
-    jobs: list[stream.BatchJob] = pickle.loads(payload)
-    return pickle.dumps([stream.run_batch(job) for job in jobs], protocol=5)
+    jobs: list[stream.BatchJob] = batches.unpack(payload)
+    return batches.pack([stream.run_batch(job) for job in jobs])
 
 
 @task(cache_policy=NO_CACHE)
@@ -314,26 +315,6 @@ REPORT_COLUMNS: dict[str, list[str]] = {
 }
 
 
-class _StageClock:
-    """Seconds spent in each stage over all batches, and this process's peak RSS when each
-    stage last ended (the benchmark prints both)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.peak_mib: dict[str, int] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
-        self.peak_mib[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-        self._last = now
-
-    def add(self, stage: str, seconds: float) -> None:
-        """Seconds measured elsewhere (a batch, in whichever process ran it)."""
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
-
-
 def _speaker_artifact(
     update: incremental.Update, report: validate.ValidationReport, run_row: pa.Table
 ) -> str:
@@ -354,8 +335,7 @@ def _speaker_artifact(
         "| speaker | new quotations | quotations in dataset | claims in dataset |",
         "|---|---|---|---|",
     ]
-    speakers = [*speaker_ids(), "other"]
-    for speaker in speakers:
+    for speaker in [*speaker_ids(), "other"]:
         lines.append(
             f"| {speaker} | {new.get(speaker, 0)} | {total.get(speaker, 0)} | "
             f"{claims.get(speaker, 0) if speaker != 'other' else '-'} |"
@@ -379,7 +359,7 @@ def isnad_flow(
     batches_per_task: int = 1,
     registry: str | None = None,
     new_dataset: bool = False,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Read ``inputs``, find the registry's speakers' quotations in the articles not
     published yet, and add them to the dataset under ``out``.
 
@@ -412,10 +392,12 @@ def isnad_flow(
             if new_dataset and _set_aside_other_registry(store):
                 store = open_store(out)
             with store.locked(timeout=lock_timeout, run_id=run_id):
-                summary = _run(
+                options = RunOptions(
                     inputs, store, batch_size, max_bytes, run_id,
                     scale_out, in_flight, run_here, max(1, batches_per_task),
+                    started_at=dt.datetime.now(dt.UTC),
                 )  # fmt: skip
+                summary = _run(options)
     except BaseException as exc:
         BODY.end(exc)
         raise
@@ -433,7 +415,7 @@ class BodyProgress:
         self.ended = threading.Event()
         self.terminated = threading.Event()
         self.run_id: str | None = None
-        self.outcome: dict[str, Any] | BaseException | None = None
+        self.outcome: RunSummary | BaseException | None = None
         self.api_lost = False  # an API call of the body failed: make no more
 
     def reset(self) -> None:
@@ -447,7 +429,7 @@ class BodyProgress:
         self.ended.clear()
         self.started.set()
 
-    def end(self, outcome: dict[str, Any] | BaseException) -> None:
+    def end(self, outcome: RunSummary | BaseException) -> None:
         self.outcome = outcome
         self.ended.set()
 
@@ -507,6 +489,39 @@ def _done(future: Any) -> bool:
     return bool(wrapped is not None and wrapped.done())
 
 
+def _submit(jobs: list[stream.BatchJob]) -> Any:
+    return analyse_batches.submit(batches.pack(jobs))
+
+
+def _wait(future: Any) -> list[stream.BatchResult]:
+    return batches.unpack(future.result())
+
+
+def _analyse_here(jobs: list[stream.BatchJob]) -> list[stream.BatchResult]:
+    return analyse_here(quote(jobs))
+
+
+def _runner(options: RunOptions) -> batches.Runner[stream.BatchJob, stream.BatchResult, Any]:
+    """Batches in this process, or (``scale_out``) submitted to the flow's task runner."""
+    if not options.scale_out:
+        return batches.Runner(here=_analyse_here)
+    return batches.Runner(
+        here=_analyse_here,
+        submit=_submit,
+        wait=_wait,
+        done=_done,
+        in_flight=max(1, options.in_flight or (os.cpu_count() or 1) + 1),
+        share=options.run_here,
+        per_task=max(1, options.batches_per_task),
+    )
+
+
+def _in_background(target: Any, name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 def _release_workers() -> threading.Thread | None:
     """Start shutting the flow's process pool down, once every batch is in: the rest of the
     run happens in this process, and an idle worker would hold its ~300 MB (its imports)
@@ -524,119 +539,48 @@ def _release_workers() -> threading.Thread | None:
     return closing
 
 
-def _run(
-    inputs: list[str],
-    store: Store,
-    batch_size: int,
-    max_bytes: int,
-    run_id: str,
-    scale_out: bool,
-    in_flight: int | None,
-    run_here: bool = False,
-    batches_per_task: int = 1,
-) -> dict:
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """The flow's parameters, as its body uses them (see :func:`isnad_flow`)."""
+
+    inputs: list[str]
+    store: Store
+    batch_size: int
+    max_bytes: int
+    run_id: str
+    scale_out: bool
+    in_flight: int | None
+    run_here: bool
+    batches_per_task: int
+    started_at: dt.datetime
+
+
+def _run(options: RunOptions) -> RunSummary:
     """The flow's body, under the dataset's lock."""
     logger = get_run_logger()
-    started = time.perf_counter()
-    started_at = dt.datetime.now(dt.UTC)
-    clock = _StageClock()
+    started, store, run_id = time.perf_counter(), options.store, options.run_id
+    clock = StageClock()
     published = read_published(store)
     check_registry_of(published, store.display)
-    files = find_inputs(inputs)
+    files = find_inputs(options.inputs)
     logger.info(
         "%d input file(s) under %s; dataset version %d with %d articles",
         len(files),
-        ", ".join(inputs),
+        ", ".join(options.inputs),
         published.version,
         len(published.article_ids),
     )
     clock.lap("ingest")
-    limit = max(1, in_flight or (os.cpu_count() or 1) + 1)
     # Validation's imports (~3 s) happen while the batches run: this process mostly waits.
-    warm = threading.Thread(target=validate.prewarm, name="isnad-prewarm", daemon=True)
-    warm.start()
+    warm = _in_background(validate.prewarm, "isnad-prewarm")
     with store.transaction(run_id) as txn:
-        results: list[stream.BatchResult] = []
-        pending: deque[Any] = deque()
-        ready: dict[int, stream.BatchResult] = {}  # done out of order, waiting for earlier ones
-
-        def collect(batch_results: list[stream.BatchResult]) -> None:
-            for result in batch_results:
-                ready[result.number] = result
-            while len(results) + 1 in ready:  # parts and rows keep the batch order
-                adopt(ready.pop(len(results) + 1))
-
-        def adopt(result: stream.BatchResult) -> None:
-            for name, (file, rows) in result.parts.items():
-                txn.adopt(name, file, rows, write.SCHEMAS[name].names)
-            for stage, seconds in result.seconds.items():
-                clock.add(f"batch: {stage}", seconds)
-            results.append(result)
-            logger.info(
-                "batch %d: %d new articles, %d sentences, %d quotes, %d quarantined",
-                result.number,
-                result.rows("articles"),
-                result.rows("sentences"),
-                result.rows("quotes"),
-                result.rows("quarantine"),
-            )
-
-        def job(number: int, read: ingest.InputBatch) -> stream.BatchJob:
-            batch = incremental.skip_published(read, published)
-            return stream.BatchJob(
-                number=number,
-                articles=batch.articles,
-                quarantine=batch.quarantine,
-                counts=batch.counts,
-                run_id=run_id,
-                started_at=started_at,
-                staging=txn.staging,
-                part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
-                registry=speakers.registry_in_use(),
-            )
-
-        batches = _at_least_one(
-            ingest.iter_batches(files, batch_size, max_bytes=max_bytes, run_date=started_at.date())
-        )
-        jobs = itertools.starmap(job, enumerate(batches, 1))
-
-        def gather(future: Any) -> None:
-            collect(pickle.loads(future.result()))
-
-        def submit(group: list[stream.BatchJob]) -> None:
-            pending.append(analyse_batches.submit(pickle.dumps(group, protocol=5)))
-
-        group: list[stream.BatchJob] = []  # read for the next task, up to batches_per_task
-        for next_job in jobs:
-            clock.lap("ingest")
-            while pending and _done(pending[0]):
-                gather(pending.popleft())
-            if not scale_out or (run_here and not group and len(pending) >= limit):
-                # In this process: no task runner, or the workers have enough queued.
-                collect(analyse_here(quote([next_job])))
-            else:
-                group.append(next_job)
-                if len(group) == batches_per_task:
-                    submit(group)
-                    group = []
-            del next_job
-            while len(pending) > limit:
-                gather(pending.popleft())
-            clock.lap("batches")
-        if group:
-            submit(group)
-        del group
-        while pending:
-            gather(pending.popleft())
-        clock.lap("batches")
-        closing = _release_workers() if scale_out else None
-        assert not ready, f"batches {sorted(ready)} were never followed by their predecessors"
+        results = _analyse(options, files, published, txn, clock)
+        closing = _release_workers() if options.scale_out else None
         delta = stream.merge_results(results, txn.staging)
-        results.clear()
+        del results
         clock.lap("tables")
         update = extend(quote(delta.tables), quote(published))
         clock.lap("claims")
-
         docs_dir = store.output_dir("validation")
         warm.join()
         report = check(
@@ -644,78 +588,164 @@ def _run(
             docs_dir,
             quote(update.lookups),
             quote(delta),
-            started_at.date(),
+            options.started_at.date(),
         )
         stream.release_memory()
         if closing is not None:
             closing.join()
         clock.lap("validate")
-        run_row = write.finish_run_row(
-            update.run,
-            ended_at=dt.datetime.now(dt.UTC),
-            validation="passed" if report.success else "failed",
-            failed_expectations=list(report.failed),
-            dataset_version=update.version,
-        )
+        run_row = _finished_run_row(update, report)
         _artifact(report.summary(), "isnad-validation")
         _artifact(_speaker_artifact(update, report, run_row), "isnad-quotes-by-speaker")
         if not report.success:
-            txn.abort()  # the staged articles and sentences parts go
-            logger.error("validation failed: %s", "; ".join(report.failed))
-            failed_row = write.finish_run_row(
-                run_row, table_rows=incremental.failed_table_rows(published)
-            )
-            try:
-                record_failed_run(quote(update), failed_row, store, run_id)
-            except Exception:  # the failure to report is the validation's, not this one's
-                logger.exception("could not record the failed run in %s/runs", store.display)
-            # Beside the Data Docs, not over the published report: a failed run adds no rows.
-            write_report(
-                quote(update.validation_tables()), report.to_dict(), open_store(docs_dir), {},
-                run_id,
-            )  # fmt: skip
-            report = _docs_published(report, docs_dir, store)
-            raise ValidationFailed(report.failed, report.docs_path)
+            _reject(options, txn, published, update, report, run_row, docs_dir)
         manifest = publish(quote(txn), quote(update), run_row)
         report = _docs_published(report, docs_dir, store)
     clock.lap("write")
+    counts = _counts(run_id, update, run_row)
+    # The run's frames are published and counted: the report reads the dataset instead.
+    del update, delta
+    stream.release_memory()
+    paths = store.table_paths(write.TABLE_NAMES)
+    report_path = write_report(None, report.to_dict(), store, paths, run_id)
+    clock.lap("report")
+    summary = RunSummary(
+        **dataclasses.asdict(counts),
+        dataset_version=manifest.version,
+        dataset_rows={name: manifest.rows(name) for name in write.TABLE_NAMES},
+        report_path=report_path,
+        stage_seconds={k: round(v, 2) for k, v in clock.seconds.items()},
+        stage_peak_rss_mib=clock.peak_mib,
+        validation_success=report.success,
+        docs_path=report.docs_path,
+        paths=paths,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    logger.info("published %s", summary.as_dict())
+    return summary
+
+
+def _analyse(
+    options: RunOptions,
+    files: list[str],
+    published: incremental.Published,
+    txn: Transaction,
+    clock: StageClock,
+) -> list[stream.BatchResult]:
+    """Every batch through the text stages (``stream.run_batch``) where ``_runner`` says,
+    its parts adopted into the staged version in batch order; the results in that order."""
+    reads = _at_least_one(
+        ingest.iter_batches(
+            files,
+            options.batch_size,
+            max_bytes=options.max_bytes,
+            run_date=options.started_at.date(),
+        )
+    )
+    jobs = (_job(options, number, read, published, txn) for number, read in enumerate(reads, 1))
+    results = []
+    for result in batches.run_in_order(jobs, _runner(options), clock.lap):
+        _adopt(txn, result, clock)
+        results.append(result)
+    return results
+
+
+def _job(
+    options: RunOptions,
+    number: int,
+    read: ingest.InputBatch,
+    published: incremental.Published,
+    txn: Transaction,
+) -> stream.BatchJob:
+    """Batch ``number`` as read, without what is published already, with its part files."""
+    batch = incremental.skip_published(read, published)
+    return stream.BatchJob(
+        number=number,
+        articles=batch.articles,
+        quarantine=batch.quarantine,
+        counts=batch.counts,
+        run_id=options.run_id,
+        started_at=options.started_at,
+        staging=txn.staging,
+        part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
+        registry=speakers.registry_in_use(),
+    )
+
+
+def _adopt(txn: Transaction, result: stream.BatchResult, clock: StageClock) -> None:
+    """A batch's parts into the staged version, its stage times onto the clock."""
+    for name, (file, rows) in result.parts.items():
+        txn.adopt(name, file, rows, write.SCHEMAS[name].names)
+    for stage, seconds in result.seconds.items():
+        clock.add(f"batch: {stage}", seconds)
+    get_run_logger().info(
+        "batch %d: %d new articles, %d sentences, %d quotes, %d quarantined",
+        result.number,
+        result.rows("articles"),
+        result.rows("sentences"),
+        result.rows("quotes"),
+        result.rows("quarantine"),
+    )
+
+
+def _finished_run_row(update: incremental.Update, report: validate.ValidationReport) -> pa.Table:
+    return write.finish_run_row(
+        update.run,
+        ended_at=dt.datetime.now(dt.UTC),
+        validation="passed" if report.success else "failed",
+        failed_expectations=list(report.failed),
+        dataset_version=update.version,
+    )
+
+
+def _reject(
+    options: RunOptions,
+    txn: Transaction,
+    published: incremental.Published,
+    update: incremental.Update,
+    report: validate.ValidationReport,
+    run_row: pa.Table,
+    docs_dir: str,
+) -> NoReturn:
+    """Validation failed: drop the staged version, record the run in ``runs``, put the
+    report beside the Data Docs (not over the published one: no rows were added), raise."""
+    logger = get_run_logger()
+    txn.abort()  # the staged articles and sentences parts go
+    logger.error("validation failed: %s", "; ".join(report.failed))
+    failed_row = write.finish_run_row(run_row, table_rows=incremental.failed_table_rows(published))
+    store = options.store
+    try:
+        record_failed_run(quote(update), failed_row, store, options.run_id)
+    except Exception:  # the failure to report is the validation's, not this one's
+        logger.exception("could not record the failed run in %s/runs", store.display)
+    write_report(
+        quote(update.validation_tables()), report.to_dict(), open_store(docs_dir), {},
+        options.run_id,
+    )  # fmt: skip
+    report = _docs_published(report, docs_dir, store)
+    raise ValidationFailed(report.failed, report.docs_path)
+
+
+def _counts(run_id: str, update: incremental.Update, run_row: pa.Table) -> RunCounts:
+    """The run's accounting (its ``runs`` row) and new rows."""
     (accounting,) = run_row.to_pylist()
     new_quotes = update.append["quotes"]
     by_speaker = Counter(new_quotes.column("speaker_id").to_pylist())
     quotes_by_speaker = {s: by_speaker[s] for s in speaker_ids() if by_speaker[s]}
     if by_speaker[None]:
         quotes_by_speaker["other"] = by_speaker[None]
-    summary = {
-        "run_id": run_id,
-        "inputs_seen": accounting["inputs_seen"],
-        "exact_duplicates": accounting["exact_duplicates"],
-        "already_published": accounting["already_published"],
-        "quarantined_by_reason": {
+    return RunCounts(
+        run_id=run_id,
+        inputs_seen=accounting["inputs_seen"],
+        exact_duplicates=accounting["exact_duplicates"],
+        already_published=accounting["already_published"],
+        quarantined_by_reason={
             item["reason"]: item["count"] for item in accounting["quarantined_by_reason"]
         },
-        "articles": update.append["articles"].num_rows,
-        "sentences": update.append["sentences"].num_rows,
-        "quotes": new_quotes.num_rows,
-        "quotes_by_speaker": quotes_by_speaker,
-        "quarantined": update.append["quarantine"].num_rows,
-        "claims": update.replace["claims"].num_rows,
-    }
-    # The run's frames are published and counted: the report reads the dataset instead.
-    del update, delta, new_quotes
-    stream.release_memory()
-    paths = store.table_paths(write.TABLE_NAMES)
-    report_path = write_report(None, report.to_dict(), store, paths, run_id)
-    clock.lap("report")
-    summary |= {
-        "dataset_version": manifest.version,
-        "dataset_rows": {name: manifest.rows(name) for name in write.TABLE_NAMES},
-        "report_path": report_path,
-        "stage_seconds": {k: round(v, 2) for k, v in clock.seconds.items()},
-        "stage_peak_rss_mib": clock.peak_mib,
-        "validation_success": report.success,
-        "docs_path": report.docs_path,
-        "paths": paths,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    logger.info("published %s", summary)
-    return summary
+        articles=update.append["articles"].num_rows,
+        sentences=update.append["sentences"].num_rows,
+        quotes=new_quotes.num_rows,
+        quotes_by_speaker=quotes_by_speaker,
+        quarantined=update.append["quarantine"].num_rows,
+        claims=update.replace["claims"].num_rows,
+    )

@@ -137,9 +137,6 @@ class CleanText:
             text = text.replace(src, dst)
         return CleanText(raw=self.raw, text=text, origin=self.origin)
 
-    def raw_index(self, i: int) -> int:
-        return i if self.origin is None else self.origin[i]
-
     def to_raw(self, start: int, end: int) -> tuple[int, int]:
         """Map the clean span [start, end) to the smallest raw span holding the same characters."""
         if self.origin is None:

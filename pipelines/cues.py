@@ -40,6 +40,7 @@ class CueSpec:
     preps: tuple[str, ...] = ()
     nominal_any: bool = False
     ambiguous: bool = False
+    object_first: bool = False  # "وصف هذه الممارسات بأنها": an object before the complement
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +71,24 @@ class CueLexicon:
     particles: frozenset[str]
     # From grammar.json:
     clause_break: re.Pattern[str]  # where a clause starts: punctuation or a connector
-    content_breakers: frozenset[str]  # a word that joins a following cue: "فيما قال"
+    content_breakers: frozenset[str]  # words that join a following cue: "فيما قال"، "كما أنه جدد"
+    content_end: re.Pattern[str]  # a comma and commentary that end content: "، في إشارة إلى"
     relative_before: re.Pattern[str]  # a relative pronoun ending a text: "التي "
+    relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
+    relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
+    resumptives: frozenset[str]  # "فيها" after a verb, referring back: "تصريحات قال فيها"
     demonstratives: frozenset[str]
     first_person: re.Pattern[str]  # a first-person verb or pronoun: "اتفقنا"، "نحن"
     first_person_lead: str  # "لقد" before a first-person verb
     according_resumptives: frozenset[str]  # "فإن" after "بحسب كيري،"
-    said_of_preposition: str
+    said_of_prepositions: tuple[str, ...]  # "عن" or "إلى" before the speaker of "قوله"
     perfect_particle: str  # "قد"
     before_verb: re.Pattern[str]  # what may stand between a fronted subject and its verb
     auxiliary_lead: re.Pattern[str]  # "وكان" opening a clause: "وكان لافروف قد أكد"
     never_nominal_heads: frozenset[str]
     possessive: re.Pattern[str]  # a possessive suffix ending a position noun: "قلقها"
     not_a_name_after_title: frozenset[str]
+    object_preps: frozenset[str]  # a preposition a title's cue takes its object with: "يعلن عن"
 
 
 def _alt(words: list[str]) -> str:
@@ -105,11 +111,17 @@ def load_cues() -> CueLexicon:
                 tuple(fold(p) for p in e.get("preps", [])),
                 e.get("nominal_any", False),
                 e.get("ambiguous", False),
+                e.get("object_first", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
         specs[fold(f)] = CueSpec(
-            fold(f), CueKind.IMPERFECT, base.frames, base.preps, base.nominal_any
+            fold(f),
+            CueKind.IMPERFECT,
+            base.frames,
+            base.preps,
+            base.nominal_any,
+            object_first=base.object_first,
         )
     for f in data["according_to"]:
         specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))
@@ -144,7 +156,13 @@ def load_cues() -> CueLexicon:
         particles=folded("particles"),
         clause_break=re.compile(r"[،,:؛.!؟]|\b(?:" + _alt(listed("clause_breaks")) + r")\b"),
         content_breakers=folded("content_breakers", grammar),
+        content_end=re.compile(r"،\s*(?:" + _alt(listed("content_enders")) + r")(?!\w)"),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
+        relative_masculine=fold(grammar["relative_masculine"]),
+        relative_clause=re.compile(
+            r"\s*،\s*و?(?:" + _alt(listed("relative_pronouns")) + r")(?!\w)"
+        ),
+        resumptives=folded("resumptives", grammar),
         demonstratives=folded("demonstratives", grammar),
         first_person=re.compile(
             r"^(?:\w{2,}"
@@ -155,13 +173,15 @@ def load_cues() -> CueLexicon:
         ),
         first_person_lead=fold(grammar["first_person_lead"]),
         according_resumptives=folded("according_resumptives", grammar),
-        said_of_preposition=fold(grammar["said_of_preposition"]),
+        said_of_prepositions=tuple(listed("said_of_prepositions")),
         perfect_particle=particle,
-        before_verb=re.compile(r"[\s\"»]*(?:" + re.escape(particle) + r"[\s]*)?$"),
+        # "لافروف قد أكد"، "سيرغي لافروف، قد أشار" (an apposition's closing comma before قد)
+        before_verb=re.compile(r"[\s\"»]*(?:(?:،\s*)?" + re.escape(particle) + r"[\s]*)?$"),
         auxiliary_lead=re.compile(r"\s*و?" + re.escape(fold(grammar["auxiliary"])) + r"\s+"),
         never_nominal_heads=folded("never_nominal_heads", grammar),
         possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),
         not_a_name_after_title=folded("not_a_name_after_title", grammar),
+        object_preps=folded("object_prepositions", grammar),
     )
 
 

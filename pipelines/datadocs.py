@@ -7,7 +7,7 @@ quarantined file's name) as raw HTML. Only the parameters of its string template
 A record whose ``url`` fails the URL expectation thus wrote ``<script>`` into the page.
 
 These views are GE's own (``DefaultJinjaPageView``, ``DefaultJinjaIndexPageView``),
-configured for the site in ``validate._context`` through the SiteBuilder's ``view`` option.
+configured for the site in ``validate.gx.context`` through the SiteBuilder's ``view`` option.
 They change one rule, in the filter every template cell, header and list item goes through: a
 value that is not a content block (a string, a number, a tuple of a column pair, a dict) is
 text, escaped; content blocks are rendered by GE's templates as before, and string templates

@@ -57,16 +57,26 @@ FRAME_SCAN_TOKENS = 45
 NOMINAL_NEAR_TOKENS = 5
 # After a fronted adverbial, a position noun may stand up to 14 tokens on ("أكد أمس في ...").
 NOMINAL_AFTER_ADVERBIAL_TOKENS = 14
-# Look-back before a cue for the connector that joins it ("ولكنه قال"): 8 characters.
-CONNECTOR_CHARS = 8
+# Look-back before a cue for the connector that joins it ("ولكنه قال"، "كما أنه جدد"): 12
+# characters.
+CONNECTOR_CHARS = 12
 # Look-back before a cue for the comma that makes it a new record: 3 characters.
 COMMA_CHARS = 3
+# An object between a cue and its preposition ("حث لافروف بريطانيا على") is at most 3 words.
+OBJECT_WORDS = 3
 # A quotation needs at least three words; a span of fewer is a name or a scare quote.
 MIN_SPEECH_WORDS = 3
 # A quoted phrase of two words is the least that is speech, not a scare-quoted name.
 MIN_QUOTE_WORDS = 2
 # An unclosed mark after other words still opens speech when five words follow it.
 MIN_UNCLOSED_WORDS = 5
+# A title's cue may name its addressee in up to 3 words before the preposition ("يحث ترامب على").
+TITLE_ADDRESSEE_TOKENS = 3
+# A quotation runs over at most 8 paragraphs, each reopened by a mark ("«...\n«...»").
+QUOTE_PARAGRAPHS = 8
+# A body subheading's speaker is named again within 1,500 characters of it (a section about
+# them); a pasted link to another article names its speaker nowhere near.
+HEADING_CONTEXT_CHARS = 1500
 # A headline of more than 40 words is a paragraph, not a "Name: statement" line.
 HEADLINE_MAX_WORDS = 40
 # A title's qualifier before its colon is at most 6 words ("لافروف بعد لقائه نظيره: ...").
@@ -124,6 +134,7 @@ class Scan:
     toks: tuple[Tok, ...]
     later_cues: dict[int, CueHit]
     cue_end: int
+    ui: int  # the unit's index in ``v.units``
     immediate: bool = True
 
     def frame(self, a: int, b: int, qtype: QuoteType, rule: RuleName, resume: int) -> Frame:
@@ -213,13 +224,19 @@ def content_end(
 ) -> int:
     """Content runs to the unit's end or to the next cue that opens a new record
     ("، مضيفا أن"، "فيما أوضح"، "وقال"), whichever is first; quotation marks are never cut."""
-    end = unit.end
+    end = _commentary_end(v, start, unit.end, quotes)
     for h in hits:
         if h.outer_start <= start or h.outer_start >= end:
             continue
         if any(q.start < h.start < q.end for q in quotes):
             continue
+        if not v.text[start : h.outer_start].strip():
+            continue  # the content's first word: "قال إنه أبلغ كيري بأن ..." is one record
         prev = v.text[max(unit.start, h.outer_start - CONNECTOR_CHARS) : h.outer_start].split()
+        joined = " ".join(prev[-2:])
+        if len(prev) > 1 and joined in v.lex.content_breakers:
+            end = h.outer_start - len(joined) - 1
+            break
         if prev and prev[-1] in v.lex.content_breakers:
             end = h.outer_start - len(prev[-1]) - 1
             break
@@ -227,6 +244,15 @@ def content_end(
             end = h.outer_start
             break
     return trim_end(v, start, end, quotes)
+
+
+def _commentary_end(v: FieldView, start: int, end: int, quotes: list[QuoteSpan]) -> int:
+    """Where the reporter's commentary after a comma ends the content ("، في إشارة إلى
+    ..."), outside quotation marks; else ``end``."""
+    for m in v.lex.content_end.finditer(v.text, start, end):
+        if not any(q.start < m.start() < q.end for q in quotes):
+            return m.start()
+    return end
 
 
 def classify(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> tuple[QuoteType, int, int]:
@@ -251,6 +277,39 @@ def classify(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> tuple[Quo
     return "indirect", c, e
 
 
+def paragraph_last(v: FieldView, ui: int) -> int:
+    """The index of the last unit of unit ``ui``'s paragraph."""
+    units, k = v.units, ui
+    while k + 1 < len(units) and units[k + 1].paragraph_index == units[ui].paragraph_index:
+        k += 1
+    return k
+
+
+def _has_mark(text: str, a: int, b: int) -> bool:
+    return any(c in text[a:b] for c in '"«»“”')
+
+
+def quote_run_end(v: FieldView, ui: int, start: int) -> int:
+    """Where a quotation opened at ``start`` in unit ``ui`` and never closed there ends: at its
+    paragraph's end, or, when the next paragraphs reopen it with a mark (the press's way of
+    quoting over paragraphs: "«...\n«...»"), at the mark that closes the last of them."""
+    text, units = v.text, v.units
+    k = paragraph_last(v, ui)
+    if _has_mark(text, start, units[ui].end) or _has_mark(text, units[ui].end, units[k].end):
+        return units[ui].end  # another mark in the paragraph: the sentence bounds it
+    end = units[k].end
+    for _ in range(QUOTE_PARAGRAPHS):
+        nxt = k + 1
+        if nxt >= len(units) or text[units[nxt].start] not in QUOTE_OPENERS:
+            break
+        first = units[nxt].quotes[0] if units[nxt].quotes else None
+        if first is not None and first.start == units[nxt].start:
+            return first.end - 1  # closed: the run ends at its closing mark
+        k = paragraph_last(v, nxt)
+        end = units[k].end
+    return end
+
+
 def speech_quote(s: Scan, q: QuoteSpan) -> bool:
     """A quotation the cue governs, not a scare-quoted name on the way ("سي ان ان"): it
     follows the cue directly, or the sentence (or record) ends right after it."""
@@ -267,7 +326,18 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
     """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن"."""
     lex = v.lex
     t = toks[i]
+    if t.text in spec.preps and spec.nominal_any and spec.object_first:
+        obj = _object_before(v, toks, i)
+        if obj is not None and _opens_nominal(v, toks, i):
+            return obj  # "دعا لافروف الخميس إيران وإسرائيل إلى "الحوار"": the addressee too
     if t.text in spec.preps:
+        if (
+            i + 2 < len(toks)
+            and spec.nominal_any
+            and toks[i + 1].text in QUOTE_OPENERS
+            and toks[i + 2].text.isalpha()
+        ):
+            return toks[i + 1].start  # a quoted noun phrase: "حذر من "التحول الكبير" ..."
         if (
             i + 1 < len(toks)
             and not is_complementizer(v, toks, i + 1)
@@ -308,6 +378,30 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
     return None
 
 
+def _object_before(v: FieldView, toks: tuple[Tok, ...], i: int) -> int | None:
+    """Where an object noun phrase of at most three words starts before the preposition at
+    i, after light adverbials ("الخميس"): "حث لافروف بريطانيا على"; None with anything else
+    between (a prepositional phrase: "دعا في مؤتمر صحفي إلى")."""
+    lex = v.lex
+    j = 0
+    while j < i and toks[j].text in lex.light_adverbials:
+        j += 1
+    words = toks[j:i]
+    if not 0 < len(words) <= OBJECT_WORDS:
+        return None
+    if any(not w.text.isalpha() or w.text in lex.adverbials for w in words):
+        return None
+    return words[0].start
+
+
+def _opens_nominal(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
+    """After the preposition at i comes a noun phrase (or a quoted one), not a clause."""
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    return nxt is not None and (
+        nxt.text in QUOTE_OPENERS or (nxt.text.isalpha() and not is_complementizer(v, toks, i + 1))
+    )
+
+
 # --- the rules, in the order they are tried at each token after a cue ---------------------------
 
 
@@ -329,10 +423,16 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
 
 
 def later_cue(s: Scan, i: int) -> Step | None:
-    # Another cue before any complement ("قال ... وأضاف"): this one governs nothing.
+    # Another cue before any complement ("قال ... وأضاف"): this one governs nothing. A bare
+    # ambiguous form is its other word ("قال عبر الهاتف إن": عبر is "via").
     t = s.toks[i]
     later = s.later_cues.get(t.start)
-    if later is not None and t.text not in s.v.lex.joiners and later.spec.kind != CueKind.SAID_OF:
+    if (
+        later is not None
+        and t.text not in s.v.lex.joiners
+        and later.spec.kind != CueKind.SAID_OF
+        and (later.prefixed or not later.spec.ambiguous)
+    ):
         return Step.STOP
     return None
 
@@ -373,8 +473,8 @@ def cue_quote_unclosed(s: Scan, i: int) -> Frame | None:
         and (t.text == "«" or '"' not in text[t.end : unit.end])
     )
     if unclosed and (s.immediate or words(text, t.end, unit.end) >= MIN_UNCLOSED_WORDS):
-        # The quotation runs to the sentence's end.
-        e = trim_end(s.v, t.end, unit.end, quotes)
+        # The quotation runs to its paragraph's end, or over the paragraphs that reopen it.
+        e = trim_end(s.v, t.end, quote_run_end(s.v, s.ui, t.end), quotes)
         if words(text, t.end, e) >= MIN_SPEECH_WORDS:
             return s.frame(t.end, e, "direct", "cue_quote_unclosed", e)
     return None
@@ -405,6 +505,31 @@ def cue_colon_unmarked(s: Scan, i: int) -> Frame | Step | None:
     if words(v.text, t.end, e) >= MIN_SPEECH_WORDS:
         return s.frame(t.end, e, "direct", "cue_colon_unmarked", e)
     return Step.STOP
+
+
+@emits("cue_colon_paragraph")
+def cue_colon_paragraph(s: Scan, i: int) -> Frame | None:
+    # A cue line ending in a colon, the quotation in the next paragraph: "وقال لافروف:\n«...»".
+    t, v = s.toks[i], s.v
+    if t.text != ":" or "direct" not in s.hit.spec.frames or i + 1 != len(s.toks):
+        return None
+    nxt = s.ui + 1
+    if paragraph_last(v, s.ui) != s.ui or nxt >= len(v.units):
+        return None
+    unit = v.units[nxt]
+    if v.text[unit.start] not in QUOTE_OPENERS:
+        return None
+    q = unit.quotes[0] if unit.quotes else None
+    if q is not None and q.start == unit.start:
+        if words(v.text, q.end, unit.end) > 0 or words(v.text, *q.inner) < MIN_SPEECH_WORDS:
+            return None  # a quoted name heading a sentence, not the speech itself
+        a, b = strip_span(v, *q.inner)
+        return s.frame(a, b, "direct", "cue_colon_paragraph", unit.end)
+    a = unit.start + 1
+    b = trim_end(v, a, quote_run_end(v, nxt, a), [])
+    if words(v.text, a, b) < MIN_SPEECH_WORDS:
+        return None
+    return s.frame(a, b, "direct", "cue_colon_paragraph", b)
 
 
 _COMP_RULE: dict[QuoteType, RuleName] = {
@@ -457,6 +582,34 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
     if qtype == "direct":
         qtype, a, b = "mixed", c, e
     return s.frame(a, b, "nominal" if qtype == "indirect" else qtype, "cue_nominal", e)
+
+
+@emits("title_object")
+def title_object(s: Scan, i: int) -> Frame | None:
+    # A title's present-tense cue states its object: "شويغو يعلن انتهاء العمليات في سوريا"،
+    # "لافروف يلمح إلى تزويد دمشق بأنظمة إس-300" (titles drop the complementizer and the head).
+    spec, toks, v = s.hit.spec, s.toks, s.v
+    if v.field != "title" or spec.kind != CueKind.IMPERFECT or i > 1:
+        return None
+    if not ("nominal" in spec.frames or spec.preps):
+        return None
+    t = toks[i]
+    preps = v.lex.object_preps.union(spec.preps)
+    if i == 0 and t.text in preps:
+        return None  # the object follows the preposition: "يعلن عن"
+    if i == 1 and toks[0].text not in preps:
+        return None
+    if any(x.text in spec.preps for x in toks[i + 1 : i + TITLE_ADDRESSEE_TOKENS + 1]):
+        return None  # an addressee before the preposition: "يحث ترامب على ..." (cue_nominal)
+    if not t.text.isalpha() or is_complementizer(v, toks, i):
+        return None
+    e = content_end(v, t.start, s.unit, s.hits, s.quotes)
+    if words(v.text, t.start, e) < MIN_QUOTE_WORDS:
+        return None
+    qtype, a, b = classify(v, t.start, e, s.quotes)
+    if qtype == "direct":
+        qtype, a, b = "mixed", t.start, e
+    return s.frame(a, b, "nominal" if qtype == "indirect" else qtype, "title_object", e)
 
 
 @emits("cue_first_person")
@@ -521,9 +674,11 @@ RULES: tuple[Rule, ...] = (
     cue_quote,
     cue_quote_unclosed,
     past_quote_mark,
+    cue_colon_paragraph,
     cue_colon_unmarked,
     cue_comp,
     cue_nominal,
+    title_object,
     cue_first_person,
     cue_comma_first_person,
     abbreviation,
@@ -532,12 +687,18 @@ RULES: tuple[Rule, ...] = (
 
 
 def find_frame(
-    v: FieldView, hit: CueHit, after: int, unit: Unit, hits: list[CueHit], quotes: list[QuoteSpan]
+    v: FieldView,
+    hit: CueHit,
+    after: int,
+    ui: int,
+    hits: list[CueHit],
+    quotes: list[QuoteSpan],
 ) -> Frame | None:
     """What the cue governs: the first frame a rule finds at a token after it, or None."""
+    unit = v.units[ui]
     toks = v.toks(after, unit.end)
     later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
-    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end)
+    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end, ui)
     for i, t in enumerate(toks[:FRAME_SCAN_TOKENS]):
         for rule in RULES:
             out = rule(s, i)
@@ -573,8 +734,25 @@ def _heading_line(v: FieldView, ui: int, unit: Unit) -> bool:
     return ui == 0 or (nxt is not None and is_body_sentence(v, nxt))
 
 
+def named_around(v: FieldView, ui: int, unit: Unit, chain: Sequence[Mention]) -> bool:
+    """Whether the speaker a body subheading names is named again near it: a section's
+    heading ("شويغو: الضربات تستهدف ...") belongs to a text about its speaker; a link to
+    another article pasted into the body ("لافروف: ..." in a story about sanctions) stands
+    alone. Offices and the page's first line are not asked."""
+    if (
+        v.field == "title"
+        or ui == 0
+        or chain[0].kind not in (MentionKind.NAME, MentionKind.WEAK_NAME)
+    ):
+        return True
+    ids = {m.speaker_id for m in chain if m.speaker_id}
+    near = v.mentions_in(max(0, unit.start - HEADING_CONTEXT_CHARS), unit.start)
+    near += v.mentions_in(unit.end, unit.end + HEADING_CONTEXT_CHARS)
+    return any(m.speaker_id in ids for m in near)
+
+
 @emits("headline_colon")
-def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] | None:
+def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] | Step | None:
     # "Name: statement" as a title or a one-line subheading: "كيري: كان لقاؤنا مثمرا"; a
     # title may put a short qualifier before the colon ("لافروف بعد لقائه نظيره الأمريكي: ...").
     text = v.text
@@ -600,6 +778,8 @@ def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] |
             m = _COLON.match(text[p : unit.end])
     if not m:
         return None
+    if not named_around(v, ui, unit, chain):
+        return Step.STOP  # a pasted link to another article: furniture, no quotation
     a, b = p + m.end(), unit.end
     q = _quote_at(a, unit.quotes)
     if q is not None and words(text, q.end, unit.end) == 0:
@@ -612,9 +792,18 @@ def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] |
 
 
 def _candidate(v: FieldView, ui: int, f: Frame, subject: Subject) -> Candidate | None:
-    """The frame as a candidate, its span trimmed; None when fewer than two words remain."""
+    """The frame as a candidate, its span trimmed; None when fewer than two words remain
+    (one will do for a headline that quotes a single word: "لافروف: «مهزلة»")."""
+    text = v.text
     c, e = strip_span(v, f.content_start, f.content_end)
-    if words(v.text, c, e) < 2:
+    quoted_word = (
+        f.rule == "headline_colon"
+        and c > 0
+        and e < len(text)
+        and text[c - 1] in QUOTE_OPENERS
+        and text[e] in CLOSING_MARKS
+    )
+    if words(text, c, e) < (1 if quoted_word else MIN_QUOTE_WORDS):
         return None
     return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, f.quote_type, f.rule, subject)
 
@@ -624,8 +813,12 @@ def detect_unit(
 ) -> tuple[list[Candidate], Subject | None]:
     """The candidates of one unit, and the subject a later dropped pronoun continues.
     ``covered``: the field's content so far, which each candidate found here extends."""
+    if unit.start in covered and unit.end - 1 in covered:
+        return [], last  # a paragraph of a quotation a cue before it opened
     head = headline_colon(v, ui, unit)
-    if head is not None:
+    if head is Step.STOP:
+        return [], last
+    if isinstance(head, tuple):
         cand = _candidate(v, ui, *head)
         if cand is None:
             return [], last
@@ -652,7 +845,7 @@ def detect_unit(
         if subject.mode in EXPLICIT_MODES:
             last = subject
         unit_subjects.append(subject)
-        frame = find_frame(v, hit, after, unit, hits, quotes)
+        frame = find_frame(v, hit, after, ui, hits, quotes)
         if frame is None:
             continue
         cand = _candidate(v, ui, frame, subject)

@@ -22,12 +22,14 @@ RuleName = Literal[
     "cue_quote",  # "وقال لافروف: «...»"
     "cue_quote_unclosed",  # "وقال لافروف: «... (never closed)
     "cue_colon_unmarked",  # "وقال كيري: نحن نعمل ..." (no quotation marks)
+    "cue_colon_paragraph",  # "وقال لافروف:" + a quoted paragraph after it
     "cue_comp",  # "وأكد لافروف أن ..."
     "cue_comp_quote",  # "وأكد لافروف أن «...»" (the clause is one quotation)
     "cue_comp_mixed",  # "وأكد لافروف أن ... «...» ..." (a quoted fragment inside)
     "cue_nominal",  # "وشدد كيري على ضرورة ..."
     "cue_first_person",  # "وقال لقد ناقشنا ..."
     "cue_comma_first_person",  # "وقال كيري، اتفقنا على ..."
+    "title_object",  # title "شويغو يعلن انتهاء العمليات" (present-tense cue + its object)
 ]
 RULE_NAMES: tuple[RuleName, ...] = get_args(RuleName)
 

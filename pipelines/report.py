@@ -271,8 +271,18 @@ def _timeline(tables: Mapping[str, pa.Table], names: Mapping[str, tuple[str, str
     counts: dict[str, Counter[int]] = defaultdict(Counter)
     for s, d in dated:
         counts[s][index[bucket_of[d]]] += 1
-    peak = max(max(c.values()) for c in counts.values())
+    svg = _timeline_svg(unit, starts, counts, names)
+    return f"{header}{svg}{note}{_timeline_numbers(unit, starts, counts, names)}</section>"
 
+
+def _timeline_svg(
+    unit: str,
+    starts: list[dt.date],
+    counts: Mapping[str, Counter[int]],
+    names: Mapping[str, tuple[str, str]],
+) -> str:
+    """The chart: a row of bars per speaker (``counts``: per bucket index), a shared axis."""
+    peak = max(max(c.values()) for c in counts.values())
     width, left, right, top, row_h, bar_h, axis_h = 1000, 190, 60, 12, 62, 46, 44
     plot_w = width - left - right
     height = top + row_h * len(names) + axis_h
@@ -289,7 +299,8 @@ def _timeline(tables: Mapping[str, pa.Table], names: Mapping[str, tuple[str, str
         base = y0 + bar_h
         en, ar = names[speaker]
         colour = colours[speaker]
-        total = sum(counts[speaker].values())
+        mine = counts.get(speaker, Counter())
+        total = sum(mine.values())
         svg.append(
             f'<text x="{left - 10}" y="{y0 + bar_h / 2 - 2:.1f}" text-anchor="end" '
             f'class="lab">{_e(en)}</text>'
@@ -299,7 +310,7 @@ def _timeline(tables: Mapping[str, pa.Table], names: Mapping[str, tuple[str, str
             f'<line x1="{left}" x2="{left + plot_w}" y1="{base}" y2="{base}" class="base"/>'
             f'<text x="{left + plot_w + 8}" y="{base - 4}" class="tot">{_fmt(total)}</text>'
         )
-        for i, n in sorted(counts[speaker].items()):
+        for i, n in sorted(mine.items()):
             h = max(bar_h * n / peak, 1.5)
             svg.append(
                 f'<rect x="{left + i * step:.2f}" y="{base - h:.2f}" '
@@ -320,25 +331,33 @@ def _timeline(tables: Mapping[str, pa.Table], names: Mapping[str, tuple[str, str
         f'<text x="{left}" y="{axis_y + 36}" class="ax">bars: quotations per {unit}; '
         f"tallest bar = {peak}; right: total per speaker</text></svg>"
     )
+    return "".join(svg)
+
+
+def _timeline_numbers(
+    unit: str,
+    starts: list[dt.date],
+    counts: Mapping[str, Counter[int]],
+    names: Mapping[str, tuple[str, str]],
+) -> str:
+    """The chart's numbers as a table, folded: a row per bucket with a quotation."""
     rows = [
         f"<tr><td>{_e(starts[i])}</td>"
-        + "".join(f"<td>{counts[s].get(i, 0) or ''}</td>" for s in names)
+        + "".join(f"<td>{counts.get(s, Counter()).get(i, 0) or ''}</td>" for s in names)
         + "</tr>"
         for i in sorted({i for c in counts.values() for i in c})
     ]
-    table = (
+    return (
         f"<details><summary>The numbers (per {unit})</summary><table class='counts'>"
         f"<thead><tr><th>{unit}</th>"
         + "".join(f"<th>{_e(names[s][0])}</th>" for s in names)
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
     )
-    return f"{header}{''.join(svg)}{note}{table}</section>"
 
 
 def _top_claims(
     tables: Mapping[str, pa.Table], names: Mapping[str, tuple[str, str]], limit: int
 ) -> str:
-    colours = speaker_colours(names)
     header = (
         '<section id="claims"><h2>Most widely carried claims</h2>'
         '<p class="muted">A claim is one statement of a speaker as quoted by any number of '
@@ -360,8 +379,16 @@ def _top_claims(
         )
     )
     rows = rows[:limit]
+    quote_article, articles = _claim_articles(tables, {q for r in rows for q in r["quote_ids"]})
+    items = [_claim_item(rank, r, names, quote_article, articles) for rank, r in enumerate(rows, 1)]
+    return f'{header}<ol class="claims">{"".join(items)}</ol></section>'
 
-    wanted = {q for r in rows for q in r["quote_ids"]}
+
+def _claim_articles(
+    tables: Mapping[str, pa.Table], wanted: set[str]
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The article of each ``wanted`` quotation, and those articles' rows (the columns the
+    list shows) by id."""
     quotes = tables.get("quotes")
     quote_article: dict[str, str] = {}
     if quotes is not None:
@@ -381,54 +408,72 @@ def _top_claims(
         mask = pc.is_in(table.column("article_id"), value_set=pa.array(sorted(needed), pa.string()))
         for a in table.filter(mask).to_pylist():
             articles[a["article_id"]] = a
+    return quote_article, articles
 
-    items = []
-    for rank, r in enumerate(rows, 1):
-        en, _ = names.get(r["speaker_id"], (r["speaker_id"], ""))
-        colour = colours.get(r["speaker_id"], "#777")
-        carried = []
-        seen_articles: list[str] = []
-        for q in r["quote_ids"]:
-            a = quote_article.get(q)
-            if a and a not in seen_articles:
-                seen_articles.append(a)
-        seen_articles.sort(
-            key=lambda a: (
-                articles.get(a, {}).get("published_date") or dt.date.max,
-                articles.get(a, {}).get("source") or "",
-                articles.get(a, {}).get("source_name") or a,
-            )
+
+def _carried_by(
+    claim: Mapping[str, Any],
+    quote_article: Mapping[str, str],
+    articles: Mapping[str, dict[str, Any]],
+) -> list[str]:
+    """The first articles that carry ``claim`` (by date, source), as list items linking to
+    them, and how many more."""
+    carried = []
+    seen_articles: list[str] = []
+    for q in claim["quote_ids"]:
+        a = quote_article.get(q)
+        if a and a not in seen_articles:
+            seen_articles.append(a)
+    seen_articles.sort(
+        key=lambda a: (
+            articles.get(a, {}).get("published_date") or dt.date.max,
+            articles.get(a, {}).get("source") or "",
+            articles.get(a, {}).get("source_name") or a,
         )
-        for a in seen_articles[:ARTICLES_PER_CLAIM]:
-            art = articles.get(a, {"source_name": a})
-            label = art.get("title") or art.get("source_name") or a
-            meta = " · ".join(_e(x) for x in (art.get("source"), art.get("published_date")) if x)
-            url = _safe_url(art.get("url"))
-            text = _ar(label) if art.get("title") else f"<code>{_e(label)}</code>"
-            link = f'<a href="{_e(url)}" rel="noreferrer">{text}</a>' if url else text
-            carried.append(f"<li>{link}{f' <span class=muted>{meta}</span>' if meta else ''}</li>")
-        more = len(seen_articles) - ARTICLES_PER_CLAIM
-        if more > 0:
-            carried.append(f'<li class="muted">and {more} more</li>')
-        dates = (
-            f"{_e(r['first_seen'])} – {_e(r['last_seen'])}"
-            if r["first_seen"] and r["first_seen"] != r["last_seen"]
-            else _e(r["first_seen"] or "undated")
-        )
-        sources = ", ".join(_e(s) for s in r["sources"])
-        items.append(
-            f'<li class="claim" data-claim-id="{_e(r["claim_id"])}" style="border-color:{colour}">'
-            f'<div class="claim-head"><span class="rank">{rank}</span>'
-            f'<span class="dot" style="background:{colour}"></span><b>{_e(en)}</b>'
-            f'<span class="stats">{_count(r["n_sources"], "source")} · '
-            f"{_count(r['n_articles'], 'article')} · {_count(r['n_quotes'], 'quotation')} · "
-            f"{dates}</span></div>"
-            + _ar(r["canonical_text"], "blockquote")
-            + (f'<p class="muted">Sources: {sources}</p>' if sources else "")
-            + f'<ul class="carried">{"".join(carried)}</ul>'
-            f'<p class="id">claim_id <code>{_e(r["claim_id"])}</code></p></li>'
-        )
-    return f'{header}<ol class="claims">{"".join(items)}</ol></section>'
+    )
+    for a in seen_articles[:ARTICLES_PER_CLAIM]:
+        art = articles.get(a, {"source_name": a})
+        label = art.get("title") or art.get("source_name") or a
+        meta = " · ".join(_e(x) for x in (art.get("source"), art.get("published_date")) if x)
+        url = _safe_url(art.get("url"))
+        text = _ar(label) if art.get("title") else f"<code>{_e(label)}</code>"
+        link = f'<a href="{_e(url)}" rel="noreferrer">{text}</a>' if url else text
+        carried.append(f"<li>{link}{f' <span class=muted>{meta}</span>' if meta else ''}</li>")
+    more = len(seen_articles) - ARTICLES_PER_CLAIM
+    if more > 0:
+        carried.append(f'<li class="muted">and {more} more</li>')
+    return carried
+
+
+def _claim_item(
+    rank: int,
+    r: Mapping[str, Any],
+    names: Mapping[str, tuple[str, str]],
+    quote_article: Mapping[str, str],
+    articles: Mapping[str, dict[str, Any]],
+) -> str:
+    """One claim of the list: speaker, counts, dates, its text, sources and articles."""
+    en, _ = names.get(r["speaker_id"], (r["speaker_id"], ""))
+    colour = speaker_colours(names).get(r["speaker_id"], "#777")
+    carried = _carried_by(r, quote_article, articles)
+    dates = (
+        f"{_e(r['first_seen'])} – {_e(r['last_seen'])}"
+        if r["first_seen"] and r["first_seen"] != r["last_seen"]
+        else _e(r["first_seen"] or "undated")
+    )
+    sources = ", ".join(_e(s) for s in r["sources"])
+    return (
+        f'<li class="claim" data-claim-id="{_e(r["claim_id"])}" style="border-color:{colour}">'
+        f'<div class="claim-head"><span class="rank">{rank}</span>'
+        f'<span class="dot" style="background:{colour}"></span><b>{_e(en)}</b>'
+        f'<span class="stats">{_count(r["n_sources"], "source")} · '
+        f"{_count(r['n_articles'], 'article')} · {_count(r['n_quotes'], 'quotation')} · "
+        f"{dates}</span></div>"
+        + _ar(r["canonical_text"], "blockquote")
+        + (f'<p class="muted">Sources: {sources}</p>' if sources else "")
+        + f'<ul class="carried">{"".join(carried)}</ul>'
+        f'<p class="id">claim_id <code>{_e(r["claim_id"])}</code></p></li>'
+    )
 
 
 def _files(

@@ -249,6 +249,27 @@ _E = r"(?!\w)"  # word end
 _PRE = r"(?P<pre>[وفبل]?)"
 
 
+def _name_words(reg: Registry) -> tuple[dict[str, str], set[str], set[str]]:
+    """Folded: surname -> speaker_id (weak surnames included), the weak surnames, the first
+    names of the registry's speakers."""
+    surname_to_speaker: dict[str, str] = {}
+    weak: set[str] = set()
+    firsts: set[str] = set()
+    for sid, sp in reg.speakers.items():
+        for s in sp["surnames"] + sp.get("weak_surnames", []):
+            surname_to_speaker[fold(s)] = sid
+        weak.update(fold(s) for s in sp.get("weak_surnames", []))
+        firsts.update(fold(f) for f in sp["first_names"])
+    return surname_to_speaker, weak, firsts
+
+
+def _role_words(lex: dict) -> dict[str, str]:
+    """Folded office word (singular or dual) -> its role, "fm" or "dm"."""
+    role_of_word = {fold(w): role for role, ws in lex["role_words"].items() for w in ws}
+    role_of_word.update({fold(w): role for role, ws in lex["dual_role_words"].items() for w in ws})
+    return role_of_word
+
+
 def patterns() -> MentionPatterns:
     """The mention patterns of the registry in use (compiled once per registry)."""
     return _patterns(_active)
@@ -263,21 +284,12 @@ def nisba_countries() -> dict[str, str]:
 
 @lru_cache(maxsize=8)
 def _patterns(path: str) -> MentionPatterns:
-    reg = load_registry(path)
     lex = _load("mentions.json")
+    surname_to_speaker, weak, firsts = _name_words(load_registry(path))
     nisbas = nisba_countries()
-    surname_to_speaker: dict[str, str] = {}
-    weak: set[str] = set()
-    firsts: set[str] = set()
-    for sid, sp in reg.speakers.items():
-        for s in sp["surnames"] + sp.get("weak_surnames", []):
-            surname_to_speaker[fold(s)] = sid
-        weak.update(fold(s) for s in sp.get("weak_surnames", []))
-        firsts.update(fold(f) for f in sp["first_names"])
     nisba_country = {fold(k): v for k, v in nisbas.items()}
     nisba = r"(?:" + _alt(nisbas) + r"|ال\w+ي(?:ة)?)"
-    role_of_word = {fold(w): role for role, ws in lex["role_words"].items() for w in ws}
-    role_of_word.update({fold(w): role for role, ws in lex["dual_role_words"].items() for w in ws})
+    role_of_word = _role_words(lex)
     former = r"(?:\s+(?P<former>" + _alt(lex["former"]) + "))?"
     honor = r"(?:(?:" + _alt(lex["honorifics"]) + r")\s+)?"
     name = re.compile(
@@ -287,7 +299,7 @@ def _patterns(path: str) -> MentionPatterns:
         + honor
         + r"(?:(?P<first>"
         + _alt(firsts)
-        + r")\s+)?(?P<sur>"
+        + r")\s+#?)?(?P<sur>"  # a web page may tag the surname: "سيرغي #لافروف"
         + _alt(surname_to_speaker)
         + r"))"
         + _E

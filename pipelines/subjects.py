@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pipelines.cues import CueHit, CueKind, CueLexicon, CueSpec, load_cues
 from pipelines.records import MentionKind, SubjectMode
 from pipelines.segment import Unit
-from pipelines.speakers import Mention
+from pipelines.speakers import Mention, patterns
 
 K = MentionKind
 M = SubjectMode
@@ -35,10 +35,14 @@ RELATIVE_CHARS = 12
 OPENER_CHARS = 20
 # A fronted subject ("نائب رئيس الائتلاف المعارض") is at most 6 words; more is a clause.
 FRONTED_WORDS = 6
+# A description before a full name in apposition ("عضو مجلس الشيوخ السابق جون كيري") is at
+# most 5 tokens; a longer phrase holds someone else ("الزعيم الكوري ... كيم جونغ أون وزير ...").
+DESCRIPTION_TOKENS = 5
 # "وكان" + subject + verb: a subject of at most 7 tokens.
 AUXILIARY_SUBJECT_TOKENS = 7
 
 QUOTE_OPENERS = '"«'
+HASHTAG = "#"  # a web page's tag mark on a name: "سيرغي #لافروف"
 CLITICS = "وف"  # the conjunctions written on the next word
 ARTICLE = "ال"
 PREPOSITION_CLITICS = "بلك"  # "بعد"، "للصحفيين"، "كذلك": a fronted prepositional phrase
@@ -222,7 +226,7 @@ def mention_chain(
         q = p
         while q < limit and text[q] == " ":
             q += 1
-        quoted = q < limit and text[q] in QUOTE_OPENERS
+        quoted = q < limit and text[q] in QUOTE_OPENERS + HASHTAG
         m = v.mention_at.get(q + 1 if quoted else q)
         if m is None or m.outer_start >= limit:
             break
@@ -252,11 +256,17 @@ def mention_chain(
     return tuple(chain), p
 
 
+def _words_at(v: FieldView, pos: int, limit: int) -> tuple[Tok, ...]:
+    """The tokens of an apposition window, a hashtag's mark left out ("سيرغي #لافروف")."""
+    toks = v.toks(pos, min(limit, pos + APPOSITION_CHARS))
+    return tuple(t for t in toks if t.text != HASHTAG)
+
+
 def name_in_apposition(v: FieldView, pos: int, limit: int) -> Mention | None:
     """A name mention of the five within two words after pos, with nothing between
     that could end the noun phrase (a preposition, complementizer, cue or punctuation)."""
     lex = v.lex
-    for k, t in enumerate(v.toks(pos, min(limit, pos + APPOSITION_CHARS))[:3]):
+    for k, t in enumerate(_words_at(v, pos, limit)[:3]):
         m = v.mention_at.get(t.start)
         if m is not None and m.kind == K.NAME and m.outer_start == m.start:
             return m
@@ -276,7 +286,7 @@ def unregistered_name_end(v: FieldView, pos: int, limit: int) -> int:
     """End of up to three name-like words at pos (no function word, cue or position noun)."""
     lex = v.lex
     end = pos
-    for i, t in enumerate(v.toks(pos, min(limit, pos + APPOSITION_CHARS))[:3]):
+    for i, t in enumerate(_words_at(v, pos, limit)[:3]):
         w = t.text
         if (
             not w.isalpha()
@@ -330,6 +340,14 @@ def other_np(v: FieldView, toks: tuple[Tok, ...], spec: CueSpec | None) -> tuple
 # --- subjects before the verb ------------------------------------------------------------------
 
 
+def _without_opener(lex: CueLexicon, lead: str) -> str:
+    """A lead without the clause opener before it: "من جهته، كان" -> "كان"."""
+    for opener in lex.clause_openers:
+        if lead.startswith(opener):
+            return lead[len(opener) :].lstrip(" ،")
+    return lead
+
+
 def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """Subject before the verb: "غير أن كيري أكد"، "وكان لافروف قد أكد"، "كيري يؤكد"."""
     text, lex = v.text, v.lex
@@ -353,7 +371,7 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         lead = text[unit.start : m.outer_start].strip(' "«،')
         if m.outer_start < m.start:
             lead = (lead + " " + text[m.outer_start : m.start]).strip()
-        if lead in lex.svo_leads:
+        if lead in lex.svo_leads or _without_opener(lex, lead) in lex.svo_leads:
             return Subject(M.SVO, (m,))
         if m.former or m.kind == K.PERSON:
             # "كولن باول وزير الخارجية الأمريكي الأسبق قال:": someone else before the verb.
@@ -373,6 +391,22 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     return None
 
 
+def is_counterpart(v: FieldView, m: Mention) -> bool:
+    """ "نظيره الأمريكي", alone or merged with the name after it ("نظيره الأمريكي تشاك هاغل")."""
+    return m.kind == K.COUNTERPART or (
+        m.kind == K.NAME and patterns().counterpart.match(v.text, m.outer_start) is not None
+    )
+
+
+def adjacent_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """One of the five named right before the verb, after any lead ("إن الوزير هاغل حث")."""
+    before = v.text[unit.start : hit.outer_start]
+    m = v.mention_ending.get(unit.start + len(v.lex.before_verb.sub("", before)))
+    if m is not None and m.kind in SPEAKER_KINDS and m.kind != K.COUNTERPART:
+        return Subject(M.SVO, (m,))
+    return None
+
+
 def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """A noun phrase right before the verb is its subject, not a dropped pronoun: "لكن هذا
     الائتلاف رأى أن" is the coalition's view. A fronted prepositional phrase ("وفي
@@ -381,6 +415,8 @@ def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         return None
     lex = v.lex
     before = v.text[unit.start : hit.outer_start]
+    if lex.relative_before.search(before):
+        return None  # a relative pronoun is no noun phrase: "المهام، التي قال إنها"
     clause = lex.clause_break.split(before)[-1]
     toks = [t for t in tokens(clause, 0, len(clause)) if t.text.isalpha()]
     if not toks or len(toks) > FRONTED_WORDS or toks[-1].text == lex.perfect_particle:
@@ -417,7 +453,8 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     pos = unit.start
     head = v.text[pos : pos + OPENER_CHARS]
     for opener in lex.clause_openers:
-        if head.startswith(opener):
+        # A whole word: "أما هيغل، فذهب" opens with "أما", "أمام اللجنة" does not.
+        if head.startswith(opener) and not head[len(opener) : len(opener) + 1].isalpha():
             pos += len(opener)
             break
     toks = v.toks(pos, min(unit.end, pos + CLAUSE_CHARS))
@@ -484,8 +521,18 @@ def subject_of(
         return said_of_subject(v, hit, unit), hit.end
     p = skip_light(v, hit.end, unit.end)
     chain, q = mention_chain(v, p, unit.end)
+    if chain and is_counterpart(v, chain[0]):
+        # "نظيره" after the verb is its object when a subject stands before it: "إن الوزير
+        # هاغل حث نظيره الروسي على ..."، "الوزير شويغو أبلغ نظيره الأمريكي أن ...".
+        fronted = (
+            svo_subject(v, hit, unit)
+            or adjacent_subject(v, hit, unit)
+            or fronted_subject(v, hit, unit)
+        )
+        if fronted is not None:
+            return fronted, hit.end
     if chain:
-        return Subject(M.EXPLICIT, chain), q
+        return Subject(M.EXPLICIT, chain), past_relative_clause(v, q, unit)
     before = relative_subject(v, hit, unit)
     if before is None:
         before = svo_subject(v, hit, unit) or fronted_subject(v, hit, unit)
@@ -494,6 +541,16 @@ def subject_of(
     if kind == CueKind.IMPERFECT:
         return None, hit.end  # present-tense verbs report only with an explicit subject
     return subject_after(v, hit, unit, p, last)
+
+
+def past_relative_clause(v: FieldView, pos: int, unit: Unit) -> int:
+    """Past a relative clause set off by commas after the subject ("واتهم لافروف، الذي كان
+    يتحدث في أستانا، بريطانيا ..."): the complement starts after its closing comma."""
+    m = v.lex.relative_clause.match(v.text, pos, unit.end)
+    if not m:
+        return pos
+    close = v.text.find("،", m.end(), min(unit.end, m.end() + CLAUSE_CHARS))
+    return close + 1 if close > 0 else pos
 
 
 def participle_subject(
@@ -520,12 +577,13 @@ def participle_subject(
 
 
 def said_of_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
-    """ "نقلت الوكالة عن لافروف قوله إن": the speaker is the object of عن right before."""
+    """ "نقلت الوكالة عن لافروف قوله إن"، "ونسب إلى لافروف القول إن": the speaker is the
+    object of عن or إلى right before."""
     text = v.text
     before = text[unit.start : hit.outer_start].rstrip()
     m = v.mention_ending.get(unit.start + len(before))
     if m is not None and text[max(0, m.outer_start - 4) : m.outer_start].strip().endswith(
-        v.lex.said_of_preposition
+        v.lex.said_of_prepositions
     ):
         return Subject(M.EXPLICIT, (m,))
     return None
@@ -543,7 +601,58 @@ def relative_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     m = v.mention_ending.get(unit.start + len(before))
     if m is not None and m.kind in SPEAKER_KINDS:
         return Subject(M.EXPLICIT, (m,))
+    pronoun = rel.group().strip().removeprefix("و")
+    after = v.toks(hit.end, unit.end)  # "التي أكد فيها أن": the possessor's statement
+    if (
+        pronoun != v.lex.relative_masculine
+        and hit.spec.kind in (CueKind.VERB, CueKind.IMPERFECT)
+        and after
+        and is_complementizer(v, after, 0)
+    ):
+        # "المهام المشتركة، التي قال إنها ...": a masculine verb after a feminine or plural
+        # pronoun does not agree with it, so its subject is dropped, not the antecedent.
+        return None
     return Subject(M.OTHER, other_span=None)
+
+
+def _asyndetic_relative(v: FieldView, hit: CueHit, unit: Unit, p: int) -> bool:
+    """A verb right after a noun, with a pronoun referring back to it ("في إشارة إلى تصريحات
+    للمسؤول البريطاني قال فيها إن"): a relative clause of that noun's speaker, not a
+    dropped subject continuing the last one."""
+    if hit.prefixed or p == hit.end:
+        return False
+    light = v.toks(hit.end, p)
+    before = v.text[unit.start : hit.outer_start].rstrip()
+    return bool(light) and light[0].text in v.lex.resumptives and before[-1:].isalpha()
+
+
+def _statement_owner(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """Whose statement a relative clause without pronoun describes: a name in the noun
+    phrase right before ("تصريحات لافروف قال فيها") or another person's "لل..." phrase
+    ("تصريحات للمسؤول البريطاني قال فيها"); None when the phrase names nobody ("أدلى
+    بتصريح خلال زيارته قال فيه": the last speaker goes on)."""
+    toks = v.toks(max(unit.start, hit.outer_start - CLAUSE_CHARS), hit.outer_start)
+    phrase: list[Tok] = []
+    for t in reversed(toks[-SUBJECT_NP_TOKENS:]):
+        if not t.text.isalpha():
+            break
+        phrase.insert(0, t)
+    if not phrase:
+        return None
+    # Only a name: an office or "نظيره" in the phrase may be the addressee ("رسالة إلى نظيره
+    # السوري أعرب فيها" is the sender's).
+    names = [m for m in v.mentions_in(phrase[0].start, hit.outer_start) if m.kind == K.NAME]
+    if names:
+        return Subject(M.EXPLICIT, (names[-1],))
+    if any(t.text.startswith(LI_ARTICLE) for t in phrase):
+        return Subject(M.OTHER, other_span=(phrase[0].start, phrase[-1].end))
+    return None
+
+
+def _participle_at(v: FieldView, t: Tok) -> bool:
+    """The token is a participle cue ("مؤكدا"، "مضيفا")."""
+    spec = v.lex.specs.get(t.text)
+    return spec is not None and spec.kind == CueKind.PARTICIPLE
 
 
 def subject_after(
@@ -552,20 +661,29 @@ def subject_after(
     """A perfect verb with no mention after it: a dropped subject when its complement follows
     at once, else someone else's noun phrase ("وقال الرئيس الأمريكي باراك أوباما إن")."""
     spec, lex = hit.spec, v.lex
+    if _asyndetic_relative(v, hit, unit, p):
+        owner = _statement_owner(v, hit, unit)
+        if owner is not None:
+            return owner, hit.end
     toks = v.toks(p, min(unit.end, p + CLAUSE_CHARS))
     if not toks:
         return None, hit.end
     t0 = toks[0]
     if "direct" in spec.frames and first_person_at(v, toks, 0):
         return Subject(M.PRODROP, antecedent=last), hit.end
+    # "وتابع مؤكدا أن"، "ومضى يقول:": a joiner or a participle cue right after the verb
+    # shares its dropped subject; it is never a subject noun phrase.
+    joined = t0.text in lex.joiners or _participle_at(v, t0)
+    # "ووصف هذه الممارسات بأنها": a demonstrative phrase is the verb's object.
+    joined = joined or (spec.object_first and t0.text in lex.demonstratives)
     if (
         opens_frame(v, toks, 0, spec)
         or t0.text in lex.adverbials
-        or t0.text in lex.joiners
+        or joined
         or t0.text.startswith(LI_ARTICLE)
         or p > hit.end
     ):
-        if spec.ambiguous and not opens_frame(v, toks, 0, spec):
+        if spec.ambiguous and not (joined or opens_frame(v, toks, 0, spec)):
             return None, hit.end
         return Subject(M.PRODROP, antecedent=last), hit.end
     if spec.ambiguous:
@@ -577,8 +695,17 @@ def subject_after(
     if span is None:
         return None, hit.end
     for m in v.mentions_in(span[0] + 1, span[1]):
-        # "وقال وزير الثقة جون كيري": an unknown title in apposition to a known name.
-        if m.kind == K.NAME and m.outer_start == m.start and len(v.toks(span[0], m.start)) <= 3:
+        # "وقال وزير الثقة جون كيري": an unknown title in apposition to a known name; a
+        # longer description needs the full name ("وقال عضو مجلس الشيوخ السابق جون كيري
+        # الذي ...") and nobody else's title before it ("مساعد ...").
+        if m.kind != K.NAME or m.outer_start != m.start:
+            continue
+        title = len(v.toks(span[0], m.start))
+        if title <= 3 or (
+            title <= DESCRIPTION_TOKENS
+            and len(v.toks(m.start, m.end)) > 1
+            and not any(x.kind == K.PERSON for x in v.mentions_in(span[0], m.start))
+        ):
             return Subject(M.EXPLICIT, (m,)), m.end
     for m in v.mentions_in(span[0] + 1, span[1], outer=True):
         # "وقال الجبير ولافروف إنهما": someone else joined to mentions of the five.

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers import analyse_articles, count_inputs, read_inputs
+from summaries import example_summary
 
 from flows import cli, pipeline
 from pipelines import analyse, dataset, ingest, store, validate, write
@@ -704,9 +705,7 @@ class TestCli:
     ) -> None:
         """--max-bytes is passed to the flow; without it the flow's default applies."""
         calls: list[dict[str, Any]] = []
-        summary = {"articles": 0, "sentences": 0, "quotes": 0, "quotes_by_speaker": {},
-                   "quarantined": 0, "validation_success": True, "docs_path": None,
-                   "paths": {}, "seconds": 0.0}  # fmt: skip
+        summary = example_summary()
         monkeypatch.setattr(pipeline, "isnad_flow", lambda **kw: calls.append(kw) or summary)
         out = str(tmp_path / "o")  # the CLI checks --out (and creates it) before the flow
         assert cli.main(["run", str(SAMPLE_DIR), "--out", out, "--max-bytes", "1000"]) == 0
@@ -715,11 +714,11 @@ class TestCli:
 
     def test_summary_prints_the_accounting(self) -> None:
         """The printed summary has inputs seen, the identity's terms and quarantine by reason."""
-        summary = {"inputs_seen": 9, "articles": 5, "quarantined": 3, "exact_duplicates": 1,
-                   "quarantined_by_reason": {"binary": 1, "no_arabic": 2}, "sentences": 80,
-                   "quotes": 3, "quotes_by_speaker": {"lavrov": 3}, "validation_success": True,
-                   "docs_path": "/o/validation/index.html",
-                   "paths": {"quotes": "/o/quotes"}, "seconds": 1.0}  # fmt: skip
+        summary = example_summary(
+            inputs_seen=9, articles=5, quarantined=3, exact_duplicates=1,
+            quarantined_by_reason={"binary": 1, "no_arabic": 2},
+            docs_path="/o/validation/index.html", paths={"quotes": "/o/quotes"},
+        )  # fmt: skip
         printed = cli.format_summary(summary)
         assert "inputs       9 seen = 5 articles + 3 quarantined + 1 exact duplicates" in printed
         assert "quarantined  binary 1, no_arabic 2" in printed

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pytest
 from helpers import analyse_articles, read_inputs
 
-from pipelines import claims, dictionary, write
+from pipelines import claims, dictionary, validate, write
+from pipelines.validate import checks
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -395,10 +396,10 @@ def _with_row(table: pa.Table) -> pa.Table:
 
 def derived(tables: dict[str, pa.Table]) -> dict[str, list[bool]]:
     con = duckdb.connect()
-    for name in claims.DERIVED_READS:
+    for name in validate.DERIVED_READS["claims"]:
         con.register(name, _with_row(tables[name]))
-    result = con.sql(claims.DERIVED_SQL).to_arrow_table().to_pydict()
-    assert list(result) == list(claims.DERIVED_COLUMNS)
+    result = con.sql(checks.CLAIMS_SQL).to_arrow_table().to_pydict()
+    assert list(result) == list(validate.DERIVED["claims"])
     return result
 
 
@@ -406,7 +407,7 @@ def quotes_check(tables: dict[str, pa.Table]) -> list[bool]:
     con = duckdb.connect()
     for name in ("quotes", "claims"):
         con.register(name, _with_row(tables[name]))
-    return con.sql(claims.QUOTES_CHECK_SQL).to_arrow_table().column(0).to_pylist()
+    return con.sql(checks.QUOTE_CLAIM_SQL).to_arrow_table().column(0).to_pylist()
 
 
 class TestSuite:
@@ -418,19 +419,17 @@ class TestSuite:
         assert first["type"] == "expect_table_columns_to_match_ordered_list"
         assert first["kwargs"]["column_list"] == [
             *claims.CLAIMS_SCHEMA.names,
-            *claims.DERIVED_COLUMNS,
+            *validate.DERIVED["claims"],
         ]
         checked = {
             e["kwargs"].get("column")
             for e in suite["expectations"]
             if e["kwargs"].get("value_set") == [True]
         }
-        assert checked == set(claims.DERIVED_COLUMNS)
+        assert checked == set(validate.DERIVED["claims"])
 
     def test_ge_loads_every_expectation(self) -> None:
         """Great Expectations builds every expectation of the suite (none silently dropped)."""
-        from pipelines import validate
-
         suite = validate.load_suite("claims")
         assert len(suite.expectations) == len(json.loads(SUITE.read_text())["expectations"])
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from paused_isnad import command as paused_isnad
+from summaries import example_summary
 
 from flows import cli, pipeline
 from pipelines import dataset, store
@@ -286,7 +287,7 @@ class TestWatchdog:
         warning, after the grace, not never."""
         dog, exits = self.watch(body, tmp_path, end_grace=0.2)
         body.begin("run-1")
-        body.end({**_SUMMARY})
+        body.end(_SUMMARY)
         dog.join(10)
         assert exits == [cli.EXIT_PUBLISHED]
         out, err = capfd.readouterr()
@@ -328,7 +329,7 @@ class TestWatchdog:
         SIGTERM grace (not the longer end grace), exit 0, the summary printed."""
         dog, exits = self.watch(body, tmp_path, end_grace=60.0, term_grace=0.2)
         body.begin("run-1")
-        body.end({**_SUMMARY})
+        body.end(_SUMMARY)
         body.terminated.set()
         dog.join(10)
         assert exits == [cli.EXIT_PUBLISHED]
@@ -340,7 +341,7 @@ class TestWatchdog:
     ) -> None:
         dog, exits = self.watch(body, tmp_path, end_grace=5.0, exit_grace=0.2)
         body.begin("run-1")
-        body.end({**_SUMMARY})
+        body.end(_SUMMARY)
         dog.returned.set()
         dog.join(10)
         assert not dog.is_alive() and exits == []
@@ -352,7 +353,7 @@ class TestWatchdog:
         exit (~7 s each, seen); the process ends EXIT_GRACE after the run returned."""
         dog, exits = self.watch(body, tmp_path, exit_grace=0.2)
         body.begin("run-1")
-        body.end({**_SUMMARY})
+        body.end(_SUMMARY)
         dog.returned.set()
         dog.exit_soon(cli.EXIT_PUBLISHED)
         dog.join(10)
@@ -392,17 +393,7 @@ class _NullLogger:
         pass
 
 
-_SUMMARY = {
-    "articles": 5,
-    "sentences": 80,
-    "quotes": 3,
-    "quotes_by_speaker": {"lavrov": 3},
-    "quarantined": 0,
-    "validation_success": True,
-    "docs_path": None,
-    "paths": {},
-    "seconds": 1.0,
-}
+_SUMMARY = example_summary(quarantined=0)
 
 
 # --- against real processes: an API that never answers, one that refuses, SIGTERM --------

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 from test_validate import TEXT, TITLE, good_tables
 
-from pipelines import validate
+from pipelines import validate, write
+from pipelines.validate import checks
 
 
 @pytest.fixture()
@@ -186,3 +187,41 @@ def test_unreadable_column_fails_closed(tables: dict[str, pa.Table]) -> None:
     assert problems["sentences"]
     assert not any(v.any() for v in checks["sentences"].values())
     assert all(v.all() for v in checks["quotes"].values())
+
+
+class TestRegistry:
+    """pipelines.validate.checks: one entry a chk_* column, agreeing with the suites and with
+    what its computation returns."""
+
+    @pytest.mark.parametrize("name", write.TABLE_NAMES)
+    def test_suite_expects_exactly_the_registered_columns(self, name: str) -> None:
+        """The columns a suite expects to be True are the registry's for that table."""
+        expected = {
+            e["kwargs"]["column"]
+            for e in validate.read_suite_json(name)["expectations"]
+            if e["type"] == "expect_column_values_to_be_in_set"
+            and e["kwargs"]["column"].startswith("chk_")
+        }
+        assert expected == set(validate.DERIVED[name])
+
+    def test_one_entry_a_column(self) -> None:
+        """No column is registered twice, and each says what it reads and means."""
+        keys = [(c.table, c.column) for c in checks.CHECKS]
+        assert len(keys) == len(set(keys))
+        for c in checks.CHECKS:
+            assert c.column.startswith("chk_") and c.means and c.table in c.reads, c
+            assert set(c.reads) <= {c.table, *validate.DERIVED_READS[c.table]}, c
+
+    def test_arrow_functions_return_their_entries(self, tables: dict[str, pa.Table]) -> None:
+        """An Arrow computation returns exactly the columns registered for it."""
+        for name in validate.BATCH_CHECKED:
+            methods = {c.how for c in checks.of_table(name) if isinstance(c.how, checks.Arrow)}
+            for how in methods:
+                registered = {c.column for c in checks.of_table(name) if c.how == how}
+                assert set(how.compute(tables)) == registered, name
+
+    def test_when(self) -> None:
+        """Batches compute articles, sentences and quotes, all but a quotation's claim."""
+        assert validate.BATCH_CHECKED == ("articles", "sentences", "quotes")
+        late = [(c.table, c.column) for c in checks.CHECKS if c.when is checks.When.CLAIMS]
+        assert late == [("quotes", "chk_claim")]

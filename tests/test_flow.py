@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -14,26 +15,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers import analyse_articles, read_inputs
+from summaries import example_summary
 
-from flows import cli, pipeline
-from pipelines import dataset, stream, validate, write
+from flows import cli, pipeline, server
+from pipelines import batches, dataset, stream, validate, write
 from pipelines.records import InputCounts
 from pipelines.store import Staging
 from pipelines.store.local import LocalStaging
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 TABLES = write.TABLE_NAMES  # articles, sentences, quotes, claims, speakers, quarantine, ...]
-RUN_SUMMARY = {
-    "articles": 5,
-    "sentences": 80,
-    "quotes": 3,
-    "quotes_by_speaker": {"lavrov": 2, "other": 1},
-    "quarantined": 1,
-    "validation_success": True,
-    "docs_path": "/o/validation/index.html",
-    "paths": {"quotes": "/o/quotes"},
-    "seconds": 1.234,
-}
+RUN_SUMMARY = example_summary(
+    quotes_by_speaker={"lavrov": 2, "other": 1},
+    docs_path="/o/validation/index.html",
+    paths={"quotes": "/o/quotes"},
+    seconds=1.234,
+)
 
 
 @pytest.mark.flow
@@ -261,7 +258,7 @@ class TestCli:
     @pytest.fixture
     def offline(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """No server, and the CLI's environment defaults undone after the test."""
-        for name in ("PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL"):
+        for name in ("PREFECT_LOGGING_LEVEL", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"):
             monkeypatch.setenv(name, os.environ.get(name, "WARNING"))
         monkeypatch.setattr(cli, "prefect_api", contextlib.nullcontext)
 
@@ -274,9 +271,7 @@ class TestCli:
     ) -> None:
         """`isnad run` passes its arguments to the flow and prints a short summary."""
         calls = []
-        monkeypatch.setattr(
-            pipeline, "isnad_flow", lambda **kw: calls.append(kw) or dict(RUN_SUMMARY)
-        )
+        monkeypatch.setattr(pipeline, "isnad_flow", lambda **kw: calls.append(kw) or RUN_SUMMARY)
         out = str(tmp_path / "o")
 
         code = cli.main(["run", str(SAMPLE_DIR), "--out", out, "--batch-size", "7"])
@@ -359,11 +354,11 @@ class TestCli:
         """With PREFECT_API_URL configured, no local server is started."""
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        monkeypatch.setattr(cli, "ensure_local_server", pytest.fail)
-        monkeypatch.setattr(cli, "api_problem", lambda url: None)  # it answers
+        monkeypatch.setattr(server, "ensure_local_server", pytest.fail)
+        monkeypatch.setattr(server, "api_problem", lambda url: None)  # it answers
         with (
             temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}),
-            cli.prefect_api() as url,
+            server.prefect_api() as url,
         ):
             assert url == "http://127.0.0.1:9/api"
 
@@ -372,12 +367,113 @@ class TestCli:
     ) -> None:
         """When nothing answers on the port after a start, the CLI falls back (None)."""
         monkeypatch.setenv("ISNAD_PREFECT_HOME", str(tmp_path))
-        monkeypatch.setattr(cli, "_server_version", lambda url: None)
-        monkeypatch.setattr(cli, "_port_taken", lambda url: None)  # nothing listens
+        monkeypatch.setattr(server, "server_version", lambda url: None)
+        monkeypatch.setattr(server, "_port_taken", lambda url: None)  # nothing listens
         started = []
-        monkeypatch.setattr(cli, "_start_server", lambda home, url: started.append(url))
+        monkeypatch.setattr(server, "_start_server", lambda home, url: started.append(url))
         (tmp_path / "server.pid").write_text("999999999")  # a server that died
 
-        assert cli.ensure_local_server(timeout=0.1) is None
-        assert started == [cli.local_api_url()]
+        assert server.ensure_local_server(timeout=0.1) is None
+        assert started == [server.local_api_url()]
         assert not (tmp_path / "server.pid").exists()
+
+
+class _Done:
+    """A batch's result for the scheduler: only its number matters."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+
+class _Workers:
+    """Workers by hand: a task is a list of job numbers; it finishes when the test says."""
+
+    def __init__(self) -> None:
+        self.tasks: list[list[int]] = []
+        self.finished: set[int] = set()  # task indexes
+        self.here: list[int] = []
+        self.waited: list[int] = []
+
+    def runner(self, **options: object) -> batches.Runner:
+        return batches.Runner(
+            here=self.run_here, submit=self.submit, wait=self.wait, done=self.done, **options
+        )
+
+    def run_here(self, jobs: list[int]) -> list[_Done]:
+        self.here += jobs
+        return [_Done(job) for job in jobs]
+
+    def submit(self, jobs: list[int]) -> int:
+        self.tasks.append(list(jobs))
+        return len(self.tasks) - 1
+
+    def done(self, task: int) -> bool:
+        return task in self.finished
+
+    def wait(self, task: int) -> list[_Done]:
+        self.waited.append(task)
+        return [_Done(job) for job in reversed(self.tasks[task])]  # any order within a task
+
+
+class TestBatchScheduler:
+    """``pipelines.batches``: where batches run and the order results leave in, without
+    Prefect (the flow gives it its tasks as callables)."""
+
+    def test_without_workers_every_batch_runs_here_in_order(self) -> None:
+        ticks: list[str] = []
+        runner = batches.Runner(here=lambda jobs: [_Done(j) for j in jobs])
+        numbers = [r.number for r in batches.run_in_order(range(1, 5), runner, ticks.append)]
+        assert numbers == [1, 2, 3, 4]
+        assert ticks == ["ingest", "batches"] * 4 + ["batches"]
+
+    def test_results_leave_in_batch_order_whichever_finished_first(self) -> None:
+        """Tasks of two batches; the later task finishes first: its results wait."""
+        workers = _Workers()
+        runner = workers.runner(in_flight=3, per_task=2)
+        results = batches.run_in_order(range(1, 6), runner)
+        first = next(results)  # nothing finished: every task is waited for at the end
+        assert workers.tasks == [[1, 2], [3, 4], [5]]
+        assert [first.number, *(r.number for r in results)] == [1, 2, 3, 4, 5]
+
+    def test_at_most_in_flight_tasks_are_out(self) -> None:
+        workers = _Workers()
+        out: list[int] = []
+
+        def jobs() -> Iterator[int]:
+            for number in range(1, 7):
+                out.append(len(workers.tasks) - len(workers.waited))
+                yield number
+
+        assert [r.number for r in batches.run_in_order(jobs(), workers.runner(in_flight=2))] == [
+            1, 2, 3, 4, 5, 6,
+        ]  # fmt: skip
+        assert max(out) <= 2 and workers.here == []
+
+    def test_finished_tasks_are_collected_before_the_next_is_placed(self) -> None:
+        workers = _Workers()
+        results = batches.run_in_order(range(1, 4), workers.runner(in_flight=5))
+        workers.finished.add(0)
+        assert [r.number for r in results] == [1, 2, 3]
+        assert workers.waited == [0, 1, 2]
+
+    def test_sharing_runs_a_batch_here_while_the_workers_are_busy(self) -> None:
+        """``share``: with in_flight tasks out, the next batch runs in this process instead
+        of waiting for a worker."""
+        workers = _Workers()
+        runner = workers.runner(in_flight=1, share=True)
+        assert [r.number for r in batches.run_in_order(range(1, 5), runner)] == [1, 2, 3, 4]
+        assert workers.here == [2, 3, 4] and workers.tasks == [[1]]
+
+    def test_a_missing_batch_is_an_error_not_a_silent_gap(self) -> None:
+        runner = batches.Runner(here=lambda jobs: [_Done(j + 1) for j in jobs])
+        with pytest.raises(RuntimeError, match=r"batches \[2, 3\] were never preceded"):
+            list(batches.run_in_order([1, 2], runner))
+
+    def test_payloads_round_trip(self, tmp_path: Path) -> None:
+        job = TestTasks()._job([], tmp_path, number=3)
+        (back,) = batches.unpack(batches.pack([job]))
+        assert (back.number, back.part_files, back.counts) == (3, job.part_files, job.counts)
+
+    def test_a_runner_that_submits_must_wait(self) -> None:
+        with pytest.raises(ValueError):
+            batches.Runner(here=list, submit=list)

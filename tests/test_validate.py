@@ -113,6 +113,16 @@ class TestSuites:
         kept = [c for c in write.SCHEMAS[name].names if c not in validate.FRAME_DROPS.get(name, ())]
         assert columns == kept + list(validate.DERIVED[name])
 
+    def test_suite_sizes(self) -> None:
+        """How many expectations each suite holds, and GE loads: a suite that gains or loses
+        one is a deliberate change, made here too."""
+        sizes = {
+            "articles": 34, "sentences": 23, "quotes": 65, "claims": 38, "speakers": 18,
+            "quarantine": 10, "runs": 36,
+        }  # fmt: skip
+        assert {n: len(validate.read_suite_json(n)["expectations"]) for n in sizes} == sizes
+        assert {n: len(validate.load_suite(n).expectations) for n in sizes} == sizes
+
     def test_dropped_expectation_raises(self, tmp_path: Path) -> None:
         """An unknown expectation type makes load_suite raise instead of validating less."""
         for path in validate.SUITES_DIR.glob("*.json"):
@@ -307,7 +317,7 @@ def test_ge_frame_keeps_integer_widths_numpy_without_nulls_nullable_with() -> No
             "day": pa.array([dt.date(2015, 7, 1)] * 3),
         }
     )
-    frame = validate._to_frame(table, {"chk_x": np.array([True, True, False])})
+    frame = validate.gx.to_frame(table, {"chk_x": np.array([True, True, False])})
     assert str(frame["full"].dtype) == "int32"
     assert str(frame["gaps"].dtype) == "Int32" and frame["gaps"].isna().tolist() == [
         False, True, False,
@@ -349,7 +359,7 @@ class TestChunkedValidation:
         sentences = tables["sentences"]
         other = set_values(sentences, "article_id", lambda v: [second] * len(v))
         broken = set_values(other, "sentence_index", first(2))  # index 2 twice
-        monkeypatch.setattr(validate, "CHUNK_ROWS", 2)
+        monkeypatch.setattr(validate.gx, "CHUNK_ROWS", 2)
         assert validate.chunk_bounds(pa.concat_tables([sentences, broken])) == [(0, 3), (3, 6)]
         both = {**tables, "sentences": pa.concat_tables([sentences, broken])}
         precomputed = {"sentences": {c: np.ones(6, bool) for c in validate.DERIVED["sentences"]}}
