@@ -60,7 +60,7 @@ def read_suite_json(name: str, suites_dir: Path | None = None) -> dict[str, Any]
         suite = json.load(fh)
     if suite.get("name") != name:
         raise SuiteError(f"{path}: suite name {suite.get('name')!r} is not {name!r}")
-    return _fill_registry(suite, registry_values())  # type: ignore[no-any-return]
+    return _fill_registry(suite, registry_values())
 
 
 def load_suite(name: str, suites_dir: Path | None = None) -> Any:
