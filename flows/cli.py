@@ -326,9 +326,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def _flow_options(args: argparse.Namespace, *, absolute: bool = False) -> dict[str, Any]:
     """The flow's parameters from the command line (paths made absolute for a deployment,
     whose runs start in another process and directory)."""
+    from pipelines.store import open_store
+
     inputs = [str(Path(p).resolve()) for p in args.inputs] if absolute else args.inputs
-    # A remote URI (s3://, gs:// ...) stays as it is; a local path is made absolute.
-    out = str(Path(args.out).resolve()) if absolute and "://" not in args.out else args.out
+    out = open_store(args.out).absolute if absolute else args.out
     options: dict[str, Any] = {"inputs": inputs, "out": out, "batch_size": args.batch_size}
     if args.max_bytes is not None:  # else the flow's default (ingest.DEFAULT_MAX_BYTES)
         options["max_bytes"] = args.max_bytes

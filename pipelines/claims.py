@@ -360,6 +360,31 @@ def cluster_quotes(
     not depend on row order. Cluster numbers are arbitrary; ids come from the members.
     """
     # 1. Exact copies (same block, same normalised words) are one group.
+    row_group, group_tokens, group_block, group_first = _exact_groups(texts, blocks, order_keys)
+    n_groups = len(group_tokens)
+    if n_groups == 0:
+        return row_group
+
+    # Renumber groups by their smallest quote id: bucket order is then content-defined.
+    rank = sorted(range(n_groups), key=group_first.__getitem__)
+    renumber = np.empty(n_groups, dtype=np.int64)
+    renumber[rank] = np.arange(n_groups)
+    features = [text_features(group_tokens[g]) for g in rank]
+    block_codes = {b: i for i, b in enumerate(sorted(set(group_block)))}
+    owner_block = np.array([block_codes[group_block[g]] for g in rank], dtype=np.int64)
+
+    # 2. Probes: the content words of each group, and windows of long ones.
+    probe_sets, probe_owner = _probes(features, params)
+    # 3. Candidate pairs from shared buckets, joined when they report the same statement.
+    union = _join_similar(features, owner_block, probe_sets, probe_owner, params)
+    return [-1 if g < 0 else union.find(int(renumber[g])) for g in row_group]
+
+
+def _exact_groups(
+    texts: Sequence[str], blocks: Sequence[str | None], order_keys: Sequence[str]
+) -> tuple[list[int], list[list[str]], list[str], list[str]]:
+    """A group per distinct (block, normalised words): each row's group (-1 without a
+    block), and each group's words, block and smallest order key."""
     group_of_key: dict[tuple[str, tuple[str, ...]], int] = {}
     row_group = [-1] * len(texts)
     group_tokens: list[list[str]] = []
@@ -379,19 +404,14 @@ def cluster_quotes(
         elif order_keys[row] < group_first[group]:
             group_first[group] = order_keys[row]
         row_group[row] = group
-    n_groups = len(group_tokens)
-    if n_groups == 0:
-        return row_group
+    return row_group, group_tokens, group_block, group_first
 
-    # Renumber groups by their smallest quote id: bucket order is then content-defined.
-    rank = sorted(range(n_groups), key=group_first.__getitem__)
-    renumber = np.empty(n_groups, dtype=np.int64)
-    renumber[rank] = np.arange(n_groups)
-    features = [text_features(group_tokens[g]) for g in rank]
-    block_codes = {b: i for i, b in enumerate(sorted(set(group_block)))}
-    owner_block = np.array([block_codes[group_block[g]] for g in rank], dtype=np.int64)
 
-    # 2. Probes: the content words of each group, and windows of long ones.
+def _probes(
+    features: Sequence[TextFeatures], params: ClaimParams
+) -> tuple[list[list[int]], list[int]]:
+    """The hashed word sets to MinHash and the group each comes from: a group's content
+    words, and windows of its content sequence when it is long."""
     vocabulary: dict[str, int] = {}
 
     def hashes(words: Iterable[str]) -> list[int]:
@@ -416,9 +436,20 @@ def cluster_quotes(
             for start in [*range(0, last, params.window_step), last]:
                 probe_sets.append(hashes(sequence[start : start + params.window]))
                 probe_owner.append(owner)
+    return probe_sets, probe_owner
 
-    # 3. Candidate pairs from shared buckets, band by band; a pair already in one cluster
-    # is not verified again, so a claim carried a thousand times costs ~ a thousand checks.
+
+def _join_similar(
+    features: Sequence[TextFeatures],
+    owner_block: np.ndarray,
+    probe_sets: list[list[int]],
+    probe_owner: list[int],
+    params: ClaimParams,
+) -> _UnionFind:
+    """Groups joined band by band from the pairs sharing a bucket; a pair already in one
+    cluster is not verified again, so a claim carried a thousand times costs ~ a thousand
+    checks."""
+    n_groups = len(features)
     union = _UnionFind(n_groups)
     if len(probe_sets) > 1:
         owners = np.array(probe_owner, dtype=np.int64)
@@ -440,7 +471,7 @@ def cluster_quotes(
                     features[i], features[j], params
                 ):
                     union.union(i, j)
-    return [-1 if g < 0 else union.find(int(renumber[g])) for g in row_group]
+    return union
 
 
 # --- claims --------------------------------------------------------------------------------

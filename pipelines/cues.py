@@ -41,6 +41,7 @@ class CueSpec:
     nominal_any: bool = False
     ambiguous: bool = False
     object_first: bool = False  # "وصف هذه الممارسات بأنها": an object before the complement
+    group: bool = False  # a dual or plural form: "وأكدا"، "وشددوا"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +74,15 @@ class CueLexicon:
     clause_break: re.Pattern[str]  # where a clause starts: punctuation or a connector
     content_breakers: frozenset[str]  # words that join a following cue: "فيما قال"، "كما أنه جدد"
     content_end: re.Pattern[str]  # a comma and commentary that end content: "، في إشارة إلى"
+    postposed_lead: re.Pattern[str]  # a comma (and "بحسب ما") before a cue after its content
+    according_after_only: frozenset[str]  # "على حد تعبير": only after its content
     relative_before: re.Pattern[str]  # a relative pronoun ending a text: "التي "
     relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
     relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
     resumptives: frozenset[str]  # "فيها" after a verb, referring back: "تصريحات قال فيها"
+    group_subjects: frozenset[str]  # "الوزيران"، "الجانبان": the group named before
+    group_counts: frozenset[str]  # "الثلاثة" after a group noun
+    article_shaped_verbs: frozenset[str]  # verbs that look like "ال" + noun: "التقى"
     demonstratives: frozenset[str]
     first_person: re.Pattern[str]  # a first-person verb or pronoun: "اتفقنا"، "نحن"
     first_person_lead: str  # "لقد" before a first-person verb
@@ -112,6 +118,7 @@ def load_cues() -> CueLexicon:
                 e.get("nominal_any", False),
                 e.get("ambiguous", False),
                 e.get("object_first", False),
+                e.get("group", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
@@ -156,6 +163,8 @@ def load_cues() -> CueLexicon:
         particles=folded("particles"),
         clause_break=re.compile(r"[،,:؛.!؟]|\b(?:" + _alt(listed("clause_breaks")) + r")\b"),
         content_breakers=folded("content_breakers", grammar),
+        according_after_only=folded("according_after_only", grammar),
+        postposed_lead=re.compile(r"،\s*(?:" + _alt(listed("postposed_leads")) + r")\s*$"),
         content_end=re.compile(r"،\s*(?:" + _alt(listed("content_enders")) + r")(?!\w)"),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
         relative_masculine=fold(grammar["relative_masculine"]),
@@ -163,6 +172,9 @@ def load_cues() -> CueLexicon:
             r"\s*،\s*و?(?:" + _alt(listed("relative_pronouns")) + r")(?!\w)"
         ),
         resumptives=folded("resumptives", grammar),
+        group_subjects=folded("group_subjects", grammar),
+        group_counts=folded("group_counts", grammar),
+        article_shaped_verbs=folded("article_shaped_verbs", grammar),
         demonstratives=folded("demonstratives", grammar),
         first_person=re.compile(
             r"^(?:\w{2,}"

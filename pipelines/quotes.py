@@ -31,6 +31,7 @@ from pipelines.subjects import (
     is_complementizer,
     is_head,
     mention_chain,
+    opens_frame,
     subject_of,
     tokens,
     unit_subject,
@@ -60,10 +61,11 @@ NOMINAL_AFTER_ADVERBIAL_TOKENS = 14
 # Look-back before a cue for the connector that joins it ("ولكنه قال"، "كما أنه جدد"): 12
 # characters.
 CONNECTOR_CHARS = 12
+# Look-back before a cue for a comma and the lead of a cue after its content ("، وفقا لما "):
+# 20 characters.
+LEAD_CHARS = 20
 # Look-back before a cue for the comma that makes it a new record: 3 characters.
 COMMA_CHARS = 3
-# An object between a cue and its preposition ("حث لافروف بريطانيا على") is at most 3 words.
-OBJECT_WORDS = 3
 # A quotation needs at least three words; a span of fewer is a name or a scare quote.
 MIN_SPEECH_WORDS = 3
 # A quoted phrase of two words is the least that is speech, not a scare-quoted name.
@@ -326,10 +328,6 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
     """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن"."""
     lex = v.lex
     t = toks[i]
-    if t.text in spec.preps and spec.nominal_any and spec.object_first:
-        obj = _object_before(v, toks, i)
-        if obj is not None and _opens_nominal(v, toks, i):
-            return obj  # "دعا لافروف الخميس إيران وإسرائيل إلى "الحوار"": the addressee too
     if t.text in spec.preps:
         if (
             i + 2 < len(toks)
@@ -378,34 +376,10 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
     return None
 
 
-def _object_before(v: FieldView, toks: tuple[Tok, ...], i: int) -> int | None:
-    """Where an object noun phrase of at most three words starts before the preposition at
-    i, after light adverbials ("الخميس"): "حث لافروف بريطانيا على"; None with anything else
-    between (a prepositional phrase: "دعا في مؤتمر صحفي إلى")."""
-    lex = v.lex
-    j = 0
-    while j < i and toks[j].text in lex.light_adverbials:
-        j += 1
-    words = toks[j:i]
-    if not 0 < len(words) <= OBJECT_WORDS:
-        return None
-    if any(not w.text.isalpha() or w.text in lex.adverbials for w in words):
-        return None
-    return words[0].start
-
-
-def _opens_nominal(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
-    """After the preposition at i comes a noun phrase (or a quoted one), not a clause."""
-    nxt = toks[i + 1] if i + 1 < len(toks) else None
-    return nxt is not None and (
-        nxt.text in QUOTE_OPENERS or (nxt.text.isalpha() and not is_complementizer(v, toks, i + 1))
-    )
-
-
 # --- the rules, in the order they are tried at each token after a cue ---------------------------
 
 
-@emits("according_to")
+@emits("according_to", "according_after")
 def according_to(s: Scan, i: int) -> Frame | Step | None:
     # "بحسب/وفقا ل" + speaker + clause: "وبحسب كيري، فإن الجانبين ..."، "وفقا لكيري فقد ...".
     if s.hit.spec.kind != CueKind.ACCORDING or i > 0:
@@ -414,12 +388,73 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
     k = 1 if toks and toks[0].text == "،" else 0
     if k < len(toks) and toks[k].text in s.v.lex.according_resumptives:
         k += 1
-    if k >= len(toks):
-        return Step.STOP
+    if k >= len(toks) or toks[k].text in _SENTENCE_ENDS:
+        # "...، على حد تعبير لافروف."، "...، بحسب كيري.": the content came before.
+        return _content_before(s, "according_after", _COMMA_BEFORE) or Step.STOP
+    if s.hit.spec.form in s.v.lex.according_after_only:
+        return Step.STOP  # "على حد تعبير الوزير معتبرا ...": it never introduces content
     c = toks[k].start
     e = content_end(s.v, c, s.unit, s.hits, s.quotes)
     qtype, a, b = classify(s.v, c, e, s.quotes)
     return s.frame(a, b, qtype, "according_to", e)
+
+
+_COMMA_BEFORE = re.compile(r"،\s*$")
+_COMMA_AFTER_MARK = re.compile(r"[\"»]\s*،\s*$")
+
+
+def _content_before(s: Scan, rule: RuleName, lead_pattern: re.Pattern[str]) -> Frame | None:
+    """The clause before the comma that precedes the cue (and its lead: "بحسب ما"), from the
+    sentence's start, when no other cue stands in it and it is long enough to be speech."""
+    v, unit, hit = s.v, s.unit, s.hit
+    window = max(unit.start, hit.outer_start - LEAD_CHARS)
+    lead = lead_pattern.search(v.text, window, hit.outer_start)
+    if lead is None or any(unit.start <= h.outer_start < lead.start() for h in s.hits):
+        return None
+    a, b = strip_span(v, unit.start, lead.start())
+    if words(v.text, a, b) < MIN_SPEECH_WORDS:
+        return None
+    qtype, a, b = classify(v, a, b, s.quotes)
+    return s.frame(a, b, qtype, rule, s.toks[0].start if s.toks else hit.end)
+
+
+@emits("cue_after_quote")
+def cue_after_quote(s: Scan, i: int) -> Frame | None:
+    # A quotation, a comma, then the cue and its named subject: "«لن نسمح بذلك»، قال لافروف".
+    if i > 0 or s.hit.spec.kind not in (CueKind.VERB, CueKind.IMPERFECT) or s.hit.prefixed:
+        return None
+    if s.toks and opens_frame(s.v, s.toks, 0, s.hit.spec):
+        return None  # "«...»، قال لافروف إن ...": the cue governs what follows
+    v, unit = s.v, s.unit
+    before = v.text[max(unit.start, s.hit.outer_start - LEAD_CHARS) : s.hit.outer_start]
+    comma = _COMMA_AFTER_MARK.search(before)
+    if comma is None or not _named_subject(s):
+        return None
+    close = s.hit.outer_start - len(before) + comma.start() + 1  # past the closing mark
+    q = next((q for q in s.quotes if q.end == close), None)
+    if q is None or q.start > unit.start + 1 or words(v.text, *q.inner) < MIN_QUOTE_WORDS:
+        return None
+    a, b = strip_span(v, *q.inner)
+    return s.frame(a, b, "direct", "cue_after_quote", s.toks[0].start if s.toks else s.hit.end)
+
+
+@emits("cue_after_content")
+def cue_after_content(s: Scan, i: int) -> Frame | None:
+    # A clause, a comma, "بحسب ما/كما" + the cue and its named subject, then nothing: "وستبدأ
+    # المحادثات الأسبوع المقبل، بحسب ما أعلن لافروف أمس".
+    if i > 0 or s.hit.spec.kind not in (CueKind.VERB, CueKind.IMPERFECT) or s.hit.prefixed:
+        return None
+    if not _named_subject(s) or any(
+        opens_frame(s.v, s.toks, j, s.hit.spec) for j in range(min(len(s.toks), FRAME_SCAN_TOKENS))
+    ):
+        return None
+    return _content_before(s, "cue_after_content", s.v.lex.postposed_lead)
+
+
+def _named_subject(s: Scan) -> bool:
+    """The cue's subject is a mention right after it ("قال لافروف")."""
+    chain, _ = mention_chain(s.v, s.hit.end, s.unit.end)
+    return bool(chain) and chain[0].kind in SPEAKER_KINDS
 
 
 def later_cue(s: Scan, i: int) -> Step | None:
@@ -669,6 +704,8 @@ def end_of_sentence(s: Scan, i: int) -> Step | None:
 
 RULES: tuple[Rule, ...] = (
     according_to,
+    cue_after_quote,
+    cue_after_content,
     later_cue,
     joined_cue,
     cue_quote,

@@ -29,6 +29,9 @@ RuleName = Literal[
     "cue_nominal",  # "وشدد كيري على ضرورة ..."
     "cue_first_person",  # "وقال لقد ناقشنا ..."
     "cue_comma_first_person",  # "وقال كيري، اتفقنا على ..."
+    "according_after",  # "...، على حد تعبير لافروف" (the content before)
+    "cue_after_quote",  # "«...»، قال لافروف"
+    "cue_after_content",  # "...، بحسب ما أعلن لافروف"
     "title_object",  # title "شويغو يعلن انتهاء العمليات" (present-tense cue + its object)
 ]
 RULE_NAMES: tuple[RuleName, ...] = get_args(RuleName)

@@ -470,7 +470,7 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
         t0.text[0] in CLITICS
         and len(t0.text) >= 4
         and t0.text not in lex.particles
-        and not t0.text[1:].startswith(ARTICLE)
+        and (not t0.text[1:].startswith(ARTICLE) or t0.text[1:] in lex.article_shaped_verbs)
     )
     if not verb_like:
         return None
@@ -538,9 +538,36 @@ def subject_of(
         before = svo_subject(v, hit, unit) or fronted_subject(v, hit, unit)
     if before is not None:
         return before, hit.end
+    group = group_subject(v, hit, unit, p, last)
+    if group is not None:
+        return group
     if kind == CueKind.IMPERFECT:
         return None, hit.end  # present-tense verbs report only with an explicit subject
     return subject_after(v, hit, unit, p, last)
+
+
+def group_subject(
+    v: FieldView, hit: CueHit, unit: Unit, p: int, last: Subject | None
+) -> tuple[Subject | None, int] | None:
+    """A group as subject: "وقال الوزيران إن"، "وأكد الوزراء الثلاثة على"، or a dual or plural
+    verb with its subject dropped ("وأكدا أن"): the group named before, when the last subject
+    named two or more people ("والتقى لافروف وكيري ..."); no candidate otherwise. None when
+    the subject is no group."""
+    lex = v.lex
+    toks = v.toks(p, min(unit.end, p + CLAUSE_CHARS))
+    after = p
+    if toks and toks[0].text in lex.group_subjects:
+        after = toks[0].end
+        if len(toks) > 1 and toks[1].text in lex.group_counts:
+            after = toks[1].end
+        chain, q = mention_chain(v, after, unit.end)
+        if chain:  # "وقال الوزيران لافروف وكيري إن"
+            return Subject(M.EXPLICIT, chain), q
+    elif not hit.spec.group:
+        return None
+    if last is not None and len(last.mentions) > 1:
+        return Subject(M.PRODROP, antecedent=last), after
+    return None, hit.end
 
 
 def past_relative_clause(v: FieldView, pos: int, unit: Unit) -> int:
@@ -571,8 +598,11 @@ def participle_subject(
         and (m.kind in SPEAKER_KINDS or m.kind == K.PERSON)
         and m.start not in content
     ]
-    if prior:
-        return Subject(M.PARTICIPLE, antecedent=Subject(M.EXPLICIT, (prior[-1],)))
+    # "محادثات لافروف مع نظرائه القطري والأميركي ...، معتبرا": a counterpart after a name
+    # is whom the named one met, not the clause's subject.
+    named = [m for m in prior if m.kind != K.COUNTERPART]
+    if named or prior:
+        return Subject(M.PARTICIPLE, antecedent=Subject(M.EXPLICIT, ((named or prior)[-1],)))
     return Subject(M.PRODROP, antecedent=last)
 
 

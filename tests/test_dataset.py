@@ -76,6 +76,20 @@ def test_file_uri_is_the_local_dataset(tables: dict[str, pa.Table], tmp_path: Pa
     assert local.table_paths(["quotes"]) == {"quotes": str(tmp_path / "quotes")}
 
 
+def test_read_file_stays_inside_the_dataset(tmp_path: Path) -> None:
+    """A file beside the tables reads back; a missing one, a directory, or a path that
+    leads outside the dataset (``..``, a symlink out) is None."""
+    out = tmp_path / "out"
+    (out / "report").mkdir(parents=True)
+    (out / "report" / "index.html").write_bytes(b"<html></html>")
+    (tmp_path / "secret.txt").write_bytes(b"not the dataset's")
+    (out / "escape").symlink_to(tmp_path / "secret.txt")
+    local = open_store(out)
+    assert local.read_file("report/index.html") == b"<html></html>"
+    for relative in ("report/missing.html", "report", "../secret.txt", "escape"):
+        assert local.read_file(relative) is None, relative
+
+
 class TestLayout:
     def test_readable_as_one_dataset_per_table(
         self, tables: dict[str, pa.Table], tmp_path: Path

@@ -257,6 +257,15 @@ class TestProtocol:
             filesystem = ObjectStore.of(s3_out).filesystem
             assert filesystem.get_file_info(uri[len("s3://") :]).size > 0
 
+    def test_read_file_reads_beside_the_tables(self, s3_out: str) -> None:
+        """A file a run copied beside the tables reads back; a missing one, or a path with
+        '..', is None."""
+        target = ObjectStore.of(s3_out)
+        target.write_json(target.join("report", "index.json"), {"a": 1})
+        assert json.loads(target.read_file("report/index.json") or b"") == {"a": 1}
+        assert target.read_file("report/missing.html") is None
+        assert target.read_file("../isnad/report/index.json") is None
+
     def test_unreachable_uri_is_a_dataset_error(self) -> None:
         with pytest.raises(store.DatasetError, match="cannot open"):
             open_store("nosuchscheme://bucket/x")

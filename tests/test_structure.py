@@ -21,7 +21,9 @@ MAX_CLASS_LINES = 300
 
 # (module, qualified name) -> why it is still over its limit. Keep it short and honest.
 ALLOWED_LONG: dict[tuple[str, str], str] = {
-    ("pipelines.claims", "cluster_quotes"): "one clustering pass; issue 13 step splits it",
+    ("pipelines.cues", "load_cues"): (
+        "reads cues.json and grammar.json into one flat CueLexicon constructor call"
+    ),
 }
 
 

@@ -44,6 +44,9 @@ RULE_CONFIDENCE: dict[RuleName, float] = {
     "cue_nominal": 0.9,
     "cue_first_person": 1.0,
     "cue_comma_first_person": 0.8,
+    "according_after": 0.9,  # where the content starts is guessed: the sentence's start
+    "cue_after_quote": 1.0,
+    "cue_after_content": 0.9,  # the same guess
     "title_object": 0.85,  # a title's object is its statement, its extent guessed
 }
 # The word after a bare title, looked for within 40 characters (one word and its space).

@@ -55,19 +55,7 @@ def open_published(uri: str) -> Published:
 def read_published_file(uri: str, relative: str) -> bytes | None:
     """A file a run wrote next to the tables (``report/index.html``, ``validation/...``);
     None when there is none. ``relative`` is a checked path ('/'-separated, no '..')."""
-    target = store.open_store(uri)
-    if isinstance(target, store.ObjectStore):
-        try:
-            with target.filesystem.open_input_stream(target.join(relative)) as fh:
-                return bytes(fh.read())
-        except OSError:  # FileNotFoundError included
-            return None
-    assert isinstance(target, store.LocalStore)
-    base = target.root.resolve()
-    path = (base / relative).resolve()
-    if not path.is_relative_to(base) or not path.is_file():
-        return None
-    return path.read_bytes()
+    return store.open_store(uri).read_file(relative)
 
 
 def fold_translation() -> tuple[str, str]:

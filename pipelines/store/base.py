@@ -458,6 +458,12 @@ class Store(abc.ABC):
     def display(self) -> str:
         """The dataset's name in messages (a path, or a URI without its query)."""
 
+    @property
+    @abc.abstractmethod
+    def absolute(self) -> str:
+        """``--out`` as a process started in another directory must be given it (a
+        deployment's runs): an absolute path, or the URI as it was written."""
+
     # --- reading ------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -479,6 +485,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def read_manifest(self) -> dict[str, Any] | None:
         """The current version's manifest (``<out>/_SUCCESS``) as JSON, or None."""
+
+    @abc.abstractmethod
+    def read_file(self, relative: str) -> bytes | None:
+        """The bytes of ``<out>/<relative>`` (a file a run wrote beside the tables: the report,
+        the Data Docs), or None when there is none or ``relative`` leads outside ``<out>``."""
 
     @abc.abstractmethod
     def table_paths(self, names: Iterable[str]) -> dict[str, str]:

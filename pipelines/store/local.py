@@ -296,6 +296,10 @@ class LocalStore(Store):
         return self.given
 
     @property
+    def absolute(self) -> str:
+        return str(self.root.resolve())
+
+    @property
     def internal(self) -> Path:
         return self.root / INTERNAL_DIR
 
@@ -376,6 +380,13 @@ class LocalStore(Store):
                 check_schema_version(self.display, manifest)
                 yield LocalSnapshot(manifest, root)
                 return
+
+    def read_file(self, relative: str) -> bytes | None:
+        base = self.root.resolve()
+        path = (base / relative).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            return None
+        return path.read_bytes()
 
     def table_paths(self, names: Iterable[str]) -> dict[str, str]:
         return {name: str(self.root / name) for name in names}

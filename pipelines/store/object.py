@@ -183,6 +183,10 @@ class ObjectStore(Store):
         """The URI without its query (which may carry endpoints or options)."""
         return self.uri.split("?", 1)[0].rstrip("/")
 
+    @property
+    def absolute(self) -> str:
+        return self.uri
+
     def join(self, *names: str) -> str:
         return "/".join([self.path, *names])
 
@@ -248,6 +252,15 @@ class ObjectStore(Store):
     def read_manifest(self) -> dict[str, Any] | None:
         data: dict[str, Any] | None = self.read_json(self.join(MANIFEST_NAME))
         return data
+
+    def read_file(self, relative: str) -> bytes | None:
+        if any(part in ("", ".", "..") for part in relative.split("/")):
+            return None  # an object store has no '..': a key of that name is no file of ours
+        try:
+            with self.filesystem.open_input_stream(self.join(relative)) as fh:
+                return bytes(fh.read())
+        except OSError:  # FileNotFoundError included
+            return None
 
     def table_paths(self, names: Iterable[str]) -> dict[str, str]:
         """Each table's parts are listed, with their paths, in the manifest."""
