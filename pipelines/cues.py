@@ -95,6 +95,7 @@ class CueLexicon:
     possessive: re.Pattern[str]  # a possessive suffix ending a position noun: "قلقها"
     not_a_name_after_title: frozenset[str]
     object_preps: frozenset[str]  # a preposition a title's cue takes its object with: "يعلن عن"
+    with_preps: frozenset[str]  # "مع" before "نظيره": the counterpart is no subject
 
 
 def _alt(words: list[str]) -> str:
@@ -102,11 +103,9 @@ def _alt(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in words)
 
 
-@lru_cache(maxsize=1)
-def load_cues() -> CueLexicon:
-    lexicons = resources.files("pipelines.lexicons")
-    data = json.loads(lexicons.joinpath("cues.json").read_text("utf-8"))
-    grammar = json.loads(lexicons.joinpath("grammar.json").read_text("utf-8"))
+def _cue_specs(data: dict) -> dict[str, CueSpec]:
+    """Every cue form of cues.json (folded) with its spec; a present-tense form shares its
+    perfect's frames."""
     specs: dict[str, CueSpec] = {}
     for kind, key in ((CueKind.VERB, "verbs"), (CueKind.PARTICIPLE, "participles")):
         for e in data[key]:
@@ -134,6 +133,15 @@ def load_cues() -> CueLexicon:
         specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))
     for f in data["said_of"]:
         specs[fold(f)] = CueSpec(fold(f), CueKind.SAID_OF, frozenset({"indirect", "direct"}))
+    return specs
+
+
+@lru_cache(maxsize=1)
+def load_cues() -> CueLexicon:
+    lexicons = resources.files("pipelines.lexicons")
+    data = json.loads(lexicons.joinpath("cues.json").read_text("utf-8"))
+    grammar = json.loads(lexicons.joinpath("grammar.json").read_text("utf-8"))
+    specs = _cue_specs(data)
     forms = sorted(specs, key=len, reverse=True)
     alt = "|".join(re.escape(f) for f in forms)
     # A verb may carry the conjunction clitic و or ف ("وأضاف"، "فقال").
@@ -194,6 +202,7 @@ def load_cues() -> CueLexicon:
         possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),
         not_a_name_after_title=folded("not_a_name_after_title", grammar),
         object_preps=folded("object_prepositions", grammar),
+        with_preps=folded("with_prepositions", grammar),
     )
 
 

@@ -553,7 +553,13 @@ def cue_colon_paragraph(s: Scan, i: int) -> Frame | None:
         return None
     unit = v.units[nxt]
     if v.text[unit.start] not in QUOTE_OPENERS:
-        return None
+        # Unmarked first-person speech: "وقال لافروف:\nنحن لن نقبل ...".
+        if not first_person_at(v, v.toks(unit.start, unit.end), 0):
+            return None
+        b = trim_end(v, unit.start, v.units[paragraph_last(v, nxt)].end, [])
+        if words(v.text, unit.start, b) < MIN_SPEECH_WORDS:
+            return None
+        return s.frame(unit.start, b, "direct", "cue_colon_paragraph", b)
     q = unit.quotes[0] if unit.quotes else None
     if q is not None and q.start == unit.start:
         if words(v.text, q.end, unit.end) > 0 or words(v.text, *q.inner) < MIN_SPEECH_WORDS:
@@ -584,6 +590,8 @@ def cue_comp(s: Scan, i: int) -> Frame | Step | None:
     ):
         return None
     t = s.toks[i]
+    if any(s.hit.end <= q.start < t.start < q.end for q in s.quotes):
+        return None  # "أن" inside a quotation walked past: "مخاطبا لندن "قبل أن تمنحوا ...""
     e = content_end(s.v, t.end, s.unit, s.hits, s.quotes)
     qtype, a, b = classify(s.v, t.end, e, s.quotes)
     if qtype != "direct" and "indirect" not in spec.frames:

@@ -299,7 +299,7 @@ def _patterns(path: str) -> MentionPatterns:
         + honor
         + r"(?:(?P<first>"
         + _alt(firsts)
-        + r")\s+#?)?(?P<sur>"  # a web page may tag the surname: "سيرغي #لافروف"
+        + r")(?:\s+#?|_))?(?P<sur>"  # a web page may tag the name: "سيرغي #لافروف"، "#سيرغي_لافروف"
         + _alt(surname_to_speaker)
         + r"))"
         + _E

@@ -21,6 +21,12 @@ M = SubjectMode
 
 # Look-ahead for a title's apposition or an unregistered name: three words fit in 60 characters.
 APPOSITION_CHARS = 60
+# A surname used alone ("لكن حبيب أكد") ended its full name within the 3,000 characters before.
+NAME_REUSE_CHARS = 3000
+# The given name before it is one word of at most 20 characters.
+NAME_REUSE_WORD_CHARS = 20
+# The word before a counterpart ("مع نظرائه") is looked for within 6 characters.
+CONNECTOR_WORD_CHARS = 6
 # A light adverbial between verb and subject ("له"، "للصحفيين") is one word: 40 characters.
 LIGHT_ADVERBIAL_CHARS = 40
 # Look-back from a verb over the up to three name words after an office: 40 characters.
@@ -296,6 +302,7 @@ def unregistered_name_end(v: FieldView, pos: int, limit: int) -> int:
             or w in lex.complementizers
             or w in lex.specs
             or (w[0] in CLITICS and w[1:] in lex.specs)
+            or (w[0] in PREPOSITION_CLITICS and w[1:] in lex.demonstratives)  # "بهذا"
             or is_head(v, w)
             or (w.startswith(ARTICLE) and w.endswith(("ي", "ية")))  # a nisba: "السعودي"
             or t.start in v.mention_at  # a mention's outer start: the next phrase
@@ -398,6 +405,17 @@ def is_counterpart(v: FieldView, m: Mention) -> bool:
     )
 
 
+def counterpart_object(v: FieldView, m: Mention) -> bool:
+    """ "مع نظرائه"، "بنظيره": a counterpart after a preposition is no clause's subject."""
+    if not is_counterpart(v, m):
+        return False
+    before = v.text[max(0, m.outer_start - CONNECTOR_WORD_CHARS) : m.outer_start].split()
+    clitic = v.text[m.outer_start : m.start]
+    return (clitic != "" and clitic in PREPOSITION_CLITICS) or bool(
+        before and before[-1] in v.lex.with_preps
+    )
+
+
 def adjacent_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """One of the five named right before the verb, after any lead ("إن الوزير هاغل حث")."""
     before = v.text[unit.start : hit.outer_start]
@@ -405,6 +423,16 @@ def adjacent_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     if m is not None and m.kind in SPEAKER_KINDS and m.kind != K.COUNTERPART:
         return Subject(M.SVO, (m,))
     return None
+
+
+def complement_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """One of the five named between a complementizer and the verb: "إن هاغل أبلغ"."""
+    adjacent = adjacent_subject(v, hit, unit)
+    if adjacent is None:
+        return None
+    at = adjacent.mentions[0].outer_start
+    before = v.text[max(unit.start, at - CONNECTOR_WORD_CHARS) : at].split()
+    return adjacent if before and before[-1] in v.lex.complementizers else None
 
 
 def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
@@ -441,9 +469,30 @@ def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         first in lex.demonstratives
         or first.startswith(ARTICLE)
         or any(m.kind == K.PERSON for m in v.mentions_in(at, at + 1))
+        or (len(toks) == 1 and named_before(v, first, at))
     ):
         return None
     return Subject(M.OTHER, other_span=(offset + toks[0].start, offset + toks[-1].end))
+
+
+def named_before(v: FieldView, word: str, at: int) -> bool:
+    """A bare word before the verb that ended a name earlier in the text is that person's
+    surname: "... حكمت حبيب" then "لكن حبيب أكد" (someone else, not a dropped pronoun)."""
+    if len(word) < 3:
+        return False
+    i = v.text.rfind(" " + word, max(0, at - NAME_REUSE_CHARS), at - 1)
+    if i < 0:
+        return False
+    end = i + 1 + len(word)
+    prev = v.text[max(0, i - NAME_REUSE_WORD_CHARS) : i].split()
+    return (end == len(v.text) or not v.text[end].isalpha()) and bool(
+        prev
+        and prev[-1].isalpha()
+        and not prev[-1].startswith(ARTICLE)
+        and prev[-1] not in v.lex.adverbials
+        and prev[-1] not in v.lex.particles
+        and prev[-1] not in v.lex.specs
+    )
 
 
 def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None:
@@ -532,6 +581,11 @@ def subject_of(
         if fronted is not None:
             return fronted, hit.end
     if chain:
+        clause = complement_subject(v, hit, unit)
+        if clause is not None:
+            # "إن هاغل أبلغ شويغو أن ...": the clause's subject stands before its verb and
+            # the name after it is the object.
+            return clause, hit.end
         return Subject(M.EXPLICIT, chain), past_relative_clause(v, q, unit)
     before = relative_subject(v, hit, unit)
     if before is None:
@@ -597,6 +651,7 @@ def participle_subject(
         if m.end <= hit.outer_start
         and (m.kind in SPEAKER_KINDS or m.kind == K.PERSON)
         and m.start not in content
+        and not counterpart_object(v, m)
     ]
     # "محادثات لافروف مع نظرائه القطري والأميركي ...، معتبرا": a counterpart after a name
     # is whom the named one met, not the clause's subject.

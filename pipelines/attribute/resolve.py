@@ -229,6 +229,7 @@ class FieldContext:
             and not word.startswith("ال")
             and word not in lex.not_a_name_after_title
             and word not in lex.adverbials  # "الوزير للصحفيين"
+            and word[1:] not in lex.demonstratives  # "الوزير بهذا الخصوص"
             and word not in lex.specs
             and not any(x.start == m.end + nxt.start(1) for x in self.mentions)
         )

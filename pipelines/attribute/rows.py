@@ -38,14 +38,21 @@ def field_contexts(article: Article, fields: Sequence[DetectedField]) -> dict[st
     registry = load_registry()
     mentions = [m for f in fields for m in f.mentions]
     named = {m.speaker_id for m in mentions if m.kind == MentionKind.NAME and m.speaker_id}
+    date = article.published_date
+    if date is not None:
+        # "المعلم للإبراهيمي: ..." over a body that says "وزير الخارجية السوري": the office,
+        # held by al-Muallem on the article's date, names him as well as his full name would.
+        for m in mentions:
+            if m.kind == MentionKind.ROLE and m.role and m.country and not m.former:
+                holder = registry.office_holder(m.role, m.country, date)
+                if holder and holder != "other":
+                    named.add(holder)
     bound: dict[tuple[str, str], str] = {}
     for f in fields:
         for k, v in bound_offices(f.clean.text, list(f.mentions)).items():
             bound.setdefault(k, v)
     return {
-        f.name: FieldContext(
-            f.clean.text, list(f.mentions), article.published_date, registry, bound, named
-        )
+        f.name: FieldContext(f.clean.text, list(f.mentions), date, registry, bound, named)
         for f in fields
     }
 
