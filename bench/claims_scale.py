@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines import claims
-from pipelines.records import SPEAKER_IDS
+from pipelines.speakers import speaker_ids
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
@@ -44,7 +44,7 @@ def synthetic_tables(n_rows: int, seed: int) -> tuple[pa.Table, pa.Table]:
 
     n_statements = max(n_rows // 25, 10)
     statements = [sentence(6, 30) for _ in range(n_statements)]
-    statement_speaker = rng.choice(len(SPEAKER_IDS), size=n_statements)
+    statement_speaker = rng.choice(len(speaker_ids()), size=n_statements)
     zipf = 1.0 / np.arange(1, n_statements + 1) ** 0.9
     zipf /= zipf.sum()
 
@@ -70,10 +70,10 @@ def synthetic_tables(n_rows: int, seed: int) -> tuple[pa.Table, pa.Table]:
                 keep = max(int(len(w) * rng.uniform(0.6, 1.0)), 3)
                 off = int(rng.integers(0, len(w) - keep + 1))
                 w = w[off : off + keep]
-            speaker = SPEAKER_IDS[statement_speaker[s]]
+            speaker = speaker_ids()[statement_speaker[s]]
         else:
             w = sentence(4, 35)
-            speaker = SPEAKER_IDS[int(rng.integers(5))]
+            speaker = speaker_ids()[int(rng.integers(5))]
         texts.append(" ".join(w))
         speakers.append(None if rng.random() < 0.15 else speaker)
         quote_article.append(article_ids[int(rng.integers(n_articles))])

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from pipelines import claims, write
 from pipelines.explore.data import Explorer, Published, Query
-from pipelines.records import SPEAKER_IDS
+from pipelines.speakers import speaker_ids
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 PER_ARTICLE = 4
@@ -42,7 +42,7 @@ def synthetic(n_quotes: int, seed: int = 7) -> dict[str, pa.Table]:
     p = np.array(list(counts.values()), dtype=float)
     drawn = vocab[rng.choice(len(vocab), size=(n_quotes, 12), p=p / p.sum())]
     contents = [" ".join(row) for row in drawn]
-    speakers = np.array([*SPEAKER_IDS, None], dtype=object)[
+    speakers = np.array([*speaker_ids()[:5], None], dtype=object)[
         rng.choice(6, size=n_quotes, p=[0.3, 0.25, 0.1, 0.1, 0.1, 0.15])
     ]
     n_articles = -(-n_quotes // PER_ARTICLE)

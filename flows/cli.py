@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if missing:
                 parser.error(f"input path does not exist: {', '.join(missing)}")
             check_output_arguments(args.inputs, args.out)
+            check_registry_argument(args.registry)
         return args.handler(args)
     except UsageError as exc:
         return _fail(f"{exc} (see isnad {args.command} --help)", EXIT_USAGE)
@@ -175,10 +176,46 @@ def check_output_arguments(inputs: Sequence[str], out: str) -> None:
         raise UsageError(str(exc)) from None
 
 
+def check_registry_argument(path: str | None) -> None:
+    """A --registry that cannot be used (unreadable, or failing ``isnad registry check``) is
+    a usage error, before Prefect starts."""
+    from pipelines.speakers import RegistryError, use_registry
+
+    try:
+        use_registry(path)
+    except RegistryError as exc:
+        raise UsageError(f"{exc}\n(isnad registry check FILE lists every problem)") from None
+
+
+def registry_command(args: argparse.Namespace) -> int:
+    """``isnad registry check FILE``: every problem, exit 1 on an error; ``isnad registry
+    show [--registry FILE]``: the registry in use (default: the shipped one)."""
+    from pipelines import registry, speakers
+
+    if args.action == "show":
+        check_registry_argument(args.file)
+        print(registry.describe(speakers.load_registry()))
+        return EXIT_PUBLISHED
+    if args.file is None:
+        raise UsageError("isnad registry check needs the registry FILE")
+    try:
+        problems = registry.check_registry(speakers.read_registry_file(args.file))
+    except speakers.RegistryError as exc:
+        return _fail(str(exc), EXIT_ERROR)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.error for p in problems)
+    warnings = len(problems) - errors
+    verdict = "not usable" if errors else "ok"
+    print(f"{args.file}: {verdict} ({errors} error(s), {warnings} warning(s))")
+    return EXIT_ERROR if errors else EXIT_PUBLISHED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="isnad",
-        description="Quotations by Lavrov, Kerry, Shoigu, Hagel and Muallem in Arabic news.",
+        description="Quotations in Arabic news by the speakers of a registry (by default "
+        "Lavrov, Kerry, Shoigu, Hagel and Muallem).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -217,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore predictions in articles that have no gold record",
     )
     evaluate.set_defaults(handler=evaluate_command)
+
+    registry = commands.add_parser("registry", help="check or show a speaker registry")
+    registry.add_argument("action", choices=("check", "show"))
+    registry.add_argument(
+        "file", nargs="?", default=None, help="the registry file (show: default the shipped one)"
+    )
+    registry.set_defaults(handler=registry_command)
 
     explore.add_parser(commands)
 
@@ -258,6 +302,19 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "(default): one per core when the inputs hold more than 8 MB, else this process only",
     )
     parser.add_argument(
+        "--registry",
+        metavar="FILE",
+        default=None,
+        help="the speaker registry (JSON; see isnad registry show): who is attributed and "
+        "which offices resolve to whom (default: the registry shipped with isnad)",
+    )
+    parser.add_argument(
+        "--new-dataset",
+        action="store_true",
+        help="if --out holds a dataset made with another registry, rename it "
+        "<out>.before-<time> and start a new one (without it such a run stops)",
+    )
+    parser.add_argument(
         "--dask",
         metavar="ADDRESS",
         default=None,
@@ -278,6 +335,10 @@ def _flow_options(args: argparse.Namespace, *, absolute: bool = False) -> dict[s
         options["max_bytes"] = args.max_bytes
     if args.lock_timeout:
         options["lock_timeout"] = args.lock_timeout
+    if args.registry:
+        options["registry"] = str(Path(args.registry).resolve())
+    if args.new_dataset:
+        options["new_dataset"] = True
     return options
 
 

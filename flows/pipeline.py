@@ -70,10 +70,11 @@ from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote as prefect_quote
 
 from flows.summary import RunCounts, RunSummary, StageClock
-from pipelines import batches, incremental, ingest, stream, validate, write
+from pipelines import batches, incremental, ingest, speakers, stream, validate, write
 from pipelines import report as report_page
-from pipelines.records import SPEAKER_IDS, InputCounts
-from pipelines.store import Manifest, Store, Transaction, open_store
+from pipelines.records import InputCounts
+from pipelines.speakers import speaker_ids
+from pipelines.store import DatasetError, LocalStore, Manifest, Store, Transaction, open_store
 
 _T = TypeVar("_T")
 
@@ -113,6 +114,62 @@ class ValidationFailed(RuntimeError):
         lines += [f"  - {item}" for item in self.failed]
         lines.append(f"Data Docs: {docs_path or '(not built)'}")
         super().__init__("\n".join(lines))
+
+
+class RegistryMismatch(DatasetError):
+    """The dataset under --out was made with another speaker registry."""
+
+
+def published_registry(published: incremental.Published) -> str | None:
+    """The registry_hash of the dataset's last published run (None: nothing published)."""
+    runs = published.runs
+    if runs is None or runs.num_rows == 0 or "registry_hash" not in runs.column_names:
+        return None
+    passed = [
+        digest
+        for digest, outcome in zip(
+            runs.column("registry_hash").to_pylist(),
+            runs.column("validation").to_pylist(),
+            strict=True,
+        )
+        if outcome == "passed"
+    ]
+    return passed[-1] if passed else None
+
+
+def check_registry_of(published: incremental.Published, out: str) -> None:
+    """Stop a run whose registry is not the one the dataset under ``out`` was made with: its
+    speakers table, value sets and quotes would mix two registries silently."""
+    before = published_registry(published)
+    current = speakers.load_registry()
+    if before is not None and before != current.digest:
+        raise RegistryMismatch(
+            f"the dataset in {out} was made with another speaker registry "
+            f"(registry_hash {before[:12]}…; this run's registry {current.path} is "
+            f"{current.digest[:12]}…). A dataset holds one registry's quotations: run with "
+            "the registry it was made with, write to a new --out, or pass --new-dataset to "
+            "set the published dataset aside and start a new one."
+        )
+
+
+def _set_aside_other_registry(store: Store) -> bool:
+    """For ``new_dataset``: rename a dataset published with another registry to
+    ``<out>.before-<UTC time>``, so this run starts a new one (nothing is deleted); True if
+    it did."""
+    if published_registry(incremental.read_published(store)) in (
+        None,
+        speakers.load_registry().digest,
+    ):
+        return False
+    if not isinstance(store, LocalStore):
+        raise RegistryMismatch(
+            f"--new-dataset cannot set aside a remote dataset ({store.display}): write to a "
+            "new --out"
+        )
+    aside = f"{store.root}.before-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    os.replace(store.root, aside)
+    get_run_logger().warning("the dataset made with another registry is now in %s", aside)
+    return True
 
 
 @task(cache_policy=NO_CACHE, **_IO_RETRIES)
@@ -278,8 +335,7 @@ def _speaker_artifact(
         "| speaker | new quotations | quotations in dataset | claims in dataset |",
         "|---|---|---|---|",
     ]
-    speakers = [*SPEAKER_IDS, "other"]
-    for speaker in speakers:
+    for speaker in [*speaker_ids(), "other"]:
         lines.append(
             f"| {speaker} | {new.get(speaker, 0)} | {total.get(speaker, 0)} | "
             f"{claims.get(speaker, 0) if speaker != 'other' else '-'} |"
@@ -301,9 +357,17 @@ def isnad_flow(
     in_flight: int | None = None,
     run_here: bool = False,
     batches_per_task: int = 1,
+    registry: str | None = None,
+    new_dataset: bool = False,
 ) -> RunSummary:
-    """Read ``inputs``, find the five speakers' quotations in the articles not published
-    yet, and add them to the dataset under ``out``.
+    """Read ``inputs``, find the registry's speakers' quotations in the articles not
+    published yet, and add them to the dataset under ``out``.
+
+    ``registry``: the speaker registry file (default: the one shipped,
+    ``pipelines/lexicons/registries/default.json``). A dataset holds one registry's runs:
+    a run with another registry into a published ``out`` stops with
+    :class:`RegistryMismatch`, unless ``new_dataset``, which sets the published dataset
+    aside (renamed ``<out>.before-<time>``; a local ``out`` only) and starts a new one.
 
     ``max_bytes`` caps a .txt/.html file, a JSONL line and a record's text (larger ones are
     quarantined as ``too_large``). ``lock_timeout``: seconds to wait for another run
@@ -321,9 +385,12 @@ def isnad_flow(
     BODY.begin(run_id)
     try:
         with _sigterm_noticed():
+            speakers.use_registry(registry)  # workers started from now on inherit it
             store = open_store(out)
             store.check_arguments(inputs)
             store.check_output()
+            if new_dataset and _set_aside_other_registry(store):
+                store = open_store(out)
             with store.locked(timeout=lock_timeout, run_id=run_id):
                 options = RunOptions(
                     inputs, store, batch_size, max_bytes, run_id,
@@ -494,6 +561,7 @@ def _run(options: RunOptions) -> RunSummary:
     started, store, run_id = time.perf_counter(), options.store, options.run_id
     clock = StageClock()
     published = read_published(store)
+    check_registry_of(published, store.display)
     files = find_inputs(options.inputs)
     logger.info(
         "%d input file(s) under %s; dataset version %d with %d articles",
@@ -600,6 +668,7 @@ def _job(
         started_at=options.started_at,
         staging=txn.staging,
         part_files={name: txn.reserve(name) for name in stream.WRITTEN_BY_BATCH},
+        registry=speakers.registry_in_use(),
     )
 
 
@@ -662,7 +731,7 @@ def _counts(run_id: str, update: incremental.Update, run_row: pa.Table) -> RunCo
     (accounting,) = run_row.to_pylist()
     new_quotes = update.append["quotes"]
     by_speaker = Counter(new_quotes.column("speaker_id").to_pylist())
-    quotes_by_speaker = {s: by_speaker[s] for s in SPEAKER_IDS if by_speaker[s]}
+    quotes_by_speaker = {s: by_speaker[s] for s in speaker_ids() if by_speaker[s]}
     if by_speaker[None]:
         quotes_by_speaker["other"] = by_speaker[None]
     return RunCounts(

@@ -47,7 +47,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.arabic import normalise
-from pipelines.records import SPEAKER_IDS
+from pipelines.speakers import speaker_ids
 
 # --- schema --------------------------------------------------------------------------------
 
@@ -566,7 +566,8 @@ def assign_claims(
     columns = quotes.select(["quote_id", "article_id", "speaker_id", "quote_text",
                              "published_date"]).to_pydict()  # fmt: skip
     quote_ids: list[str] = columns["quote_id"]
-    speakers: list[str | None] = [s if s in SPEAKER_IDS else None for s in columns["speaker_id"]]
+    tracked = set(speaker_ids())
+    speakers: list[str | None] = [s if s in tracked else None for s in columns["speaker_id"]]
     clusters = cluster_quotes(columns["quote_text"], speakers, quote_ids, params)
 
     members: dict[int, list[int]] = defaultdict(list)
@@ -608,7 +609,7 @@ def assign_claims(
     claims = pa.table(
         {f.name: pa.array(rows[f.name], type=f.type) for f in CLAIMS_SCHEMA}, schema=CLAIMS_SCHEMA
     )
-    speaker_rank = {s: i for i, s in enumerate(SPEAKER_IDS)}
+    speaker_rank = {s: i for i, s in enumerate(speaker_ids())}
     order = sorted(
         range(claims.num_rows),
         key=lambda i: (

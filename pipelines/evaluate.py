@@ -39,7 +39,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipelines.arabic import normalise
-from pipelines.records import QUOTE_TYPES, SPEAKER_IDS
+from pipelines.records import QUOTE_TYPES
+from pipelines.speakers import speaker_ids
 
 MATCH_THRESHOLD = Fraction(1, 2)
 OTHER = "other"
@@ -50,7 +51,7 @@ _NON_WORD = re.compile(r"\W+")
 @dataclass(frozen=True, slots=True)
 class GoldQuote:
     doc: str
-    speaker: str  # one of SPEAKER_IDS or "other"
+    speaker: str  # a registry speaker_id or "other"
     quote_type: str
     text: str
     cue: str | None = None
@@ -61,7 +62,7 @@ class GoldQuote:
 @dataclass(frozen=True, slots=True)
 class PredictedQuote:
     source_name: str
-    speaker_id: str | None  # one of SPEAKER_IDS; None or anything else means "other"
+    speaker_id: str | None  # a registry speaker_id; None or anything else means "other"
     quote_text: str
     quote_type: str | None = None
 
@@ -223,7 +224,7 @@ def score(
         unattributed_predictions=unattributed,
         docs_without_gold=docs_without_gold,
         recall_by_type=_ordered(by_type, QUOTE_TYPES),
-        recall_by_speaker=_ordered(by_speaker, SPEAKER_IDS),
+        recall_by_speaker=_ordered(by_speaker, speaker_ids()),
         matches=tuple(matches),
     )
 
@@ -252,11 +253,11 @@ def format_report(report: EvalReport) -> str:
 
 
 def _pred_speaker(prediction: PredictedQuote) -> str:
-    return prediction.speaker_id if prediction.speaker_id in SPEAKER_IDS else OTHER
+    return prediction.speaker_id if prediction.speaker_id in speaker_ids() else OTHER
 
 
 def _gold_speaker(record: GoldQuote) -> str:
-    return record.speaker if record.speaker in SPEAKER_IDS else OTHER
+    return record.speaker if record.speaker in speaker_ids() else OTHER
 
 
 def _token_f1(predicted: Counter[str], gold: Counter[str]) -> Fraction:

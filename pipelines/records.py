@@ -13,7 +13,6 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Literal, get_args
 
-SPEAKER_IDS: tuple[str, ...] = ("lavrov", "kerry", "shoigu", "hagel", "muallem")
 QuoteType = Literal["direct", "indirect", "mixed", "nominal", "headline"]
 QUOTE_TYPES: tuple[QuoteType, ...] = get_args(QuoteType)
 # The detection rule that fired, as written in the dataset's ``rule`` column.
@@ -41,7 +40,7 @@ RULE_NAMES: tuple[RuleName, ...] = get_args(RuleName)
 class MentionKind(StrEnum):
     """How a text refers to a person (speakers.find_mentions)."""
 
-    NAME = "name"  # a surname of the five, with or without first name or office
+    NAME = "name"  # a registry speaker's surname, with or without first name or office
     WEAK_NAME = "weak_name"  # a surname that is also a common word: "المعلم"
     ROLE = "role"  # an office: "وزير الخارجية الروسي"
     GENERIC = "generic"  # "الوزير"، "الوزير الروسي"
@@ -70,7 +69,7 @@ ATTRIBUTION_METHODS: tuple[str, ...] = (
     "coreference",  # "الأخير", "نظيره ...": resolved to an earlier mention
     "continuation",  # pro-drop: "وأضاف أن ..." continues the last speaker
     "headline",  # "Name: statement" title or subheading
-    "other",  # a subject that is none of the five (speaker_id is null)
+    "other",  # a subject that is no registry speaker (speaker_id is null)
 )
 FIELDS: tuple[str, ...] = ("text", "title")
 
@@ -128,7 +127,7 @@ class Quote:
     article_id: str
     source_name: str
     field: str
-    speaker_id: str | None  # one of SPEAKER_IDS, or None for anyone else
+    speaker_id: str | None  # a speaker of the registry in use, or None for anyone else
     speaker_mention: str | None
     mention_start: int | None
     mention_end: int | None

@@ -21,27 +21,35 @@ import os
 import secrets
 import urllib.parse
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.records import QUOTE_TYPES, SPEAKER_IDS
+from pipelines.records import QUOTE_TYPES
+from pipelines.speakers import load_registry
 
 REPORT_DIR = "report"
 REPORT_FILE = "index.html"
 TOP_CLAIMS = 20
 ARTICLES_PER_CLAIM = 5
 OTHER = "other"
-# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-SPEAKER_COLOURS: dict[str, str] = {
-    "lavrov": "#0072B2",
-    "kerry": "#D55E00",
-    "shoigu": "#009E73",
-    "hagel": "#CC79A7",
-    "muallem": "#E69F00",
-}
+# Speaker colours, assigned in registry order, distinguishable with the common colour-vision
+# deficiencies: Okabe-Ito's seven (its black is the text's), then Paul Tol's muted scheme;
+# a registry of more than 16 speakers reuses them in the same order.
+PALETTE: tuple[str, ...] = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
+    "#AA4499",
+)  # fmt: skip
+
+
+def speaker_colours(speaker_ids: Iterable[str]) -> dict[str, str]:
+    """speaker_id -> colour, by the speakers' order in the registry."""
+    return {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(speaker_ids)}
+
+
 ARABIC_FONTS = '"Noto Naskh Arabic", "Noto Sans Arabic", "DejaVu Sans", "Arial", sans-serif'
 LATIN_FONTS = '"Noto Sans", "DejaVu Sans", "Helvetica Neue", "Arial", sans-serif'
 
@@ -86,13 +94,13 @@ def _count(n: int, noun: str) -> str:
 
 
 def _speaker_names(tables: Mapping[str, pa.Table]) -> dict[str, tuple[str, str]]:
-    """speaker_id -> (English name, Arabic name), from the speakers table when present."""
-    names = {s: (s.capitalize(), "") for s in SPEAKER_IDS}
+    """speaker_id -> (English name, Arabic name) in registry order: the dataset's speakers
+    table when present (the registry that made it), else the registry in use."""
     speakers = tables.get("speakers")
     if speakers is not None and {"speaker_id", "name_en", "name_ar"} <= set(speakers.column_names):
-        for row in speakers.select(["speaker_id", "name_en", "name_ar"]).to_pylist():
-            names[row["speaker_id"]] = (row["name_en"], row["name_ar"])
-    return names
+        rows = speakers.select(["speaker_id", "name_en", "name_ar"]).to_pylist()
+        return {row["speaker_id"]: (row["name_en"], row["name_ar"]) for row in rows}
+    return {s: (sp["name_en"], sp["name_ar"]) for s, sp in load_registry().speakers.items()}
 
 
 def _column(table: pa.Table | None, name: str) -> list[Any]:
@@ -149,7 +157,7 @@ def _overview(tables: Mapping[str, pa.Table]) -> str:
     cards = [
         ("articles", tables["articles"].num_rows if "articles" in tables else 0),
         ("quotations", len(speakers)),
-        ("by the five", sum(1 for s in speakers if s is not None)),
+        ("by the registry's speakers", sum(1 for s in speakers if s is not None)),
         ("claims", claims.num_rows if claims is not None else 0),
         ("claims in 2+ sources", sum(1 for n in n_sources if n and n >= 2)),
         ("quarantined inputs", tables["quarantine"].num_rows if "quarantine" in tables else 0),
@@ -182,13 +190,14 @@ def _counts_table(tables: Mapping[str, pa.Table], names: Mapping[str, tuple[str,
         + "<th>total</th><th>claims</th></tr>"
     )
     rows = []
-    for speaker in (*SPEAKER_IDS, OTHER):
+    colours = speaker_colours(names)
+    for speaker in (*names, OTHER):
         if speaker == OTHER:
             label = '<td class="who">anyone else <span class="muted">(speaker_id null)</span></td>'
         else:
             en, ar = names[speaker]
             label = (
-                f'<td class="who"><span class="dot" style="background:{SPEAKER_COLOURS[speaker]}">'
+                f'<td class="who"><span class="dot" style="background:{colours[speaker]}">'
                 f"</span>{_e(en)} {_ar(ar)}</td>"
             )
         cells = [counts.get((speaker, t), 0) for t in QUOTE_TYPES]
@@ -198,7 +207,7 @@ def _counts_table(tables: Mapping[str, pa.Table], names: Mapping[str, tuple[str,
             + "".join(f"<td>{_fmt(c)}</td>" for c in cells)
             + f"<td><b>{_fmt(sum(cells))}</b></td><td>{claims_cell}</td></tr>"
         )
-    totals = [sum(counts.get((s, t), 0) for s in (*SPEAKER_IDS, OTHER)) for t in QUOTE_TYPES]
+    totals = [sum(counts.get((s, t), 0) for s in (*names, OTHER)) for t in QUOTE_TYPES]
     rows.append(
         '<tr class="total"><td>all</td>'
         + "".join(f"<td>{_fmt(c)}</td>" for c in totals)
@@ -243,19 +252,19 @@ def _timeline(tables: Mapping[str, pa.Table], names: Mapping[str, tuple[str, str
         for s, d in zip(
             _column(quotes, "speaker_id"), _column(quotes, "published_date"), strict=True
         )
-        if s in SPEAKER_COLOURS
+        if s in names
     ]
     dated = [(s, d) for s, d in pairs if d is not None]
     undated = len(pairs) - len(dated)
     note = (
-        f'<p class="muted">{_fmt(undated)} quotation(s) by the five have no date and are '
-        "not in the chart.</p>"
+        f'<p class="muted">{_fmt(undated)} quotation(s) by the registry\'s speakers have no '
+        "date and are not in the chart.</p>"
         if undated
         else ""
     )
     header = '<section id="timeline"><h2>Quotations over time</h2>'
     if not dated:
-        return f"{header}<p>No dated quotations by the five.</p>{note}</section>"
+        return f"{header}<p>No dated quotations by the registry's speakers.</p>{note}</section>"
 
     unit, starts, bucket_of = _buckets([d for _, d in dated])
     index = {start: i for i, start in enumerate(starts)}
@@ -276,7 +285,8 @@ def _timeline_svg(
     peak = max(max(c.values()) for c in counts.values())
     width, left, right, top, row_h, bar_h, axis_h = 1000, 190, 60, 12, 62, 46, 44
     plot_w = width - left - right
-    height = top + row_h * len(SPEAKER_IDS) + axis_h
+    height = top + row_h * len(names) + axis_h
+    colours = speaker_colours(names)
     step = plot_w / len(starts)
     svg = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
@@ -284,11 +294,11 @@ def _timeline_svg(
         f'<title id="timeline-title">Quotations per {unit} and speaker, {_e(starts[0])} to '
         f"{_e(starts[-1])}</title>",
     ]
-    for row, speaker in enumerate(SPEAKER_IDS):
+    for row, speaker in enumerate(names):
         y0 = top + row * row_h
         base = y0 + bar_h
         en, ar = names[speaker]
-        colour = SPEAKER_COLOURS[speaker]
+        colour = colours[speaker]
         mine = counts.get(speaker, Counter())
         total = sum(mine.values())
         svg.append(
@@ -307,7 +317,7 @@ def _timeline_svg(
                 f'width="{max(step - 1, 1.2):.2f}" height="{h:.2f}" fill="{colour}">'
                 f"<title>{_e(en)}, {unit} of {_e(starts[i])}: {n}</title></rect>"
             )
-    axis_y = top + row_h * len(SPEAKER_IDS)
+    axis_y = top + row_h * len(names)
     n_ticks = min(len(starts), 8)
     ticks = sorted({round(k * (len(starts) - 1) / max(n_ticks - 1, 1)) for k in range(n_ticks)})
     for i in ticks:
@@ -333,14 +343,14 @@ def _timeline_numbers(
     """The chart's numbers as a table, folded: a row per bucket with a quotation."""
     rows = [
         f"<tr><td>{_e(starts[i])}</td>"
-        + "".join(f"<td>{counts.get(s, Counter()).get(i, 0) or ''}</td>" for s in SPEAKER_IDS)
+        + "".join(f"<td>{counts.get(s, Counter()).get(i, 0) or ''}</td>" for s in names)
         + "</tr>"
         for i in sorted({i for c in counts.values() for i in c})
     ]
     return (
         f"<details><summary>The numbers (per {unit})</summary><table class='counts'>"
         f"<thead><tr><th>{unit}</th>"
-        + "".join(f"<th>{_e(names[s][0])}</th>" for s in SPEAKER_IDS)
+        + "".join(f"<th>{_e(names[s][0])}</th>" for s in names)
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table></details>"
     )
 
@@ -444,7 +454,7 @@ def _claim_item(
 ) -> str:
     """One claim of the list: speaker, counts, dates, its text, sources and articles."""
     en, _ = names.get(r["speaker_id"], (r["speaker_id"], ""))
-    colour = SPEAKER_COLOURS.get(r["speaker_id"], "#777")
+    colour = speaker_colours(names).get(r["speaker_id"], "#777")
     carried = _carried_by(r, quote_article, articles)
     dates = (
         f"{_e(r['first_seen'])} – {_e(r['last_seen'])}"

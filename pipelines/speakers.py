@@ -1,23 +1,29 @@
 """The speaker registry (names, variants, offices with tenure dates) and mention finding.
 
-Data lives in ``lexicons/speakers.json`` and ``lexicons/mentions.json``; this module only
-compiles it into patterns over the clean (folded) text and answers "who held this office on
-this date". It also holds the cascade test (:func:`may_mention_five`) that decides which
+Data lives in the registry in use (``lexicons/registries/default.json`` unless ``isnad run
+--registry FILE`` names another; ``pipelines.registry`` checks it), ``lexicons/mentions.json``
+and ``lexicons/countries.json``; this module only compiles it into patterns over the clean
+(folded) text and answers "who held this office on this date". It also holds the cascade
+test (:func:`may_mention_tracked`) that decides which
 articles are worth detecting quotations in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from pipelines.clean import fold
 from pipelines.records import MentionKind
+from pipelines.registry import check_registry
 
 K = MentionKind
 
@@ -28,16 +34,54 @@ def _load(name: str) -> dict:
     return json.loads(resources.files("pipelines.lexicons").joinpath(name).read_text("utf-8"))
 
 
+# The registry in use: the speakers isnad attributes to and every holder of their offices.
+# ``isnad run --registry FILE`` sets it (:func:`use_registry`), and the environment variable
+# carries it to worker processes; the default is the one shipped with isnad.
+REGISTRY_ENV = "ISNAD_REGISTRY"
+DEFAULT_REGISTRY = "default.json"
+
+
+def shipped_registry(name: str = DEFAULT_REGISTRY) -> str:
+    """The path of a registry shipped in ``pipelines/lexicons/registries/``."""
+    return str(Path(__file__).resolve().parent / "lexicons" / "registries" / name)
+
+
+_active: str = os.environ.get(REGISTRY_ENV) or shipped_registry()
+
+
+def use_registry(path: str | None) -> Registry:
+    """Make the registry at ``path`` (None: the default) the one in use, in this process and
+    in the worker processes it starts; it is read and checked now, so a bad file fails here."""
+    global _active
+    resolved = str(Path(path).expanduser().resolve()) if path else shipped_registry()
+    registry = load_registry(resolved)
+    _active = resolved
+    os.environ[REGISTRY_ENV] = resolved
+    return registry
+
+
+def registry_in_use() -> str:
+    """The path of the registry in use."""
+    return _active
+
+
 @dataclass(frozen=True, slots=True)
 class Office:
-    holder: str  # a speaker_id, or "other:<name>"
-    role: str  # "fm" | "dm"
-    country: str
+    holder: str  # a speaker_id, or "other:<name_en>" for a holder the registry does not track
+    role: str  # "fm" | "dm" (lexicons/mentions.json role_words)
+    country: str  # a code of lexicons/countries.json
     start: dt.date
-    end: dt.date | None
+    end: dt.date | None  # exclusive; None: still in office
+    name_en: str = ""
+    name_ar: str = ""
+    qid: str | None = None
 
     def held_on(self, day: dt.date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)
+
+    @property
+    def tracked(self) -> bool:
+        return not self.holder.startswith("other:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,24 +100,39 @@ class Mention:
 
 @dataclass(frozen=True)
 class Registry:
-    speakers: dict[str, dict]
-    offices: tuple[Office, ...]
+    speakers: dict[str, dict]  # speaker_id -> its entry, in registry order
+    offices: tuple[Office, ...]  # tracked holders first (in speaker order), then the others
+    path: str = ""
+    digest: str = ""  # registry_hash: SHA-256 of the registry's canonical JSON
+    name: str = ""
+
+    @property
+    def speaker_ids(self) -> tuple[str, ...]:
+        return tuple(self.speakers)
+
+    def office_on(self, role: str, country: str, day: dt.date) -> Office | None:
+        """The tenure of (role, country) that covers ``day``, tracked holder or not."""
+        for office in self.offices:
+            if office.role == role and office.country == country and office.held_on(day):
+                return office
+        return None
 
     def office_holder(self, role: str, country: str, day: dt.date) -> str | None:
         """Who held (role, country) on ``day``: a speaker_id, "other", or None if unknown."""
-        for office in self.offices:
-            if office.role == role and office.country == country and office.held_on(day):
-                return office.holder if not office.holder.startswith("other:") else "other"
-        return None
+        office = self.office_on(role, country, day)
+        if office is None:
+            return None
+        return office.holder if office.tracked else "other"
 
-    def five_holders(self, role: str | None, country: str) -> list[str]:
+    def tracked_holders(self, role: str | None, country: str) -> list[str]:
+        """The tracked speakers who held an office of ``country`` (of ``role``, if given)."""
         return [
             o.holder
             for o in self.offices
-            if o.country == country
-            and (role is None or o.role == role)
-            and not o.holder.startswith("other:")
+            if o.country == country and (role is None or o.role == role) and o.tracked
         ]
+
+    five_holders = tracked_holders  # the name it had when the five were code
 
     def speaker_roles(self, speaker_id: str) -> list[Office]:
         return [o for o in self.offices if o.holder == speaker_id]
@@ -83,39 +142,84 @@ class Registry:
             return True
         return any(o.held_on(day) for o in self.speaker_roles(speaker_id))
 
+    def countries(self) -> frozenset[str]:
+        """The countries whose offices a tracked speaker held."""
+        return frozenset(o.country for o in self.offices if o.tracked)
+
+
+def speaker_ids() -> tuple[str, ...]:
+    """The speakers of the registry in use, in registry order."""
+    return load_registry().speaker_ids
+
 
 def _date(s: str | None) -> dt.date | None:
     return dt.date.fromisoformat(s) if s else None
 
 
-@lru_cache(maxsize=1)
-def load_registry() -> Registry:
-    data = _load("speakers.json")
-    offices: list[Office] = []
-    speakers = {}
-    for sp in data["speakers"]:
-        speakers[sp["speaker_id"]] = sp
-        for r in sp["roles"]:
-            offices.append(
-                Office(
-                    sp["speaker_id"],
-                    r["role"],
-                    r["country"],
-                    dt.date.fromisoformat(r["start"]),
-                    _date(r["end"]),
-                )
+def registry_digest(data: dict) -> str:
+    """SHA-256 of a registry's content as canonical JSON (key order and layout do not count)."""
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def read_registry_file(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise RegistryError(f"cannot read registry {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"registry {path} is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RegistryError(f"registry {path}: the file must hold a JSON object")
+    return data
+
+
+def load_registry(path: str | None = None) -> Registry:
+    """The registry at ``path`` (default: the one in use), checked (``registry.check``):
+    a registry with an error raises :class:`RegistryError` naming every problem. Read once
+    per path and process."""
+    return _read_registry(path or _active)
+
+
+@lru_cache(maxsize=8)
+def _read_registry(path: str) -> Registry:
+    data = read_registry_file(path)
+    errors = [p.message for p in check_registry(data) if p.error]
+    if errors:
+        listed = "\n- ".join(errors)
+        raise RegistryError(f"registry {path} has {len(errors)} error(s):\n- {listed}")
+    speakers = {sp["speaker_id"]: sp for sp in data["speakers"]}
+    order = {sid: i for i, sid in enumerate(speakers)}
+    tracked: list[Office] = []
+    others: list[Office] = []
+    for office in data["offices"]:
+        for h in office["holders"]:
+            sid = h.get("speaker_id")
+            sp = speakers.get(sid, h) if sid else h
+            entry = Office(
+                sid or "other:" + h["name_en"],
+                office["role"],
+                office["country"],
+                dt.date.fromisoformat(h["start"]),
+                _date(h.get("end")),
+                sp.get("name_en", ""),
+                sp.get("name_ar", ""),
+                sp.get("qid"),
             )
-    for o in data["other_holders"]:
-        offices.append(
-            Office(
-                "other:" + o["name_en"],
-                o["role"],
-                o["country"],
-                dt.date.fromisoformat(o["start"]),
-                _date(o["end"]),
-            )
-        )
-    return Registry(speakers=speakers, offices=tuple(offices))
+            (tracked if sid else others).append(entry)
+    tracked.sort(key=lambda o: (order[o.holder], o.start))
+    return Registry(
+        speakers=speakers,
+        offices=tuple(tracked + others),
+        path=path,
+        digest=registry_digest(data),
+        name=str(data.get("name", "")),
+    )
+
+
+class RegistryError(ValueError):
+    """A registry that cannot be used: unreadable, or failing ``isnad registry check``."""
 
 
 def _alt(words) -> str:
@@ -147,7 +251,7 @@ _PRE = r"(?P<pre>[وفبل]?)"
 
 def _name_words(reg: Registry) -> tuple[dict[str, str], set[str], set[str]]:
     """Folded: surname -> speaker_id (weak surnames included), the weak surnames, the first
-    names of the five."""
+    names of the registry's speakers."""
     surname_to_speaker: dict[str, str] = {}
     weak: set[str] = set()
     firsts: set[str] = set()
@@ -166,12 +270,25 @@ def _role_words(lex: dict) -> dict[str, str]:
     return role_of_word
 
 
-@lru_cache(maxsize=1)
 def patterns() -> MentionPatterns:
+    """The mention patterns of the registry in use (compiled once per registry)."""
+    return _patterns(_active)
+
+
+@lru_cache(maxsize=1)
+def nisba_countries() -> dict[str, str]:
+    """Nationality adjective or country name -> country code (``lexicons/countries.json``)."""
+    data = _load("countries.json")["countries"]
+    return {word: code for code, entry in data.items() for word in entry["words"]}
+
+
+@lru_cache(maxsize=8)
+def _patterns(path: str) -> MentionPatterns:
     lex = _load("mentions.json")
-    surname_to_speaker, weak, firsts = _name_words(load_registry())
-    nisba_country = {fold(k): v for k, v in lex["nisbas"].items()}
-    nisba = r"(?:" + _alt(lex["nisbas"]) + r"|ال\w+ي(?:ة)?)"
+    surname_to_speaker, weak, firsts = _name_words(load_registry(path))
+    nisbas = nisba_countries()
+    nisba_country = {fold(k): v for k, v in nisbas.items()}
+    nisba = r"(?:" + _alt(nisbas) + r"|ال\w+ي(?:ة)?)"
     role_of_word = _role_words(lex)
     former = r"(?:\s+(?P<former>" + _alt(lex["former"]) + "))?"
     honor = r"(?:(?:" + _alt(lex["honorifics"]) + r")\s+)?"
@@ -302,23 +419,31 @@ def passes_prefilter(clean: str) -> bool:
     five (weak ones included), an office word ("وزير الخارجية"، "وزير دفاع"، "وزيرا
     الخارجية" ...) or a counterpart word ("نظيره") occur at all, whatever the nationality?
     A literal search, cheap enough for every article; only texts it keeps are folded and
-    scanned for mentions (:func:`may_mention_five`)."""
+    scanned for mentions (:func:`may_mention_tracked`)."""
     return patterns().prefilter.search(clean) is not None
 
 
-@lru_cache(maxsize=1)
-def five_countries() -> frozenset[str]:
-    """The countries whose offices one of the five held (from the registry: ru, us, sy)."""
-    reg = load_registry()
-    return frozenset(o.country for sid in reg.speakers for o in reg.speaker_roles(sid))
+def tracked_countries() -> frozenset[str]:
+    """The countries whose offices a speaker of the registry in use held (the default
+    registry: ru, us, sy)."""
+    return _tracked_countries(_active)
 
 
-def may_mention_five(*fields: str) -> bool:
+@lru_cache(maxsize=8)
+def _tracked_countries(path: str) -> frozenset[str]:
+    return load_registry(path).countries()
+
+
+five_countries = tracked_countries  # the names they had when the five were code
+
+
+def may_mention_tracked(*fields: str) -> bool:
     """The cascade test over the folded clean views of one article's fields (title, text):
-    can the article hold a quotation by one of the five at all?
+    can the article hold a quotation by one of the registry's speakers (below: "the five",
+    as in the default registry) at all?
 
     It can only if some field names one of the five (any variant, a weak name such as
-    "المعلم" included), or holds an office or counterpart of one of :func:`five_countries`:
+    "المعلم" included), or holds an office or counterpart of one of :func:`tracked_countries`:
     "وزير الخارجية الروسي"، "وزيري الدفاع الروسي والأمريكي"، "نظيره الأمريكي"، "رئيس
     البنتاغون". Attribution resolves every other mention through one of these: an office
     without a nationality only to an office the article binds to a name; "الوزير"،
@@ -336,7 +461,7 @@ def may_mention_five(*fields: str) -> bool:
     if not any(passes_prefilter(f) for f in fields):
         return False
     p = patterns()
-    countries = five_countries()
+    countries = tracked_countries()
     for f in fields:
         starts = _match_starts(f)
         if next(_matches_from(p.name, f, starts), None) is not None:
@@ -349,15 +474,22 @@ def may_mention_five(*fields: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=1)
 def _start_words() -> re.Pattern[str]:
     """The words a name, office or counterpart match begins with, after its clitic: an
     honorific, a first name, a surname, an office word, a counterpart word (a trie, literal)."""
-    p = patterns()
+    return _start_words_of(_active)
+
+
+@lru_cache(maxsize=8)
+def _start_words_of(path: str) -> re.Pattern[str]:
+    p = _patterns(path)
     lex = _load("mentions.json")
     words = {*p.surname_to_speaker, *p.first_names, *p.role_of_word}
     words.update(fold(w) for w in lex["honorifics"] + lex["counterpart"])
     return re.compile(_trie(sorted(tuple(map(re.escape, w)) for w in words)))
+
+
+may_mention_five = may_mention_tracked
 
 
 def _match_starts(text: str) -> list[int]:

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import analyse, ingest, validate, write
+from pipelines import analyse, ingest, speakers, validate, write
 from pipelines.records import Article, InputCounts
 from pipelines.store import Staging
 
@@ -58,6 +58,7 @@ class BatchJob:
     started_at: dt.datetime
     staging: Staging  # the staged version's directory, local or on an object store
     part_files: dict[str, str] = field(default_factory=dict)  # table -> reserved part file
+    registry: str | None = None  # the speaker registry file in use (None: the process's own)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def run_batch(job: BatchJob) -> BatchResult:
     the garbage collector while it runs: a batch makes ~10^5 objects, and each full collection
     would otherwise walk every object of Prefect, pandas and Great Expectations as well.
     """
+    if job.registry is not None and job.registry != speakers.registry_in_use():
+        speakers.use_registry(job.registry)  # a worker started before the run chose it
     gc.freeze()
     try:
         return _run_batch(job)

@@ -24,10 +24,12 @@ from typing import Any
 import pyarrow as pa
 
 from pipelines import claims
-from pipelines.records import SPEAKER_IDS, ArticleAnalysis, InputCounts
+from pipelines.records import ArticleAnalysis, InputCounts
 from pipelines.speakers import Registry, load_registry
 
-SCHEMA_VERSION = "3"  # 2: quotes.claim_id and the claims table; 3: runs (was run_summary)
+# 2: quotes.claim_id and the claims table; 3: runs (was run_summary); 4: the registry's hash
+# in runs and speakers, speakers.qid
+SCHEMA_VERSION = "4"
 TABLE_NAMES: tuple[str, ...] = (
     "articles", "sentences", "quotes", "claims", "speakers", "quarantine", "runs",
 )  # fmt: skip
@@ -228,6 +230,12 @@ SCHEMAS: dict[str, pa.Schema] = {
                 "Offices held, with tenure dates; roles resolve by the article's date.",
             ),
             _field("n_quotes", pa.int64(), "Number of rows in `quotes` attributed to the speaker."),
+            _field("qid", pa.string(), "The speaker's Wikidata QID ('Q22316').", nullable=True),
+            _field(
+                "registry_hash",
+                pa.string(),
+                "SHA-256 of the speaker registry (canonical JSON) that made the dataset.",
+            ),
         ]
     ),
     "quarantine": pa.schema(
@@ -298,6 +306,12 @@ SCHEMAS: dict[str, pa.Schema] = {
                 pa.string(),
                 "SHA-256 over pipelines/lexicons/*.json (name and bytes, by name): which word "
                 "lists made the rows.",
+            ),
+            _field(
+                "registry_hash",
+                pa.string(),
+                "SHA-256 of the speaker registry in use (its canonical JSON): which speakers "
+                "and offices made the rows; a dataset holds one registry's runs.",
             ),
             _field(
                 "dataset_version",
@@ -419,40 +433,28 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _date(value: str | None) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(value)
-
-
 def build_speakers(
     quote_counts: Mapping[str | None, int], registry: Registry | None = None
 ) -> pa.Table:
     """One row per registry speaker, in registry order, with the run's quote count."""
-    entries = list((registry or load_registry()).speakers.values())
-    ids = [e["speaker_id"] for e in entries]
-    if sorted(ids) != sorted(SPEAKER_IDS):
-        raise ValueError(
-            f"speaker registry ids {ids} differ from records.SPEAKER_IDS {SPEAKER_IDS}"
-        )
+    reg = registry or load_registry()
     rows: dict[str, list[Any]] = {f.name: [] for f in SCHEMAS["speakers"]}
-    for e in entries:
+    for sid, e in reg.speakers.items():
         surnames = e["surnames"] + e.get("weak_surnames", [])
         full = [f"{first} {last}" for first in e.get("first_names", []) for last in e["surnames"]]
-        rows["speaker_id"].append(e["speaker_id"])
+        rows["speaker_id"].append(sid)
         rows["name_en"].append(e["name_en"])
         rows["name_ar"].append(e["name_ar"])
         rows["variants"].append(_unique([e["name_ar"], *surnames, *full]))
         rows["roles"].append(
             [
-                {
-                    "role": r["role"],
-                    "country": r["country"],
-                    "start": _date(r["start"]),
-                    "end": _date(r["end"]),
-                }
-                for r in e["roles"]
+                {"role": o.role, "country": o.country, "start": o.start, "end": o.end}
+                for o in reg.speaker_roles(sid)
             ]
         )
-        rows["n_quotes"].append(quote_counts.get(e["speaker_id"], 0))
+        rows["n_quotes"].append(quote_counts.get(sid, 0))
+        rows["qid"].append(e.get("qid"))
+        rows["registry_hash"].append(reg.digest)
     return _table("speakers", rows)
 
 
@@ -525,6 +527,7 @@ def build_run_summary(
             "failed_expectations": [[]],
             "package_version": [package_version()],
             "lexicon_hash": [lexicon_hash()],
+            "registry_hash": [load_registry().digest],
             "dataset_version": [None],
         },
     )

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from pipelines.clean import clean_text
 from pipelines.furniture import find_furniture
-from pipelines.records import QUOTE_TYPES, SPEAKER_IDS, Article, ArticleAnalysis
+from pipelines.records import QUOTE_TYPES, Article, ArticleAnalysis
 from pipelines.segment import outer_quotes, pair_quotes, segment_field
+from pipelines.speakers import speaker_ids
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -176,7 +177,7 @@ def check_spans(analysis: ArticleAnalysis) -> None:
             assert src[q.mention_start : q.mention_end] == q.speaker_mention
         assert 0.0 <= q.confidence <= 1.0
         assert q.quote_type in QUOTE_TYPES
-        assert q.speaker_id is None or q.speaker_id in SPEAKER_IDS
+        assert q.speaker_id is None or q.speaker_id in speaker_ids()
         assert 0 <= q.sentence_index < len(analysis.sentences)
 
 

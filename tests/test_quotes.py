@@ -34,11 +34,11 @@ from pipelines.records import (
     ATTRIBUTION_METHODS,
     FIELDS,
     QUOTE_TYPES,
-    SPEAKER_IDS,
     Article,
     ArticleAnalysis,
     Quote,
 )
+from pipelines.speakers import speaker_ids
 
 FIXTURE = Path(__file__).parent / "fixtures" / "quotes_cases.jsonl"
 CASE_KEYS = {"id", "text", "date", "expect", "forbid", "note"}
@@ -111,7 +111,7 @@ class TestFixtureFile:
             dt.date.fromisoformat(case["date"])
         for row in case["expect"]:
             assert {"speaker", "type", "text_contains"} <= set(row) <= EXPECT_KEYS, row
-            assert row["speaker"] is None or row["speaker"] in SPEAKER_IDS
+            assert row["speaker"] is None or row["speaker"] in speaker_ids()
             assert row["type"] in QUOTE_TYPES
             assert row.get("field", "text") in FIELDS
             assert row.get("method", "name") in ATTRIBUTION_METHODS
@@ -119,7 +119,7 @@ class TestFixtureFile:
             assert row["text_contains"] in source, row  # a typo in the fixture fails here
         for row in case["forbid"]:
             assert set(row) <= {"speaker", "text_contains"}
-            assert row.get("speaker") is None or row["speaker"] in SPEAKER_IDS
+            assert row.get("speaker") is None or row["speaker"] in speaker_ids()
 
 
 class TestQuotations:
@@ -168,7 +168,7 @@ class TestSpans:
             assert 0.0 <= q.confidence <= 1.0
             assert q.quote_type in QUOTE_TYPES
             assert q.attribution_method in ATTRIBUTION_METHODS
-            assert q.speaker_id is None or q.speaker_id in SPEAKER_IDS
+            assert q.speaker_id is None or q.speaker_id in speaker_ids()
             assert (q.speaker_id is None) == (q.attribution_method == "other")
 
     @pytest.mark.parametrize("case", [as_param(c, with_xfail=False) for c in CASES])

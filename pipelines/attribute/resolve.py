@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipelines.cues import load_cues
 from pipelines.quotes import Candidate, Subject
@@ -60,6 +60,9 @@ class Attribution:
     other_span: tuple[int, int] | None
     method: str
     confidence: float
+    # An office's holder on the article's date whom the registry does not track: his or her
+    # name becomes the quote's speaker_mention (speaker_id null).
+    holder: str | None = None
 
 
 @dataclass
@@ -128,7 +131,7 @@ class FieldContext:
             if holder and holder != "other":
                 return holder, "role", METHOD_CONFIDENCE["role"]
             return None, "other", METHOD_CONFIDENCE["other"]
-        five = self.registry.five_holders(role, country)
+        five = self.registry.tracked_holders(role, country)
         named = [s for s in five if s in self.named]
         if named:
             return named[0], "role_bound", 0.8
@@ -170,6 +173,25 @@ class FieldContext:
                     break
         return self.resolve_office(role, None, False, pos)
 
+    def untracked_holder(self, m: Mention) -> str | None:
+        """The name of whoever held the office ``m`` names ("وزير الخارجية الأمريكي"،
+        "نظيره الأمريكي") on the article's date, when the registry knows that holder but does
+        not track them (Tillerson in 2017 with the default registry); else None."""
+        if m.kind == K.ROLE:
+            role = m.role
+        elif m.kind == K.COUNTERPART:
+            role = self.counterpart_role(m.start)
+        else:
+            return None
+        if self.date is None or m.former or role is None or m.country is None:
+            return None
+        if (role, m.country) in self.bound:
+            return None
+        office = self.registry.office_on(role, m.country, self.date)
+        if office is None or office.tracked:
+            return None
+        return office.name_ar or office.name_en
+
     def resolve_generic(self, m: Mention) -> tuple[str | None, str, float]:
         """ "الوزير الروسي": the Russian minister last mentioned, else the one the article names;
         a bare "الوزير" is the last minister mentioned, whoever that is."""
@@ -183,7 +205,7 @@ class FieldContext:
                     sid, _, conf = self.resolve(prior, 1)
                     return sid, ("coreference" if sid else "other"), min(conf, 0.7)
             return None, "other", METHOD_CONFIDENCE["other"]
-        five = set(self.registry.five_holders(None, m.country))
+        five = set(self.registry.tracked_holders(None, m.country))
         for prior in reversed(
             [x for x in self.mentions if x.end <= m.start and x.kind in (K.NAME, K.ROLE)]
         ):
@@ -229,11 +251,7 @@ def attribute(cand: Candidate, ctx: FieldContext) -> list[Attribution]:
     rule_conf = RULE_CONFIDENCE[cand.rule]
     out = []
     for a in resolve_subject(cand.subject, ctx, 0):
-        out.append(
-            Attribution(
-                a.speaker_id, a.mention, a.other_span, a.method, round(a.confidence * rule_conf, 3)
-            )
-        )
+        out.append(replace(a, confidence=round(a.confidence * rule_conf, 3)))
     seen: set[str | None] = set()
     unique = []
     for a in out:
@@ -260,30 +278,35 @@ def resolve_subject(subject: Subject | None, ctx: FieldContext, depth: int) -> l
             ]
             return out
         for m in subject.mentions:  # "وقال الجبير ولافروف إنهما": somebody else and one of the five
-            sid, method, conf = ctx.resolve(m)
-            out.append(Attribution(sid, m, None, method, conf))
+            out.append(_attribution(ctx, m))
         return out
     if subject.mode in (M.PRODROP, M.PARTICIPLE):
         inner = resolve_subject(subject.antecedent, ctx, depth + 1)
         if subject.mode == M.PRODROP:
             return [
-                Attribution(
-                    a.speaker_id,
-                    a.mention,
-                    a.other_span,
-                    "continuation" if a.speaker_id else "other",
-                    a.confidence * 0.85 if a.speaker_id else a.confidence,
+                replace(
+                    a,
+                    method="continuation" if a.speaker_id else "other",
+                    confidence=a.confidence * 0.85 if a.speaker_id else a.confidence,
                 )
                 for a in inner
             ]
-        return [
-            Attribution(a.speaker_id, a.mention, a.other_span, a.method, a.confidence * 0.97)
-            for a in inner
-        ]
+        return [replace(a, confidence=a.confidence * 0.97) for a in inner]
     out = []
     for m in subject.mentions:
-        sid, method, conf = ctx.resolve(m)
-        if subject.mode == M.HEADLINE and sid:
-            method, conf = "headline", min(conf, METHOD_CONFIDENCE["headline"])
-        out.append(Attribution(sid, m, None, method, conf))
+        att = _attribution(ctx, m)
+        if subject.mode == M.HEADLINE and att.speaker_id:
+            att = replace(
+                att,
+                method="headline",
+                confidence=min(att.confidence, METHOD_CONFIDENCE["headline"]),
+            )
+        out.append(att)
     return out
+
+
+def _attribution(ctx: FieldContext, m: Mention) -> Attribution:
+    """One mention resolved: a speaker, or nobody tracked (with an office's holder's name)."""
+    sid, method, conf = ctx.resolve(m)
+    holder = None if sid else ctx.untracked_holder(m)
+    return Attribution(sid, m, None, method, conf, holder)

@@ -105,9 +105,12 @@ def attribute_quotes(
 
 def _mention_span(
     ct: CleanText, att: Attribution
-) -> tuple[int, int, str] | tuple[None, None, None]:
-    """The raw span and text of who the attribution names: a mention, another person's span,
-    or nobody (a continuation with no antecedent)."""
+) -> tuple[int, int, str] | tuple[None, None, str | None]:
+    """The raw span and text of who the attribution names: an office's untracked holder (the
+    registry's name for them, no span), a mention, another person's span, or nobody (a
+    continuation with no antecedent)."""
+    if att.holder is not None:
+        return None, None, att.holder
     if att.mention is not None:
         return ct.raw_span(att.mention.start, att.mention.end)
     if att.other_span is not None:

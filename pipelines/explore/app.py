@@ -13,7 +13,7 @@ from __future__ import annotations
 import mimetypes
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from pipelines.explore.data import (
     Query,
     read_published_file,
 )
-from pipelines.report import SPEAKER_COLOURS
+from pipelines.report import speaker_colours
 
 HERE = Path(__file__).resolve().parent
 CSP = (
@@ -70,10 +70,13 @@ def _environment() -> Environment:
     return env
 
 
-def speakers_css() -> str:
-    """One class a speaker, its colour from the report's palette (unknown speakers grey)."""
+def speakers_css(speaker_ids: Iterable[str]) -> str:
+    """One class a speaker, its colour from the report's palette in the dataset's registry
+    order (unknown speakers grey)."""
     rules = [".sp { --sp: #8a8f98; }"]
-    rules += [f".sp-{sid} {{ --sp: {colour}; }}" for sid, colour in SPEAKER_COLOURS.items()]
+    rules += [
+        f".sp-{sid} {{ --sp: {colour}; }}" for sid, colour in speaker_colours(speaker_ids).items()
+    ]
     return "\n".join(rules) + "\n"
 
 
@@ -171,7 +174,7 @@ def _add_published(app: FastAPI, explorer: Explorer, page: Page) -> None:
 
     @app.get("/speakers.css")
     def colours() -> Response:
-        return Response(speakers_css(), media_type="text/css")
+        return Response(speakers_css(explorer.speakers), media_type="text/css")
 
     @app.get("/report/{path:path}")
     def report(path: str) -> Response:

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.speakers import registry_in_use
 from pipelines.validate.checks import BATCH_CHECKED
 from pipelines.validate.spans import is_true
 from pipelines.validate.suites import expectation_label, read_suite_json
@@ -35,10 +36,14 @@ ROW_LEVEL_TYPES: frozenset[str] = frozenset(
 PER_ARTICLE: tuple[str, ...] = BATCH_CHECKED
 
 
-@cache
 def row_expectations(name: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
     """``(label, type, kwargs)`` of the critical row-level expectations of the suite of
-    ``name`` (label as in a report: ``type(column)``)."""
+    ``name`` (label as in a report: ``type(column)``), for the registry in use."""
+    return _row_expectations(name, registry_in_use())
+
+
+@cache
+def _row_expectations(name: str, registry: str) -> tuple[tuple[str, str, dict[str, Any]], ...]:
     out = []
     for raw in read_suite_json(name)["expectations"]:
         kwargs = raw["kwargs"]

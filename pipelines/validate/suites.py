@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import ingest
+from pipelines.speakers import load_registry
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "expectations"
 
@@ -28,13 +29,38 @@ def suite_parameters(run_date: dt.date | None = None) -> dict[str, str]:
     }
 
 
+def registry_values() -> dict[str, Any]:
+    """What a suite's ``{"$REGISTRY": key}`` stands for: the registry in use's speaker ids,
+    their count and its hash (no suite names a speaker)."""
+    registry = load_registry()
+    return {
+        "speaker_ids": list(registry.speaker_ids),
+        "n_speakers": len(registry.speaker_ids),
+        "registry_hash": [registry.digest],
+    }
+
+
+def _fill_registry(value: Any, values: Mapping[str, Any]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$REGISTRY"}:
+            key = value["$REGISTRY"]
+            if key not in values:
+                raise SuiteError(f"unknown $REGISTRY value {key!r}; known: {sorted(values)}")
+            return values[key]
+        return {k: _fill_registry(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_registry(v, values) for v in value]
+    return value
+
+
 def read_suite_json(name: str, suites_dir: Path | None = None) -> dict[str, Any]:
+    """A suite as JSON, its ``$REGISTRY`` values filled in from the registry in use."""
     path = (suites_dir or SUITES_DIR) / f"{name}.json"
     with open(path, encoding="utf-8") as fh:
         suite = json.load(fh)
     if suite.get("name") != name:
         raise SuiteError(f"{path}: suite name {suite.get('name')!r} is not {name!r}")
-    return suite
+    return _fill_registry(suite, registry_values())
 
 
 def load_suite(name: str, suites_dir: Path | None = None) -> Any:
