@@ -587,7 +587,9 @@ def subject_of(
             # the name after it is the object.
             return clause, hit.end
         return Subject(M.EXPLICIT, chain), past_relative_clause(v, q, unit)
-    before = relative_subject(v, hit, unit)
+    # "ذكرت الوكالة أن لافروف قال، الخميس، إن ..."، "يذكر أن المعلم أعرب عن ...": one of
+    # the five between a complementizer and the verb is the verb's subject.
+    before = complement_subject(v, hit, unit) or relative_subject(v, hit, unit)
     if before is None:
         before = svo_subject(v, hit, unit) or fronted_subject(v, hit, unit)
     if before is not None:
