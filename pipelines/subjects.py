@@ -355,13 +355,24 @@ def _without_opener(lex: CueLexicon, lead: str) -> str:
     return lead
 
 
+def mention_before_verb(v: FieldView, end: int) -> Mention | None:
+    """The mention ending at ``end``, or an apposition a comma closes there ("وكان وزير
+    الخارجية الروسي، سيرغي لافروف، قال"): a name set off by commas on both sides."""
+    m = v.mention_ending.get(end)
+    if m is not None or end < 1 or v.text[end - 1] != "،":
+        return m
+    inner = v.text[:end - 1].rstrip()
+    m = v.mention_ending.get(len(inner))
+    return m if m is not None and "،" in v.text[m.start : m.end] else None
+
+
 def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """Subject before the verb: "غير أن كيري أكد"، "وكان لافروف قد أكد"، "كيري يؤكد"."""
     text, lex = v.text, v.lex
     before = text[unit.start : hit.outer_start]
     stripped = lex.before_verb.sub("", before)
     end = unit.start + len(stripped)
-    m = v.mention_ending.get(end)
+    m = mention_before_verb(v, end)
     if m is None:
         # "وزير الخارجية السعودي عادل الجبير أكد": an office, then up to three name words.
         toks = v.toks(max(unit.start, end - OFFICE_NAME_CHARS), end)
@@ -419,7 +430,7 @@ def counterpart_object(v: FieldView, m: Mention) -> bool:
 def adjacent_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """One of the five named right before the verb, after any lead ("إن الوزير هاغل حث")."""
     before = v.text[unit.start : hit.outer_start]
-    m = v.mention_ending.get(unit.start + len(v.lex.before_verb.sub("", before)))
+    m = mention_before_verb(v, unit.start + len(v.lex.before_verb.sub("", before)))
     if m is not None and m.kind in SPEAKER_KINDS and m.kind != K.COUNTERPART:
         return Subject(M.SVO, (m,))
     return None
@@ -582,6 +593,11 @@ def subject_of(
             return fronted, hit.end
     if chain:
         clause = complement_subject(v, hit, unit)
+        if clause is None:
+            # "وكان وزير الدفاع الروسي، سيرغي شويغو، قد أبلغ الرئيس بوتن أن ...": a name
+            # before the verb is its subject and the name after it the object.
+            named = svo_subject(v, hit, unit)
+            clause = named if named is not None and named.mentions else None
         if clause is not None:
             # "إن هاغل أبلغ شويغو أن ...": the clause's subject stands before its verb and
             # the name after it is the object.
