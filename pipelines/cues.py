@@ -173,7 +173,15 @@ def load_cues() -> CueLexicon:
         content_breakers=folded("content_breakers", grammar),
         according_after_only=folded("according_after_only", grammar),
         postposed_lead=re.compile(r"،\s*(?:" + _alt(listed("postposed_leads")) + r")\s*$"),
-        content_end=re.compile(r"،\s*(?:" + _alt(listed("content_enders")) + r")(?!\w)"),
+        content_end=re.compile(
+            r"،\s*(?:(?:"
+            + _alt(listed("content_enders"))
+            + r")|(?:"
+            + _alt(listed("media_attribution_leads"))
+            + r")\s*(?:[^\s،.]+\s+){0,2}?(?:"
+            + _alt(listed("media_attribution_sources"))
+            + r"))(?!\w)"
+        ),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
         relative_masculine=fold(grammar["relative_masculine"]),
         relative_clause=re.compile(
