@@ -533,7 +533,7 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
         and (not t0.text[1:].startswith(ARTICLE) or t0.text[1:] in lex.article_shaped_verbs)
     )
     if not verb_like:
-        return None
+        return bare_verb_subject(v, unit, t0)
     p = skip_light(v, t0.end, unit.end)
     chain, _ = mention_chain(v, p, unit.end)
     if chain:
@@ -551,6 +551,31 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     if span is None or v.text[span[0] : span[0] + 2] != ARTICLE:
         return None  # only a definite noun phrase is taken as somebody else
     return Subject(M.OTHER, other_span=span)
+
+
+def bare_verb_subject(v: FieldView, unit: Unit, t0: Tok) -> Subject | None:
+    """A lead sentence opening with a bare past verb and one of the five ("رفض وزير الخارجية
+    الروسي سيرغي لافروف الاتهامات ...، وقال إنها"): the name is the subject a later "وقال"
+    continues. Nouns that head a construct ("زيارة لافروف"، "تصريحات كيري") are not verbs."""
+    lex, w = v.lex, t0.text
+    if (
+        not w.isalpha()
+        or not 3 <= len(w) <= 5
+        or (w.startswith(ARTICLE) and w not in lex.article_shaped_verbs)
+        or w.endswith(("ة", "ات", "ه"))
+        or w in lex.particles
+        or w in lex.adverbials
+        or w in lex.complementizers
+        or v.text[t0.end : t0.end + 1] != " "
+    ):
+        return None
+    # The name itself right after the verb, alone: in "هاجم الرئيس الأميركي دونالد ترامب
+    # وزير الخارجية السابق جون كيري" someone else's title comes first and Kerry is the object.
+    first = v.mention_at.get(t0.end + 1)
+    if first is None or first.kind not in (K.NAME, K.ROLE):
+        return None
+    chain, _ = mention_chain(v, t0.end + 1, unit.end)
+    return Subject(M.EXPLICIT, chain) if len(chain) == 1 else None
 
 
 # --- the subject of one cue --------------------------------------------------------------------
