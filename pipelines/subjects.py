@@ -675,7 +675,28 @@ def participle_subject(
     named = [m for m in prior if m.kind != K.COUNTERPART]
     if named or prior:
         return Subject(M.PARTICIPLE, antecedent=Subject(M.EXPLICIT, ((named or prior)[-1],)))
+    other = surname_before(v, unit.start, hit.outer_start)
+    if other is not None:
+        return Subject(M.OTHER, other_span=other)
     return Subject(M.PRODROP, antecedent=last)
+
+
+def surname_before(v: FieldView, start: int, end: int) -> tuple[int, int] | None:
+    """A bare surname in the clause before a participle ("... باراك أوباما" earlier, then
+    "وخلال القمة رد أوباما على ...، متعهدا"): someone else governs the participle, not the
+    last speaker."""
+    lex = v.lex
+    for t in v.toks(start, end):
+        if (
+            t.text.isalpha()
+            and not t.text.startswith(ARTICLE)
+            and t.text not in lex.specs
+            and t.text not in lex.particles
+            and t.text not in lex.adverbials
+            and named_before(v, t.text, t.start)
+        ):
+            return (t.start, t.end)
+    return None
 
 
 def said_of_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
