@@ -152,6 +152,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=2000)
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--workers", default="auto", help="isnad run --workers (default auto)")
+    ap.add_argument("--registry", default=None, help="isnad run --registry (default: shipped)")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="isnad-bench-") as tmp:
@@ -165,6 +166,7 @@ def main() -> None:
         isnad = str(Path(sys.executable).with_name("isnad"))
         cmd = [isnad, "run", str(inp), "--out", str(work / "out"), "--json"]
         cmd += ["--batch-size", str(args.batch_size), "--workers", args.workers]
+        cmd += ["--registry", args.registry] if args.registry else []
         out, total, tree_peak, own_peak = run_child(cmd)
         summary = json.loads(out.strip().splitlines()[-1])
         print(

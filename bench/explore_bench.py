@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from pipelines import claims, write
+from pipelines import claims, tabulate
 from pipelines.explore.data import Explorer, Published, Query
 from pipelines.speakers import speaker_ids
 
@@ -49,9 +49,9 @@ def synthetic(n_quotes: int, seed: int = 7) -> dict[str, pa.Table]:
     days = rng.integers(0, 3650, size=n_articles)
     dates = [dt.date(2008, 1, 1) + dt.timedelta(days=int(d)) for d in days]
     sources = [f"paper-{i:02d}" for i in rng.integers(0, 20, size=n_articles)]
-    q: dict[str, list] = {f.name: [] for f in write.SCHEMAS["quotes"]}
-    s: dict[str, list] = {f.name: [] for f in write.SCHEMAS["sentences"]}
-    a: dict[str, list] = {f.name: [] for f in write.SCHEMAS["articles"]}
+    q: dict[str, list] = {f.name: [] for f in tabulate.SCHEMAS["quotes"]}
+    s: dict[str, list] = {f.name: [] for f in tabulate.SCHEMAS["sentences"]}
+    a: dict[str, list] = {f.name: [] for f in tabulate.SCHEMAS["articles"]}
     for art in range(n_articles):
         article_id, text, pos = f"a{art:09d}", [], 0
         for k in range(art * PER_ARTICLE, min(n_quotes, (art + 1) * PER_ARTICLE)):
@@ -93,11 +93,11 @@ def synthetic(n_quotes: int, seed: int = 7) -> dict[str, pa.Table]:
         None if sp is None else f"{k // 3:016x}" for k, sp in enumerate(q["speaker_id"])
     ]
     tables = {
-        name: pa.table(cols, schema=write.SCHEMAS[name])
+        name: pa.table(cols, schema=tabulate.SCHEMAS[name])
         for name, cols in (("quotes", q), ("sentences", s), ("articles", a))
     }
     tables["claims"] = claims.CLAIMS_SCHEMA.empty_table()
-    tables["speakers"] = write.build_speakers(Counter(q["speaker_id"]))
+    tables["speakers"] = tabulate.build_speakers(Counter(q["speaker_id"]))
     return tables
 
 

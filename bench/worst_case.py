@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from pipelines import analyse, claims, write
+from pipelines import analyse, claims, tabulate
 from pipelines.records import Article
 
 T = TypeVar("T")
@@ -69,7 +69,7 @@ def time_stages(article: Article) -> tuple[dict[str, float], int]:
     segmented = timed("segment", analyse.segment_article, cleaned)
     detected = timed("detect", analyse.detect_article, segmented)
     analysis = timed("attribute", analyse.attribute_article, detected)
-    tables = timed("tables", write.build_tables, [analysis], [])
+    tables = timed("tables", tabulate.build_tables, [analysis], [])
     timed("claims", claims.assign_claims, tables["quotes"], tables["articles"])
     return seconds, len(analysis.quotes)
 

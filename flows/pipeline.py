@@ -70,7 +70,7 @@ from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote as prefect_quote
 
 from flows.summary import RunCounts, RunSummary, StageClock
-from pipelines import batches, incremental, ingest, speakers, stream, validate, write
+from pipelines import batches, incremental, ingest, speakers, stream, tabulate, validate
 from pipelines import report as report_page
 from pipelines.records import InputCounts
 from pipelines.speakers import speaker_ids
@@ -237,7 +237,7 @@ def publish(txn: Transaction, update: incremental.Update, run_row: pa.Table) -> 
     retried: a commit that failed half way leaves the staging to the next run's clean-up.)"""
     for name in incremental.APPENDED:
         if name in stream.WRITTEN_BY_BATCH:  # its parts are staged; make sure the table exists
-            txn.append(name, write.SCHEMAS[name].empty_table())
+            txn.append(name, tabulate.SCHEMAS[name].empty_table())
             continue
         txn.append(name, update.append[name])
     for name, table in {**update.replace, "runs": update.runs_table(run_row)}.items():
@@ -606,13 +606,13 @@ def _run(options: RunOptions) -> RunSummary:
     # The run's frames are published and counted: the report reads the dataset instead.
     del update, delta
     stream.release_memory()
-    paths = store.table_paths(write.TABLE_NAMES)
+    paths = store.table_paths(tabulate.TABLE_NAMES)
     report_path = write_report(None, report.to_dict(), store, paths, run_id)
     clock.lap("report")
     summary = RunSummary(
         **dataclasses.asdict(counts),
         dataset_version=manifest.version,
-        dataset_rows={name: manifest.rows(name) for name in write.TABLE_NAMES},
+        dataset_rows={name: manifest.rows(name) for name in tabulate.TABLE_NAMES},
         report_path=report_path,
         stage_seconds={k: round(v, 2) for k, v in clock.seconds.items()},
         stage_peak_rss_mib=clock.peak_mib,
@@ -675,7 +675,7 @@ def _job(
 def _adopt(txn: Transaction, result: stream.BatchResult, clock: StageClock) -> None:
     """A batch's parts into the staged version, its stage times onto the clock."""
     for name, (file, rows) in result.parts.items():
-        txn.adopt(name, file, rows, write.SCHEMAS[name].names)
+        txn.adopt(name, file, rows, tabulate.SCHEMAS[name].names)
     for stage, seconds in result.seconds.items():
         clock.add(f"batch: {stage}", seconds)
     get_run_logger().info(
@@ -689,7 +689,7 @@ def _adopt(txn: Transaction, result: stream.BatchResult, clock: StageClock) -> N
 
 
 def _finished_run_row(update: incremental.Update, report: validate.ValidationReport) -> pa.Table:
-    return write.finish_run_row(
+    return tabulate.finish_run_row(
         update.run,
         ended_at=dt.datetime.now(dt.UTC),
         validation="passed" if report.success else "failed",
@@ -712,7 +712,9 @@ def _reject(
     logger = get_run_logger()
     txn.abort()  # the staged articles and sentences parts go
     logger.error("validation failed: %s", "; ".join(report.failed))
-    failed_row = write.finish_run_row(run_row, table_rows=incremental.failed_table_rows(published))
+    failed_row = tabulate.finish_run_row(
+        run_row, table_rows=incremental.failed_table_rows(published)
+    )
     store = options.store
     try:
         record_failed_run(quote(update), failed_row, store, options.run_id)

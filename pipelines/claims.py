@@ -58,7 +58,7 @@ def _field(name: str, type_: pa.DataType, description: str, *, nullable: bool = 
     return pa.field(name, type_, nullable=nullable, metadata={"description": description})
 
 
-# The column ``quotes`` gains: append it to ``write.SCHEMAS["quotes"]``.
+# The column ``quotes`` gains: append it to ``tabulate.SCHEMAS["quotes"]``.
 CLAIM_ID_FIELD: pa.Field = _field(
     "claim_id",
     pa.string(),
@@ -559,7 +559,7 @@ def assign_claims(
     """The ``claims`` table and the claim id of each ``quotes`` row (aligned, null where the
     speaker is null).
 
-    ``quotes`` and ``articles`` are tables in ``write.SCHEMAS`` (extra columns are ignored);
+    ``quotes`` and ``articles`` are tables in ``tabulate.SCHEMAS`` (extra columns are ignored);
     ``previous_claims`` is the previous run's claims table (or any table with ``quote_id``
     and ``claim_id``): its ids are kept for clusters holding its quotations.
     """

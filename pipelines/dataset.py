@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines import write
+from pipelines import tabulate
 from pipelines.store import Snapshot, Store, open_store
 
 
@@ -41,7 +41,7 @@ def open_dataset(out: str | Path | Store) -> Iterator[Snapshot]:
 
 def read_tables(
     out: str | Path | Store,
-    names: Iterable[str] = write.TABLE_NAMES,
+    names: Iterable[str] = tabulate.TABLE_NAMES,
     *,
     columns: Mapping[str, list[str]] | None = None,
 ) -> dict[str, pa.Table]:

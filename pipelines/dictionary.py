@@ -3,7 +3,7 @@
     .venv/bin/python -m pipelines.dictionary           # rewrite docs/data-dictionary.md
     .venv/bin/python -m pipelines.dictionary --check   # exit 1 when it is out of date
 
-Every column's meaning is the ``description`` in its field metadata (``write.SCHEMAS``,
+Every column's meaning is the ``description`` in its field metadata (``tabulate.SCHEMAS``,
 ``claims.CLAIMS_SCHEMA``); nested struct fields get rows of their own
 (``dropped_spans[].reason``). ``tests/test_claims.py`` fails when the committed file differs
 from what the schemas generate, so a schema change and its documentation travel together.
@@ -18,24 +18,24 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines import claims, write
+from pipelines import claims, tabulate
 
 DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "data-dictionary.md"
 REGENERATE = ".venv/bin/python -m pipelines.dictionary"
 
 
 def all_schemas() -> dict[str, pa.Schema]:
-    """``write.SCHEMAS`` with the claims table (after ``quotes``) and ``quotes.claim_id``,
-    whether or not they have been wired into ``write.SCHEMAS`` yet."""
+    """``tabulate.SCHEMAS`` with the claims table (after ``quotes``) and ``quotes.claim_id``,
+    whether or not they have been wired into ``tabulate.SCHEMAS`` yet."""
     out: dict[str, pa.Schema] = {}
-    for name, schema in write.SCHEMAS.items():
+    for name, schema in tabulate.SCHEMAS.items():
         if name == claims.TABLE_NAME:
             continue
         if name == "quotes" and claims.CLAIM_ID_FIELD.name not in schema.names:
             schema = schema.append(claims.CLAIM_ID_FIELD)
         out[name] = schema
         if name == "quotes":
-            out[claims.TABLE_NAME] = write.SCHEMAS.get(claims.TABLE_NAME, claims.CLAIMS_SCHEMA)
+            out[claims.TABLE_NAME] = tabulate.SCHEMAS.get(claims.TABLE_NAME, claims.CLAIMS_SCHEMA)
     return out
 
 
@@ -70,17 +70,17 @@ def render_data_dictionary(schemas: Mapping[str, pa.Schema]) -> str:
     """Markdown: one table of (column, type, nullable, meaning) per schema."""
     meta_keys = sorted(
         value.decode()
-        for key, value in vars(write).items()
+        for key, value in vars(tabulate).items()
         if key.startswith("META_") and isinstance(value, bytes)
     )
     lines = [
         "# Data dictionary",
         "",
-        "<!-- Generated from the pyarrow schemas (pipelines/write.py SCHEMAS, "
+        "<!-- Generated from the pyarrow schemas (pipelines/tabulate.py SCHEMAS, "
         "pipelines/claims.py CLAIMS_SCHEMA). Do not edit: run",
         f"     {REGENERATE}   -->",
         "",
-        f"Schema version {write.SCHEMA_VERSION}. One directory of Parquet parts per table "
+        f"Schema version {tabulate.SCHEMA_VERSION}. One directory of Parquet parts per table "
         "under the output directory (`<out>/<table>/*.parquet`, one dataset per table); each "
         "part's footer key/value metadata holds "
         + ", ".join(f"`{k}`" for k in meta_keys)

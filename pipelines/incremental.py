@@ -34,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import claims, write
+from pipelines import claims, tabulate
 from pipelines.ingest import FAILED_EXPECTATION, InputBatch
 from pipelines.store import Store
 
@@ -47,7 +47,7 @@ _QUARANTINED_ARTICLE = re.compile(r"^article ([0-9a-f]{16}):")
 
 
 def _no_articles() -> pa.Table:
-    return write.SCHEMAS["articles"].empty_table().select(["article_id", "source"])
+    return tabulate.SCHEMAS["articles"].empty_table().select(["article_id", "source"])
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,9 @@ def read_published(store: Store) -> Published:
         articles = _no_articles()
     quarantine = snapshot.read("quarantine", [*QUARANTINE_KEY, "detail"])
     if quarantine is None:
-        quarantine = write.SCHEMAS["quarantine"].empty_table().select([*QUARANTINE_KEY, "detail"])
+        quarantine = (
+            tabulate.SCHEMAS["quarantine"].empty_table().select([*QUARANTINE_KEY, "detail"])
+        )
     keys = zip(*(quarantine.column(c).to_pylist() for c in QUARANTINE_KEY), strict=True)
     failed = quarantine.filter(pc.equal(quarantine["reason"], FAILED_EXPECTATION))
     quarantined = (_QUARANTINED_ARTICLE.match(d or "") for d in failed["detail"].to_pylist())
@@ -143,7 +145,7 @@ class Update:
     def validation_tables(self) -> dict[str, pa.Table]:
         """The tables validation checks: new rows, whole claims and speakers, the run's row."""
         tables = {**self.append, **self.replace, "runs": self.run}
-        return {name: tables[name] for name in write.TABLE_NAMES}
+        return {name: tables[name] for name in tabulate.TABLE_NAMES}
 
     def runs_table(self, run_row: pa.Table) -> pa.Table:
         """Every run so far and ``run_row`` (the run's finished row)."""
@@ -153,7 +155,7 @@ class Update:
 
 
 def _concat(tables: Sequence[pa.Table], name: str) -> pa.Table:
-    schema = write.SCHEMAS[name]
+    schema = tabulate.SCHEMAS[name]
     return pa.concat_tables([t.replace_schema_metadata(schema.metadata) for t in tables]
                             or [schema.empty_table()])  # fmt: skip
 
@@ -162,7 +164,7 @@ def table_rows(before: Mapping[str, int], after: Mapping[str, int]) -> list[dict
     """``runs.table_rows``: per table, rows after the run and the (net) rows it added."""
     return [
         {"table": name, "rows": after[name], "added": after[name] - before.get(name, 0)}
-        for name in write.TABLE_NAMES
+        for name in tabulate.TABLE_NAMES
     ]
 
 
@@ -192,16 +194,16 @@ def plan_update(delta: Mapping[str, pa.Table], published: Published) -> Update:
             if not part_ids.equals(part.column("claim_id").combine_chunks()):
                 rewrites[file] = claims.add_claim_ids(part, part_ids)
         new_quotes = all_quotes.slice(offset)
-    speakers = write.build_speakers(Counter(all_quotes.column("speaker_id").to_pylist()))
+    speakers = tabulate.build_speakers(Counter(all_quotes.column("speaker_id").to_pylist()))
 
     append = {name: delta[name] for name in APPENDED}
-    append["quotes"] = new_quotes.replace_schema_metadata(write.SCHEMAS["quotes"].metadata)
+    append["quotes"] = new_quotes.replace_schema_metadata(tabulate.SCHEMAS["quotes"].metadata)
     replace = {"claims": claims_table, "speakers": speakers}
     before = dict(published.rows)
     after = {name: before.get(name, 0) + append[name].num_rows for name in APPENDED}
     after |= {name: table.num_rows for name, table in replace.items()}
     after["runs"] = before.get("runs", 0) + 1
-    run = write.finish_run_row(delta["runs"], table_rows=table_rows(before, after))
+    run = tabulate.finish_run_row(delta["runs"], table_rows=table_rows(before, after))
     return Update(
         append=append,
         replace=replace,
@@ -216,6 +218,6 @@ def plan_update(delta: Mapping[str, pa.Table], published: Published) -> Update:
 def failed_table_rows(published: Published) -> list[dict[str, Any]]:
     """``runs.table_rows`` of a run that failed validation: only ``runs`` grew."""
     before = dict(published.rows)
-    after = {name: before.get(name, 0) for name in write.TABLE_NAMES}
+    after = {name: before.get(name, 0) for name in tabulate.TABLE_NAMES}
     after["runs"] += 1
     return table_rows(before, after)

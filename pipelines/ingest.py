@@ -31,8 +31,8 @@ one input for what was not read. Each input seen becomes exactly one article, on
 quarantine row, or one exact duplicate: ``article_id`` hashes title and text, so a second
 copy of an article already read (one wire story in two papers) is counted as an exact
 duplicate and dropped, while a record reusing an id already read with different content is
-quarantined as ``duplicate_id``. Alongside ``write``, this is the only stage that touches
-the disk.
+quarantined as ``duplicate_id``. Besides the store (which writes the dataset), this is the
+only stage that touches the disk.
 """
 
 from __future__ import annotations

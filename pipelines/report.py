@@ -591,7 +591,7 @@ def render_report(
 ) -> str:
     """Write ``<out_dir>/report/index.html`` (replacing the previous one atomically) and
     return its path. ``validation`` is ``ValidationReport.to_dict()``; ``parquet_links``
-    maps table name to its file (as ``write.publish_tables`` returns), linked relatively."""
+    maps table name to its file, linked relatively."""
     report_dir = os.path.join(out_dir, REPORT_DIR)
     os.makedirs(report_dir, exist_ok=True)
     page = build_report_html(

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines import analyse, ingest, speakers, validate, write
+from pipelines import analyse, ingest, speakers, tabulate, validate
 from pipelines.records import Article, InputCounts
 from pipelines.store import Staging
 
@@ -117,7 +117,7 @@ def _run_batch(job: BatchJob) -> BatchResult:
     analyses = analyse.attribute_quotations(detected)
     del detected
     lap("attribute")
-    tables = write.build_tables(
+    tables = tabulate.build_tables(
         analyses, job.quarantine, job.counts, run_id=job.run_id, started_at=job.started_at
     )
     del analyses
@@ -192,8 +192,8 @@ def quarantine_articles(
         articles=job.counts.articles - len(rows),
         quarantined=job.counts.quarantined + len(rows),
     )
-    kept_tables["quarantine"] = write.build_quarantine(quarantine)
-    kept_tables["runs"] = write.build_run_summary(
+    kept_tables["quarantine"] = tabulate.build_quarantine(quarantine)
+    kept_tables["runs"] = tabulate.build_run_summary(
         counts, quarantine, run_id=job.run_id, started_at=job.started_at
     )
     return kept_tables, kept_checks
@@ -232,7 +232,7 @@ def read_frame(staging: Staging, name: str, file: str) -> pa.Table:
     """The validation frame of a part a batch wrote under ``staging``: read back from the
     file, its columns but the text (Parquet reads only those), as ``validate.frame`` makes."""
     table = staging.read(name, file, list(validate.FRAME_COLUMNS[name]))
-    return validate.frame(name, table.replace_schema_metadata(write.SCHEMAS[name].metadata))
+    return validate.frame(name, table.replace_schema_metadata(tabulate.SCHEMAS[name].metadata))
 
 
 def merge_results(results: Sequence[BatchResult], staging: Staging) -> RunDelta:
@@ -254,9 +254,9 @@ def merge_results(results: Sequence[BatchResult], staging: Staging) -> RunDelta:
         name: pa.concat_tables([frame_of(r, name) for r in results])
         for name in (*WRITTEN_BY_BATCH, *RETURNED)
     }
-    tables["runs"] = write.combine_run_summaries([r.runs for r in results])
-    tables["claims"] = write.SCHEMAS["claims"].empty_table()
-    tables["speakers"] = write.build_speakers({})
+    tables["runs"] = tabulate.combine_run_summaries([r.runs for r in results])
+    tables["claims"] = tabulate.SCHEMAS["claims"].empty_table()
+    tables["speakers"] = tabulate.build_speakers({})
     checks: dict[str, dict[str, np.ndarray]] = {}
     for name in results[0].checks:
         columns = results[0].checks[name]

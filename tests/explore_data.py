@@ -10,7 +10,7 @@ from typing import Any
 
 from helpers import analyse_articles, read_inputs
 
-from pipelines import claims, report, write
+from pipelines import claims, report, tabulate
 from pipelines.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def build_dataset(out: Path) -> dict[str, Any]:
     lines = [json.dumps(r, ensure_ascii=False) for r in RECORDS]
     (inbox / "records.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     articles = read_inputs([SAMPLE_DIR, inbox])[0]
-    tables = write.build_tables(analyse_articles(articles), [], run_id="explore-test")
+    tables = tabulate.build_tables(analyse_articles(articles), [], run_id="explore-test")
     tables = claims.attach_claims(tables)
     target = open_store(str(out))
     target.publish("explore-test", replace=tables)

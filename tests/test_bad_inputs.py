@@ -31,7 +31,7 @@ from helpers import analyse_articles, count_inputs, read_inputs
 from summaries import example_summary
 
 from flows import cli, pipeline
-from pipelines import analyse, dataset, ingest, store, validate, write
+from pipelines import analyse, dataset, ingest, store, tabulate, validate
 from pipelines.ingest import iter_batches
 from pipelines.records import ArticleAnalysis, InputCounts
 
@@ -382,7 +382,7 @@ class TestQuarantine:
         assert articles == []
         assert [q["reason"] for q in quarantine] == [reason]
         assert quarantine[0]["detail"]
-        write.build_quarantine(quarantine)
+        tabulate.build_quarantine(quarantine)
 
     def test_parquet_without_rows_and_oversized_text(self, tmp_path: Path) -> None:
         """A Parquet file with no row is one 'empty_file' input; a row's text over the limit
@@ -431,8 +431,8 @@ class TestQuarantine:
         articles, quarantine = read_inputs([tmp_path])
         assert articles[0].source_name == "caf\\udce9.txt"
         assert quarantine[0]["source_name"] == "bad\\udcff.txt"
-        write.build_quarantine(quarantine)
-        write.build_articles([ArticleAnalysis(articles[0])])
+        tabulate.build_quarantine(quarantine)
+        tabulate.build_articles([ArticleAnalysis(articles[0])])
 
     def test_reason_codes_are_the_suite_s(self) -> None:
         """The quarantine suite accepts exactly ingest's reason codes, all snake_case."""
@@ -482,15 +482,15 @@ class TestAccounting:
         """The derived runs checks flag exactly the broken part of the accounting."""
         articles, _ = read_inputs([SEED_PATHS[0]])
         rows = [{"source_name": "x", "input_path": "x", "reason": "binary", "detail": "d"}]
-        tables = write.build_tables([ArticleAnalysis(articles[0])], rows, counts)
+        tables = tabulate.build_tables([ArticleAnalysis(articles[0])], rows, counts)
         derived = validate.derive_check_columns(tables)["runs"]
         assert {c for c, v in derived.items() if not v.all()} == failing
 
     def test_reasons_must_match_the_quarantine_table(self) -> None:
         """quarantined_by_reason must agree with the quarantine table, reason by reason."""
         rows = [{"source_name": "x", "input_path": "x", "reason": "binary", "detail": "d"}]
-        tables = write.build_tables([], rows)
-        other = write.build_run_summary(
+        tables = tabulate.build_tables([], rows)
+        other = tabulate.build_run_summary(
             InputCounts(1, 0, 1, 0), [{**rows[0], "reason": "too_large"}]
         )
         derived = validate.derive_check_columns({**tables, "runs": other})["runs"]
@@ -499,9 +499,9 @@ class TestAccounting:
     def test_combine_run_summaries(self) -> None:
         """Per-batch rows add up into one row (counts and reasons); the first run id stays."""
         q = [{"source_name": "x", "input_path": "x", "reason": r, "detail": "d"} for r in "ab"]
-        one = write.build_run_summary(InputCounts(2, 1, 1, 0), q[:1], run_id="r")
-        two = write.build_run_summary(InputCounts(3, 0, 2, 1), q, run_id="s")
-        (row,) = write.combine_run_summaries([one, two]).to_pylist()
+        one = tabulate.build_run_summary(InputCounts(2, 1, 1, 0), q[:1], run_id="r")
+        two = tabulate.build_run_summary(InputCounts(3, 0, 2, 1), q, run_id="s")
+        (row,) = tabulate.combine_run_summaries([one, two]).to_pylist()
         assert (row["run_id"], row["inputs_seen"], row["articles"]) == ("r", 5, 1)
         assert (row["quarantined"], row["exact_duplicates"]) == (3, 1)
         assert row["quarantined_by_reason"] == [
@@ -551,7 +551,7 @@ class TestRunOverBadCorpus:
         assert bad_run.summary["validation_success"] is True
         assert report.success and report.failed == [], report.summary()
         assert report.warnings == [], report.summary()
-        assert set(report.results) == set(write.TABLE_NAMES)
+        assert set(report.results) == set(tabulate.TABLE_NAMES)
         assert all(r.success for r in report.results.values())
         assert dataset.read_manifest(str(bad_run.out)) is not None
 
@@ -578,7 +578,7 @@ class TestRunOverBadCorpus:
         quarantined once, not once a run): no table gains a row, and runs says why."""
         out = tmp_path / "out"
         shutil.copytree(bad_run.out, out, symlinks=True)
-        before = {name: pq.read_table(out / name) for name in write.TABLE_NAMES}
+        before = {name: pq.read_table(out / name) for name in tabulate.TABLE_NAMES}
 
         summary = pipeline.isnad_flow(
             bad_run.corpus.inputs, str(out), batch_size=4, max_bytes=MAX_BYTES
@@ -588,14 +588,14 @@ class TestRunOverBadCorpus:
         assert (summary["articles"], summary["quarantined"]) == (0, 0)
         assert summary["already_published"] == expected.articles + expected.quarantined
         assert summary["exact_duplicates"] == expected.exact_duplicates
-        for name in write.TABLE_NAMES:
+        for name in tabulate.TABLE_NAMES:
             if name != "runs":
                 assert pq.read_table(out / name).equals(before[name]), name
         first, second = pq.read_table(out / "runs").to_pylist()
         assert first == before["runs"].to_pylist()[0]
         assert second["inputs_seen"] == first["inputs_seen"]
         assert {t["table"]: t["added"] for t in second["table_rows"]} == {
-            name: int(name == "runs") for name in write.TABLE_NAMES
+            name: int(name == "runs") for name in tabulate.TABLE_NAMES
         }
 
     def test_one_quarantine_row_per_bad_input(self, bad_run: Run) -> None:
@@ -649,7 +649,7 @@ def snapshot(out: Path) -> dict[str, bytes]:
     bytes, read through the table directories."""
     return {
         f"{name}/{p.name}": p.read_bytes()
-        for name in write.TABLE_NAMES
+        for name in tabulate.TABLE_NAMES
         if name != "runs"
         for p in sorted((out / name).glob("*.parquet"))
     }
@@ -690,7 +690,7 @@ class TestFailedValidation:
         assert snapshot(out) == before
         assert not list((out / store.INTERNAL_DIR).glob("staging-*"))
         manifest = dataset.read_manifest(str(out))
-        for name in write.TABLE_NAMES:
+        for name in tabulate.TABLE_NAMES:
             assert pq.read_table(out / name).num_rows == manifest["tables"][name]["rows"]
         good, failed = table(Run(bad_run.corpus, out, {}, bad_run.report), "runs")
         assert (good["validation"], failed["validation"]) == ("passed", "failed")

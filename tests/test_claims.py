@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 from helpers import analyse_articles, read_inputs
 
-from pipelines import claims, dictionary, validate, write
+from pipelines import claims, dictionary, tabulate, validate
 from pipelines.validate import checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,9 +34,9 @@ OTHER_STATEMENT = "روسيا تنتظر معلومات أكثر دقة حول �
 
 def quotes_table(rows: list[dict[str, Any]]) -> pa.Table:
     """A quotes table with the columns claims reads: quote_id, article_id, speaker_id,
-    quote_text, published_date (the other write.SCHEMAS columns are not looked at)."""
+    quote_text, published_date (the other tabulate.SCHEMAS columns are not looked at)."""
     fields = ["quote_id", "article_id", "speaker_id", "quote_text", "published_date"]
-    schema = pa.schema([write.SCHEMAS["quotes"].field(f) for f in fields])
+    schema = pa.schema([tabulate.SCHEMAS["quotes"].field(f) for f in fields])
     return pa.table({f: [r.get(f) for r in rows] for f in fields}, schema=schema)
 
 
@@ -299,7 +299,7 @@ def synthetic_rows(n: int, seed: int, paraphrases: int = 30) -> list[dict[str, A
 @pytest.fixture(scope="module")
 def seed_tables() -> dict[str, pa.Table]:
     articles, quarantine = read_inputs([SAMPLE_DIR])
-    tables = write.build_tables(analyse_articles(articles), quarantine)
+    tables = tabulate.build_tables(analyse_articles(articles), quarantine)
     return claims.attach_claims(tables)
 
 

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import analyse_articles, read_inputs
 
-from pipelines import dataset, store, write
+from pipelines import dataset, store, tabulate
 from pipelines.store import LocalStore, ObjectStore, open_store
 from pipelines.store import local as store_local
 
@@ -33,7 +33,7 @@ QUARANTINE = [
 def tables() -> dict[str, pa.Table]:
     """The seven tables of the five sample articles and one quarantined input."""
     analyses = analyse_articles(read_inputs([SAMPLE_DIR])[0])
-    return write.build_tables(analyses, QUARANTINE, run_id="run-1")
+    return tabulate.build_tables(analyses, QUARANTINE, run_id="run-1")
 
 
 def appended(tables: dict[str, pa.Table], n: int) -> dict[str, pa.Table]:
@@ -58,7 +58,7 @@ def part_files(root: Path) -> dict[str, bytes]:
     """Every committed part file (through the table links) and its bytes."""
     return {
         f"{name}/{p.name}": p.read_bytes()
-        for name in write.TABLE_NAMES
+        for name in tabulate.TABLE_NAMES
         for p in sorted((root / name).glob("*.parquet"))
     }
 
@@ -96,10 +96,10 @@ class TestLayout:
     ) -> None:
         """Each table directory reads back whole with pyarrow, pandas and a DuckDB glob."""
         paths = publish_tables(tables, tmp_path, "run-1")
-        assert paths == {n: str(tmp_path / n) for n in write.TABLE_NAMES}
+        assert paths == {n: str(tmp_path / n) for n in tabulate.TABLE_NAMES}
         for name, path in paths.items():
             back = pq.read_table(path)
-            assert back.schema.equals(write.SCHEMAS[name]), name
+            assert back.schema.equals(tabulate.SCHEMAS[name]), name
             assert back.equals(tables[name]), name
             assert ds.dataset(path).count_rows() == tables[name].num_rows
             assert len(pd.read_parquet(path)) == tables[name].num_rows
@@ -114,8 +114,8 @@ class TestLayout:
             store_local.write_part_file(path, name, table, "run-1")
             back = pq.read_table(path)
             assert back.equals(table)
-            assert back.schema.equals(write.SCHEMAS[name])
-            assert [f.metadata for f in back.schema] == [f.metadata for f in write.SCHEMAS[name]]
+            assert back.schema.equals(tabulate.SCHEMAS[name])
+            assert [f.metadata for f in back.schema] == [f.metadata for f in tabulate.SCHEMAS[name]]
             assert back.schema.metadata[b"isnad.table"] == name.encode()
             meta = pq.read_metadata(path)
             for group in range(meta.num_row_groups):
@@ -132,14 +132,14 @@ class TestLayout:
         manifest = json.loads((tmp_path / "_SUCCESS").read_text(encoding="utf-8"))
         assert manifest == dataset.read_manifest(tmp_path)
         assert (manifest["version"], manifest["run_id"]) == (1, "run-1")
-        assert manifest["schema_version"] == write.SCHEMA_VERSION
+        assert manifest["schema_version"] == tabulate.SCHEMA_VERSION
         assert {n: t["rows"] for n, t in manifest["tables"].items()} == {
             n: t.num_rows for n, t in tables.items()
         }
         for name in tables:
             (part,) = manifest["tables"][name]["parts"]
             meta = pq.read_metadata(tmp_path / name / part["file"]).metadata
-            assert meta[b"isnad.schema_version"] == write.SCHEMA_VERSION.encode()
+            assert meta[b"isnad.schema_version"] == tabulate.SCHEMA_VERSION.encode()
             assert meta[b"isnad.run_id"] == b"run-1"
             assert meta[b"isnad.table"] == name.encode()
         assert not list((tmp_path / store.INTERNAL_DIR).glob("staging-*"))

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from test_validate import TEXT, TITLE, good_tables
 
-from pipelines import validate, write
+from pipelines import tabulate, validate
 from pipelines.validate import checks
 
 
@@ -193,7 +193,7 @@ class TestRegistry:
     """pipelines.validate.checks: one entry a chk_* column, agreeing with the suites and with
     what its computation returns."""
 
-    @pytest.mark.parametrize("name", write.TABLE_NAMES)
+    @pytest.mark.parametrize("name", tabulate.TABLE_NAMES)
     def test_suite_expects_exactly_the_registered_columns(self, name: str) -> None:
         """The columns a suite expects to be True are the registry's for that table."""
         expected = {

@@ -18,13 +18,13 @@ from helpers import analyse_articles, read_inputs
 from summaries import example_summary
 
 from flows import cli, pipeline, server
-from pipelines import batches, dataset, stream, validate, write
+from pipelines import batches, dataset, stream, tabulate, validate
 from pipelines.records import InputCounts
 from pipelines.store import Staging
 from pipelines.store.local import LocalStaging
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
-TABLES = write.TABLE_NAMES  # articles, sentences, quotes, claims, speakers, quarantine, ...]
+TABLES = tabulate.TABLE_NAMES  # articles, sentences, quotes, claims, speakers, quarantine, ...]
 RUN_SUMMARY = example_summary(
     quotes_by_speaker={"lavrov": 2, "other": 1},
     docs_path="/o/validation/index.html",
@@ -145,7 +145,7 @@ class TestTasks:
         for name in stream.WRITTEN_BY_BATCH:
             (tmp_path / name).mkdir()
         result = stream.run_batch(self._job(articles, tmp_path))
-        expected = write.build_tables(analyse_articles(articles), [])
+        expected = tabulate.build_tables(analyse_articles(articles), [])
         for name in stream.WRITTEN_BY_BATCH:
             file, rows = result.parts[name]
             written = pq.read_table(tmp_path / name / file)
@@ -178,7 +178,7 @@ class TestTasks:
 
         stream.run_batch(self._job(articles[:1], MemoryStaging()))
         assert gc.get_freeze_count() == 0
-        monkeypatch.setattr(write, "build_tables", fail)
+        monkeypatch.setattr(tabulate, "build_tables", fail)
         with pytest.raises(RuntimeError, match="tables"):
             stream.run_batch(self._job(articles[:1], MemoryStaging()))
         assert frozen_during and frozen_during[0] > 0
@@ -216,7 +216,7 @@ class TestTasks:
         assert n == first.rows("sentences") + second.rows("sentences") > 0
         assert all(len(v) == n for v in delta.checks["sentences"].values())
         assert delta.tables["runs"].column("articles").to_pylist() == [5]
-        assert delta.schemas["articles"] == [write.SCHEMAS["articles"]]
+        assert delta.schemas["articles"] == [tabulate.SCHEMAS["articles"]]
 
     def test_merge_reads_written_parts_back_in_batch_order(self, tmp_path: Path) -> None:
         """Batches that wrote their parts as files merge into the same tables as batches

@@ -23,14 +23,14 @@ import pytest
 from paused_isnad import command as paused_isnad
 
 from flows import cli, pipeline
-from pipelines import dataset, store, validate, write
+from pipelines import dataset, store, tabulate, validate
 from pipelines.records import InputCounts
 from pipelines.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
 DEV_ARTICLES = ROOT / "tests" / "data" / "dev" / "articles.jsonl"
-DATA_TABLES = tuple(name for name in write.TABLE_NAMES if name != "runs")
+DATA_TABLES = tuple(name for name in tabulate.TABLE_NAMES if name != "runs")
 KEYS = {  # what identifies a row of each table
     "articles": ("article_id",),
     "sentences": ("article_id", "sentence_index"),
@@ -64,7 +64,7 @@ def read_all(out: Path) -> dict[str, pa.Table]:
     """Every table as a reader sees it: the DuckDB glob over its directory of parts."""
     return {
         name: duckdb.sql(f"select * from read_parquet('{out}/{name}/*.parquet')").to_arrow_table()
-        for name in write.TABLE_NAMES
+        for name in tabulate.TABLE_NAMES
     }
 
 
@@ -93,7 +93,7 @@ def assert_consistent(out: Path) -> dict[str, pa.Table]:
         runs.slice(i, 1) for i, v in enumerate(runs["validation"].to_pylist()) if v == "passed"
     ]
     whole = dataset.read_tables(out)
-    whole["runs"] = write.combine_run_summaries(passed)
+    whole["runs"] = tabulate.combine_run_summaries(passed)
     report = validate.validate_tables(whole, None)
     assert report.success, report.summary()
     return tables
@@ -186,10 +186,10 @@ class TestIncrementalRuns:
         last = runs[-1]
         assert last["validation"] == "passed" and last["failed_expectations"] == []
         assert last["ended_at"] >= last["started_at"]
-        assert last["package_version"] == write.package_version() != "unknown"
-        assert last["lexicon_hash"] == write.lexicon_hash() and len(last["lexicon_hash"]) == 64
+        assert last["package_version"] == tabulate.package_version() != "unknown"
+        assert last["lexicon_hash"] == tabulate.lexicon_hash() and len(last["lexicon_hash"]) == 64
         rows = {t["table"]: t for t in last["table_rows"]}
-        assert set(rows) == set(write.TABLE_NAMES)
+        assert set(rows) == set(tabulate.TABLE_NAMES)
         assert rows["articles"] == {"table": "articles", "rows": 8, "added": 3}
         assert rows["runs"]["rows"] == 3 and rows["runs"]["added"] == 1
 
@@ -347,13 +347,13 @@ class TestPlan:
         the next run's update adds its rows to it."""
         from pipelines import incremental
 
-        failed = write.finish_run_row(write.build_tables([], [])["runs"], validation="failed")
+        failed = tabulate.finish_run_row(tabulate.build_tables([], [])["runs"], validation="failed")
         open_store(tmp_path).publish("failed-run", replace={"runs": failed})
         published = incremental.read_published(open_store(tmp_path))
         assert (published.version, published.article_ids, published.claims) == (1, set(), None)
         assert published.runs is not None and published.runs.num_rows == 1
 
-        update = incremental.plan_update(write.build_tables([], []), published)
+        update = incremental.plan_update(tabulate.build_tables([], []), published)
         assert update.version == 2 and update.replace["claims"].num_rows == 0
         assert update.runs_table(update.run).num_rows == 2
 
@@ -374,7 +374,7 @@ class TestPlan:
             quote = Quote(f"q{n}", article.article_id, article.source_name, "text", "lavrov",
                           "لافروف", None, None, text, 0, len(text), "indirect", "قال", None,
                           None, "name", "test", 0.9, 0, None)  # fmt: skip
-            return write.build_tables([ArticleAnalysis(article, (), (quote,))], [])
+            return tabulate.build_tables([ArticleAnalysis(article, (), (quote,))], [])
 
         def publish(update: incremental.Update, run_id: str) -> None:
             open_store(tmp_path).publish(

@@ -21,7 +21,7 @@ import pytest
 from helpers import read_inputs
 from serving import prefect_env, read_deployment, run_deployment, stop_serving
 
-from pipelines import analyse, dataset, ingest, validate, write
+from pipelines import analyse, dataset, ingest, tabulate, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -95,7 +95,7 @@ def sample_tables() -> tuple[dict[str, pa.Table], dict[str, dict[str, np.ndarray
     analyses = analyse.attribute_quotations(
         analyse.detect_quotations(analyse.segment_articles(analyse.clean_articles(articles)))
     )
-    tables = write.build_tables(analyses, [])
+    tables = tabulate.build_tables(analyses, [])
     checks, problems = validate.batch_checks(tables)
     assert not problems
     return tables, checks

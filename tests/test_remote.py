@@ -214,9 +214,9 @@ class TestProtocol:
     def test_commit_is_the_manifest_and_refuses_a_moved_dataset(self, s3_out: str) -> None:
         """Nothing is visible before the commit; a version another writer committed during
         the run is not overwritten; an aborted run leaves nothing."""
-        from pipelines import write
+        from pipelines import tabulate
 
-        table = write.SCHEMAS["speakers"].empty_table()
+        table = tabulate.SCHEMAS["speakers"].empty_table()
         with open_store(s3_out).locked(run_id="run-1"):
             txn = open_store(s3_out).transaction("run-1")
             txn.replace("speakers", table)
@@ -242,10 +242,10 @@ class TestProtocol:
         after a later run replaced the table."""
         from collections import Counter
 
-        from pipelines import write
+        from pipelines import tabulate
 
-        one = write.build_speakers(Counter({"lavrov": 1}))
-        two = write.build_speakers(Counter({"lavrov": 2}))
+        one = tabulate.build_speakers(Counter({"lavrov": 1}))
+        two = tabulate.build_speakers(Counter({"lavrov": 2}))
         open_store(s3_out).publish("run-1", replace={"speakers": one})
         with dataset.open_dataset(s3_out) as snap:
             open_store(s3_out).publish("run-2", replace={"speakers": two})

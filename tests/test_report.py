@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 from helpers import analyse_articles, read_inputs
 
-from pipelines import claims, ingest, report, write
+from pipelines import claims, ingest, report, tabulate
 from pipelines.records import Article
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -57,7 +57,7 @@ def evil_articles() -> list[Article]:
 def tables() -> dict[str, pa.Table]:
     articles, quarantine = read_inputs([SAMPLE_DIR])
     analyses = analyse_articles([*articles, *evil_articles()])
-    return claims.attach_claims(write.build_tables(analyses, quarantine))
+    return claims.attach_claims(tabulate.build_tables(analyses, quarantine))
 
 
 VALIDATION_OK: dict[str, Any] = {
@@ -153,7 +153,7 @@ class TestHtml:
 
     def test_empty_run(self, tmp_path: Path) -> None:
         """A run without quotations still renders."""
-        tables = claims.attach_claims(write.build_tables([], []))
+        tables = claims.attach_claims(tabulate.build_tables([], []))
         page = report.build_report_html(tables, None, {})
         assert "No dated quotations" in page and "No claims in this run" in page
 

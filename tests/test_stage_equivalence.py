@@ -24,7 +24,7 @@ from helpers import analyse_articles
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipelines import clean, furniture, segment, write
+from pipelines import clean, furniture, segment, tabulate
 from pipelines.analyse import clean_article, segment_article
 from pipelines.records import Article
 
@@ -565,23 +565,23 @@ def test_columns_are_the_plain_transpose(pages: list[tuple[str, str | None]]) ->
     sentences = [s for a in analyses for s in a.sentences]
     spans = [d for a in analyses for d in a.dropped]
     for records, names in (
-        (sentences, [f.name for f in write.SCHEMAS["sentences"]]),
-        ([a.article for a in analyses], list(write._ARTICLE_COLUMNS)),
+        (sentences, [f.name for f in tabulate.SCHEMAS["sentences"]]),
+        ([a.article for a in analyses], list(tabulate._ARTICLE_COLUMNS)),
         (spans, ["field", "start", "end", "reason"]),
         (spans, ["reason"]),
     ):
-        assert write._columns(records, names) == plain_columns(records, names)
+        assert tabulate._columns(records, names) == plain_columns(records, names)
 
 
 @pytest.mark.parametrize("n", [0, 1, 3])
 def test_tables_from_records(n: int) -> None:
     articles = [Article(f"id{i}", f"s{i}", REPEATED_BODY * (i + 1), "عنوان") for i in range(n)]
     analyses = analyse_articles(articles)
-    sentences = write.build_sentences(analyses)
+    sentences = tabulate.build_sentences(analyses)
     assert sentences.to_pylist() == [
         {f: getattr(s, f) for f in sentences.column_names} for a in analyses for s in a.sentences
     ]
-    table = write.build_articles(analyses)
+    table = tabulate.build_articles(analyses)
     assert table.column("n_sentences").to_pylist() == [len(a.sentences) for a in analyses]
     assert table.column("dropped_spans").to_pylist() == [
         [{"field": d.field, "start": d.start, "end": d.end, "reason": d.reason} for d in a.dropped]

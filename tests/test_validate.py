@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from pipelines import claims, validate, write
+from pipelines import claims, tabulate, validate
 from pipelines.records import Article, ArticleAnalysis, Quote, Sentence
 
 TITLE = "هاغل: التعاون العسكري مع روسيا ممكن"
@@ -65,7 +65,7 @@ def good_tables() -> dict[str, pa.Table]:
     )  # fmt: skip
     quarantine = [{"source_name": "x.jsonl:3", "input_path": "in/x.jsonl",
                    "reason": "malformed_json", "detail": "line 3: Expecting value"}]  # fmt: skip
-    tables = write.build_tables([ArticleAnalysis(article, sentences, quotes)], quarantine)
+    tables = tabulate.build_tables([ArticleAnalysis(article, sentences, quotes)], quarantine)
     return claims.attach_claims(tables)  # as the flow does once every batch is in
 
 
@@ -94,13 +94,13 @@ def good_report(
 
 
 class TestSuites:
-    @pytest.mark.parametrize("name", write.TABLE_NAMES)
+    @pytest.mark.parametrize("name", tabulate.TABLE_NAMES)
     def test_ge_loads_every_expectation(self, name: str) -> None:
         """GE builds as many expectations as the JSON file lists (none silently dropped)."""
         raw = validate.read_suite_json(name)
         assert len(validate.load_suite(name).expectations) == len(raw["expectations"])
 
-    @pytest.mark.parametrize("name", write.TABLE_NAMES)
+    @pytest.mark.parametrize("name", tabulate.TABLE_NAMES)
     def test_columns_are_schema_plus_derived(self, name: str) -> None:
         """Each suite's column list is the declared schema (but the long texts, FRAME_DROPS)
         then the derived chk_* columns."""
@@ -110,7 +110,9 @@ class TestSuites:
             for e in raw["expectations"]
             if e["type"] == "expect_table_columns_to_match_ordered_list"
         ]
-        kept = [c for c in write.SCHEMAS[name].names if c not in validate.FRAME_DROPS.get(name, ())]
+        kept = [
+            c for c in tabulate.SCHEMAS[name].names if c not in validate.FRAME_DROPS.get(name, ())
+        ]
         assert columns == kept + list(validate.DERIVED[name])
 
     def test_suite_sizes(self) -> None:
@@ -157,13 +159,13 @@ class TestGoodTables:
 
     def test_empty_run_passes(self) -> None:
         """A run with no articles (all quarantined, say) is valid: speakers still has five."""
-        report = validate.validate_tables(write.build_tables([], []), None)
+        report = validate.validate_tables(tabulate.build_tables([], []), None)
         assert report.success, report.summary()
 
     def test_report_serialises(self, good_report: validate.ValidationReport) -> None:
         """to_dict is plain JSON and summary() names every table."""
         json.dumps(good_report.to_dict())
-        assert all(name in good_report.summary() for name in write.TABLE_NAMES)
+        assert all(name in good_report.summary() for name in tabulate.TABLE_NAMES)
 
 
 def _shift_first_quote(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
@@ -273,7 +275,7 @@ class TestBrokenTables:
         report = validate.validate_tables(_duplicate_quote_id(tables), str(tmp_path / "docs"))
         assert not report.success and report.docs_path is not None
         pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
-        assert len(pages) == len(write.TABLE_NAMES)
+        assert len(pages) == len(tabulate.TABLE_NAMES)
         assert any("quote_id" in p.read_text(encoding="utf-8") for p in pages)
 
     def test_examples_name_the_row(self, tables: dict[str, pa.Table]) -> None:

@@ -361,10 +361,10 @@ class Explorer:
 
 
 def empty_table(name: str) -> pa.Table:
-    from pipelines import claims, write
+    from pipelines import claims, tabulate
 
     return (
         claims.CLAIMS_SCHEMA.empty_table()
         if name == "claims"
-        else write.SCHEMAS[name].empty_table()
+        else tabulate.SCHEMAS[name].empty_table()
     )

@@ -31,7 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines import write
+from pipelines import tabulate
 
 LAYOUT_VERSION = 1
 MANIFEST_NAME = "_SUCCESS"
@@ -128,17 +128,17 @@ class Manifest:
 
 
 def check_schema_version(where: str, manifest: Manifest) -> None:
-    if manifest.schema_version != write.SCHEMA_VERSION:
+    if manifest.schema_version != tabulate.SCHEMA_VERSION:
         raise DatasetError(
             f"{where} holds schema version {manifest.schema_version}; this isnad writes "
-            f"{write.SCHEMA_VERSION}: publish into a new directory"
+            f"{tabulate.SCHEMA_VERSION}: publish into a new directory"
         )
 
 
 def check_publishable(name: str, table: pa.Table) -> None:
     if not name.isidentifier():
         raise ValueError(f"table name {name!r} is not a plain identifier")
-    expected = write.SCHEMAS.get(name)
+    expected = tabulate.SCHEMAS.get(name)
     if expected is not None and not table.schema.equals(expected, check_metadata=False):
         raise ValueError(f"table {name!r} does not match its declared schema:\n{table.schema}")
 
@@ -148,9 +148,9 @@ def stamped(name: str, table: pa.Table, run_id: str) -> pa.Table:
     in its key/value metadata (what a part's footer records)."""
     check_publishable(name, table)
     metadata = dict(table.schema.metadata or {})
-    metadata[write.META_SCHEMA_VERSION] = write.SCHEMA_VERSION.encode()
-    metadata[write.META_TABLE] = name.encode()
-    metadata[write.META_RUN_ID] = run_id.encode()
+    metadata[tabulate.META_SCHEMA_VERSION] = tabulate.SCHEMA_VERSION.encode()
+    metadata[tabulate.META_TABLE] = name.encode()
+    metadata[tabulate.META_RUN_ID] = run_id.encode()
     return table.replace_schema_metadata(metadata)
 
 
@@ -243,7 +243,7 @@ class Snapshot(abc.ABC):
             return None
         parts = [table for _, table in self.read_parts(name, columns)]
         if not parts:
-            schema = write.SCHEMAS[name]
+            schema = tabulate.SCHEMAS[name]
             return schema.empty_table().select(columns) if columns else schema.empty_table()
         return pa.concat_tables(parts)
 
@@ -406,7 +406,7 @@ class Transaction(abc.ABC):
             if not kept:
                 empty = self._empty.get(name)
                 if empty is None:
-                    empty = write.SCHEMAS[name].empty_table()
+                    empty = tabulate.SCHEMAS[name].empty_table()
                 kept = [self._write_part(name, empty)]
             self._parts[name] = kept
 
@@ -414,7 +414,7 @@ class Transaction(abc.ABC):
         return Manifest(
             version=self.version,
             run_id=self.run_id,
-            schema_version=write.SCHEMA_VERSION,
+            schema_version=tabulate.SCHEMA_VERSION,
             written_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             previous_version=self.base.manifest.version if self.base else None,
             tables={name: tuple(parts) for name, parts in self._parts.items()},
@@ -508,7 +508,7 @@ class Store(abc.ABC):
 
     def read_tables(
         self,
-        names: Iterable[str] = write.TABLE_NAMES,
+        names: Iterable[str] = tabulate.TABLE_NAMES,
         *,
         columns: Mapping[str, list[str]] | None = None,
     ) -> dict[str, pa.Table]:

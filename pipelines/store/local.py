@@ -55,7 +55,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import write
+from pipelines import tabulate
 from pipelines.store.base import (
     INTERNAL_DIR,
     MANIFEST_NAME,
@@ -311,7 +311,7 @@ class LocalStore(Store):
     def _check_not_legacy(self) -> None:
         """Refuse an output directory of isnad < 0.2 (one ``<table>.parquet`` file per table)."""
         success = self.root / MANIFEST_NAME
-        names = (*write.TABLE_NAMES, "run_summary")
+        names = (*tabulate.TABLE_NAMES, "run_summary")
         legacy = [p.name for p in (self.root / f"{n}.parquet" for n in names) if p.exists()]
         if legacy or (success.is_file() and not success.is_symlink()):
             raise DatasetError(
@@ -423,7 +423,7 @@ class LocalStore(Store):
             raise DatasetError(f"cannot create --out {self.given}: {exc.strerror or exc}") from None
         self.snapshot()  # an earlier layout, a copy without its symlinks, another schema
         foreign = []
-        for name in (*write.TABLE_NAMES, MANIFEST_NAME):
+        for name in (*tabulate.TABLE_NAMES, MANIFEST_NAME):
             entry = path / name
             if entry.is_symlink():
                 if os.readlink(entry) != f"{INTERNAL_DIR}/{CURRENT}/{name}":

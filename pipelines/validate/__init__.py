@@ -2,7 +2,7 @@
 
 Three layers, cheapest first:
 
-1. the Arrow schema of each table against ``write.SCHEMAS`` (names, order, exact types,
+1. the Arrow schema of each table against ``tabulate.SCHEMAS`` (names, order, exact types,
    nested ones included), in Python: GE only sees pandas dtypes (:mod:`.frames`);
 2. derived check columns (``chk_*``, one boolean a row) for what needs the text or another
    table, appended to the frame GE validates: :mod:`.checks` is their registry (one entry a

@@ -40,8 +40,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.tabulate import TABLE_NAMES
 from pipelines.validate import spans
-from pipelines.write import TABLE_NAMES
 
 
 class When(Enum):

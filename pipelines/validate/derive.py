@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipelines.tabulate import TABLE_NAMES
 from pipelines.validate.checks import (
     BATCH_CHECKED,
     DERIVED,
@@ -29,7 +30,6 @@ from pipelines.validate.checks import (
     of_table,
 )
 from pipelines.validate.frames import has_columns
-from pipelines.write import TABLE_NAMES
 
 Columns = dict[str, np.ndarray]
 

@@ -1,5 +1,5 @@
 """What validation looks at of a table: its Arrow schema (layer 1, checked here against
-``write.SCHEMAS``: names, order, exact types, nested ones included; GE only sees pandas
+``tabulate.SCHEMAS``: names, order, exact types, nested ones included; GE only sees pandas
 dtypes) and its validation frame, the columns the suite checks."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import TypeGuard
 
 import pyarrow as pa
 
+from pipelines.tabulate import SCHEMAS
 from pipelines.validate.results import CheckResult
-from pipelines.write import SCHEMAS
 
 # The frame GE validates holds every column but the long texts (and the nested dropped
 # spans): a year of news does not fit in a pandas frame in bounded memory. What the suites

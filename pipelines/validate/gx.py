@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipelines.tabulate import TABLE_NAMES
 from pipelines.validate.derive import derive
 from pipelines.validate.frames import decoded, frame, schema_checks
 from pipelines.validate.results import CheckResult, TableReport, ValidationReport, failed_labels
 from pipelines.validate.suites import expectation_label, load_suite, suite_parameters
-from pipelines.write import TABLE_NAMES
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 The schemas are declared here, in code, with a ``description`` on every field (the data
 dictionary is generated from them); every table is built column by column from the frozen
 records, never through pandas, because a full run is ~120k articles and a few million
-sentences. Writing the tables to disk is ``pipelines.dataset``'s job (the published,
-versioned dataset); this module reads the lexicons and writes nothing.
+sentences. Writing the tables to disk is ``pipelines.store``'s job (the published,
+versioned dataset); this module reads the lexicons and writes nothing (it was ``write.py``).
 """
 
 from __future__ import annotations

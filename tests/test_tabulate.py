@@ -1,4 +1,4 @@
-"""pipelines.write: declared schemas, tables built from records (publishing: test_dataset)."""
+"""pipelines.tabulate: declared schemas, tables built from records (publishing: test_dataset)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from pipelines import write
+from pipelines import tabulate
 from pipelines.records import Article, ArticleAnalysis, DroppedSpan, Quote, Sentence
 from pipelines.speakers import speaker_ids
 
@@ -73,7 +73,7 @@ def sample_analyses() -> list[ArticleAnalysis]:
 
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pa.Table]:
-    return write.build_tables(sample_analyses(), QUARANTINE)
+    return tabulate.build_tables(sample_analyses(), QUARANTINE)
 
 
 class TestSchemas:
@@ -89,7 +89,7 @@ class TestSchemas:
                     out.extend(fields(list(t)))
             return out
 
-        for name, schema in write.SCHEMAS.items():
+        for name, schema in tabulate.SCHEMAS.items():
             for f in fields(list(schema)):
                 if f.name == "item":  # a list's element field: described by its parent
                     continue
@@ -97,29 +97,29 @@ class TestSchemas:
 
     def test_tables_are_the_declared_ones(self) -> None:
         """SCHEMAS declares exactly the tables of TABLE_NAMES, in order, at version 4."""
-        assert tuple(write.SCHEMAS) == write.TABLE_NAMES
-        assert write.SCHEMA_VERSION == "4"
+        assert tuple(tabulate.SCHEMAS) == tabulate.TABLE_NAMES
+        assert tabulate.SCHEMA_VERSION == "4"
 
     def test_quote_columns_follow_the_record(self) -> None:
         """The quotes table has every Quote field, in the dataclass's order, then claim_id."""
         names = [f.name for f in dataclasses.fields(Quote)]
-        assert write.SCHEMAS["quotes"].names == [*names, "claim_id"]
+        assert tabulate.SCHEMAS["quotes"].names == [*names, "claim_id"]
 
     def test_built_tables_match_declared_schemas(self, tables: dict[str, pa.Table]) -> None:
         """build_tables returns each table in its declared schema, descriptions included."""
-        assert list(tables) == list(write.TABLE_NAMES)
+        assert list(tables) == list(tabulate.TABLE_NAMES)
         for name, table in tables.items():
-            assert table.schema.equals(write.SCHEMAS[name], check_metadata=True), name
+            assert table.schema.equals(tabulate.SCHEMAS[name], check_metadata=True), name
 
     def test_empty_run(self) -> None:
         """No articles and no quarantine still gives every typed table (speakers has 5 rows)."""
-        empty = write.build_tables([], [])
+        empty = tabulate.build_tables([], [])
         assert {n: t.num_rows for n, t in empty.items()} == {
             "articles": 0, "sentences": 0, "quotes": 0, "claims": 0, "speakers": 5, "quarantine": 0,
             "runs": 1,
         }  # fmt: skip
         for name, table in empty.items():
-            assert table.schema.equals(write.SCHEMAS[name]), name
+            assert table.schema.equals(tabulate.SCHEMAS[name]), name
 
 
 class TestBuildTables:
@@ -170,7 +170,7 @@ class TestBuildTables:
     def test_quarantine_unknown_key_raises(self) -> None:
         """A quarantine row with a key the table does not have is a program error."""
         with pytest.raises(ValueError, match="unknown keys"):
-            write.build_quarantine([{**QUARANTINE[0], "line": 3}])
+            tabulate.build_quarantine([{**QUARANTINE[0], "line": 3}])
 
     def test_null_in_required_column_raises(self) -> None:
         """A record breaking its own contract (None offsets) fails at build time, by name."""
@@ -179,7 +179,7 @@ class TestBuildTables:
         broken = dataclasses.replace(q, char_start=None)
         analyses[0] = ArticleAnalysis(analyses[0].article, analyses[0].sentences, (broken,))
         with pytest.raises(ValueError, match=r"quotes\.char_start"):
-            write.build_quotes(analyses)
+            tabulate.build_quotes(analyses)
 
     def test_null_text_raises(self) -> None:
         """A None sentence text (the text column's own fast path) is reported like any null."""
@@ -187,7 +187,7 @@ class TestBuildTables:
         broken = dataclasses.replace(analyses[1].sentences[0], text=None)
         analyses[1] = ArticleAnalysis(analyses[1].article, (broken,))
         with pytest.raises(ValueError, match=r"sentences\.text"):
-            write.build_sentences(analyses)
+            tabulate.build_sentences(analyses)
 
 
 class TestTextArray:
@@ -203,14 +203,14 @@ class TestTextArray:
         ],
     )
     def test_same_as_pa_array(self, values: list[str]) -> None:
-        array = write._text_array(values)
+        array = tabulate._text_array(values)
         array.validate(full=True)
         assert array.equals(pa.array(values, type=pa.string()))
 
     def test_values_pa_array_handles(self) -> None:
         """None and more unusual values take pa.array's path (nulls counted, errors its own)."""
-        assert write._text_array(["a", None]).null_count == 1
+        assert tabulate._text_array(["a", None]).null_count == 1
         with pytest.raises(UnicodeEncodeError):
-            write._text_array(["lone surrogate \ud800"])
+            tabulate._text_array(["lone surrogate \ud800"])
         with pytest.raises(pa.ArrowTypeError):
-            write._text_array(["a", 1])
+            tabulate._text_array(["a", 1])
