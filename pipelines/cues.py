@@ -84,6 +84,7 @@ class CueLexicon:
     group_counts: frozenset[str]  # "الثلاثة" after a group noun
     article_shaped_verbs: frozenset[str]  # verbs that look like "ال" + noun: "التقى"
     demonstratives: frozenset[str]
+    negations: frozenset[str]  # "لم" before a verb opening a clause: "ولم يخف كيري قلقه"
     first_person: re.Pattern[str]  # a first-person verb or pronoun: "اتفقنا"، "نحن"
     first_person_lead: str  # "لقد" before a first-person verb
     according_resumptives: frozenset[str]  # "فإن" after "بحسب كيري،"
@@ -192,6 +193,7 @@ def load_cues() -> CueLexicon:
         group_counts=folded("group_counts", grammar),
         article_shaped_verbs=folded("article_shaped_verbs", grammar),
         demonstratives=folded("demonstratives", grammar),
+        negations=folded("negations", grammar),
         first_person=re.compile(
             r"^(?:\w{2,}"
             + re.escape(fold(grammar["first_person_suffix"]))

@@ -526,6 +526,9 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     chain, _ = mention_chain(v, t0.start, unit.end)
     if chain and len(toks) > 1:
         return Subject(M.EXPLICIT, chain)
+    negated = negated_subject(v, unit, toks)
+    if negated is not None:
+        return negated
     verb_like = (
         t0.text[0] in CLITICS
         and len(t0.text) >= 4
@@ -576,6 +579,20 @@ def bare_verb_subject(v: FieldView, unit: Unit, t0: Tok) -> Subject | None:
         return None
     chain, _ = mention_chain(v, t0.end + 1, unit.end)
     return Subject(M.EXPLICIT, chain) if len(chain) == 1 else None
+
+
+def negated_subject(v: FieldView, unit: Unit, toks: list[Tok] | tuple[Tok, ...]) -> Subject | None:
+    """A sentence opening with a negated verb and a name ("ولم يخف كيري قلقه ..."، "لم يكن
+    كيري قادرا ..."): that name is the subject a later "وقال إن" continues."""
+    toks = [t for t in toks[:4] if t.text.isalpha()]  # past the comma after "في المقابل،"
+    if len(toks) < 3:
+        return None
+    t0 = toks[0]
+    word = t0.text[1:] if t0.text[:1] in CLITICS else t0.text
+    if word not in v.lex.negations:
+        return None
+    chain, _ = mention_chain(v, skip_light(v, toks[1].end, unit.end), unit.end)
+    return Subject(M.EXPLICIT, chain) if chain else None
 
 
 # --- the subject of one cue --------------------------------------------------------------------
@@ -701,7 +718,28 @@ def participle_subject(
     named = [m for m in prior if m.kind != K.COUNTERPART]
     if named or prior:
         return Subject(M.PARTICIPLE, antecedent=Subject(M.EXPLICIT, ((named or prior)[-1],)))
+    other = surname_before(v, unit.start, hit.outer_start)
+    if other is not None:
+        return Subject(M.OTHER, other_span=other)
     return Subject(M.PRODROP, antecedent=last)
+
+
+def surname_before(v: FieldView, start: int, end: int) -> tuple[int, int] | None:
+    """A bare surname in the clause before a participle ("... باراك أوباما" earlier, then
+    "وخلال القمة رد أوباما على ...، متعهدا"): someone else governs the participle, not the
+    last speaker."""
+    lex = v.lex
+    for t in v.toks(start, end):
+        if (
+            t.text.isalpha()
+            and not t.text.startswith(ARTICLE)
+            and t.text not in lex.specs
+            and t.text not in lex.particles
+            and t.text not in lex.adverbials
+            and named_before(v, t.text, t.start)
+        ):
+            return (t.start, t.end)
+    return None
 
 
 def said_of_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
@@ -725,7 +763,8 @@ def relative_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     rel = v.lex.relative_before.search(text[window : hit.outer_start])
     if not rel:
         return None
-    before = text[unit.start : window + rel.start()].rstrip()
+    # "أقوال كيري، التي انتقد فيها": a comma may set the relative clause off its antecedent.
+    before = text[unit.start : window + rel.start()].rstrip().removesuffix("،").rstrip()
     m = v.mention_ending.get(unit.start + len(before))
     if m is not None and m.kind in SPEAKER_KINDS:
         return Subject(M.EXPLICIT, (m,))

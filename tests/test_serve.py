@@ -93,6 +93,7 @@ class TestServe:
             "out": str(tmp_path / "out"),
             "batch_size": 2000,
             "lock_timeout": 0,
+            "registry": None,  # the shipped default registry
         }
         assert deployment.work_pool_name == "isnad"
         assert deployment.entrypoint == "flows/pipeline.py:isnad_flow"
