@@ -46,8 +46,10 @@ class Problem:
 
 
 @lru_cache(maxsize=4)
-def _lexicon(name: str) -> dict[str, Any]:
-    """A lexicon the check reads (this module imports no stage: ``speakers`` imports it)."""
+def lexicon(name: str) -> dict[str, Any]:
+    """A JSON lexicon of ``pipelines/lexicons``, read once: the one loader of ``mentions.json``
+    and ``countries.json`` for the check and for ``speakers`` (this module imports no stage:
+    ``speakers`` imports it)."""
     text = resources.files("pipelines.lexicons").joinpath(name).read_text("utf-8")
     return json.loads(text)
 
@@ -71,7 +73,7 @@ def common_words() -> frozenset[str]:
     of the cue, grammar and mention lexicons, and ``lexicons/common_words.txt``."""
     words: set[str] = set()
     for name in ("cues.json", "grammar.json", "mentions.json"):
-        for s in _strings(_lexicon(name)):
+        for s in _strings(lexicon(name)):
             words.update(fold(w) for w in s.split() if w.isalpha() and len(w) > 1)
     text = resources.files("pipelines.lexicons").joinpath("common_words.txt").read_text("utf-8")
     for line in text.splitlines():
@@ -82,11 +84,11 @@ def common_words() -> frozenset[str]:
 
 
 def _known_roles() -> set[str]:
-    return set(_lexicon("mentions.json")["role_words"])
+    return set(lexicon("mentions.json")["role_words"])
 
 
 def _known_countries() -> set[str]:
-    return set(_lexicon("countries.json")["countries"])
+    return set(lexicon("countries.json")["countries"])
 
 
 def _date(value: Any) -> dt.date | None:

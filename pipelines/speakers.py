@@ -18,20 +18,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from pipelines.clean import fold
 from pipelines.records import MentionKind
-from pipelines.registry import check_registry
+from pipelines.registry import check_registry, lexicon
 
 K = MentionKind
-
-
-@lru_cache(maxsize=4)
-def _load(name: str) -> dict:
-    """A lexicon of ``pipelines/lexicons``, read once (callers only read it)."""
-    return json.loads(resources.files("pipelines.lexicons").joinpath(name).read_text("utf-8"))
 
 
 # The registry in use: the speakers isnad attributes to and every holder of their offices.
@@ -278,13 +271,13 @@ def patterns() -> MentionPatterns:
 @lru_cache(maxsize=1)
 def nisba_countries() -> dict[str, str]:
     """Nationality adjective or country name -> country code (``lexicons/countries.json``)."""
-    data = _load("countries.json")["countries"]
+    data = lexicon("countries.json")["countries"]
     return {word: code for code, entry in data.items() for word in entry["words"]}
 
 
 @lru_cache(maxsize=8)
 def _patterns(path: str) -> MentionPatterns:
-    lex = _load("mentions.json")
+    lex = lexicon("mentions.json")
     surname_to_speaker, weak, firsts = _name_words(load_registry(path))
     nisbas = nisba_countries()
     nisba_country = {fold(k): v for k, v in nisbas.items()}
@@ -483,7 +476,7 @@ def _start_words() -> re.Pattern[str]:
 @lru_cache(maxsize=8)
 def _start_words_of(path: str) -> re.Pattern[str]:
     p = _patterns(path)
-    lex = _load("mentions.json")
+    lex = lexicon("mentions.json")
     words = {*p.surname_to_speaker, *p.first_names, *p.role_of_word}
     words.update(fold(w) for w in lex["honorifics"] + lex["counterpart"])
     return re.compile(_trie(sorted(tuple(map(re.escape, w)) for w in words)))

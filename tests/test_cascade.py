@@ -326,9 +326,10 @@ class TestPrefilterTrie:
 def _flat_words() -> str:
     """The prefilter's words, each spelling of a final ya written out."""
     from pipelines.clean import fold
-    from pipelines.speakers import _load, load_registry
+    from pipelines.registry import lexicon
+    from pipelines.speakers import load_registry
 
-    lex, reg = _load("mentions.json"), {"speakers": list(load_registry().speakers.values())}
+    lex, reg = lexicon("mentions.json"), {"speakers": list(load_registry().speakers.values())}
     words = [fold(w) for ws in lex["role_words"].values() for w in ws]
     words += [fold(w) for ws in lex["dual_role_words"].values() for w in ws]
     words += [fold(w) for w in lex["counterpart"]]
