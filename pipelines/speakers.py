@@ -485,10 +485,27 @@ def _start_words_of(path: str) -> re.Pattern[str]:
 may_mention_five = may_mention_tracked
 
 
-def _match_starts(text: str) -> list[int]:
-    """Every place where a name, office or counterpart match can begin, in order (some twice):
-    at a start word (:func:`_start_words`, overlapping ones included) or one clitic before."""
-    find = _start_words().search
+def _mention_start_words() -> re.Pattern[str]:
+    """The words any mention pattern of :func:`find_mentions` begins with, after its clitic:
+    :func:`_start_words`, and the generic minister, "the latter" and person-title words."""
+    return _mention_start_words_of(_active)
+
+
+@lru_cache(maxsize=8)
+def _mention_start_words_of(path: str) -> re.Pattern[str]:
+    p = _patterns(path)
+    lex = lexicon("mentions.json")
+    words = {*p.surname_to_speaker, *p.first_names, *p.role_of_word}
+    extra = lex["honorifics"] + lex["counterpart"] + lex["generic_minister"]
+    words.update(fold(w) for w in extra + lex["latter"] + lex["person_titles"])
+    return re.compile(_trie(sorted(tuple(map(re.escape, w)) for w in words)))
+
+
+def _match_starts(text: str, start_words: re.Pattern[str] | None = None) -> list[int]:
+    """Every place where a name, office or counterpart match (with ``start_words``: a match
+    of a pattern that begins with one of them) can begin, in order (some twice): at a start
+    word (:func:`_start_words`, overlapping ones included) or one clitic before."""
+    find = (start_words or _start_words()).search
     starts: list[int] = []
     m = find(text)
     while m is not None:
@@ -533,8 +550,9 @@ def find_mentions(text: str) -> list[Mention]:
     name mention that also carries the office, so the article binds that office to the name.
     """
     p = patterns()
+    starts = _match_starts(text, _mention_start_words())
     found: list[Mention] = []
-    for m in p.name.finditer(text):
+    for m in _matches_from(p.name, text, starts):
         sur = m.group("sur")
         sid = p.surname_to_speaker[sur]
         weak = sur in p.weak_surnames and not m.group("first")
@@ -543,7 +561,7 @@ def find_mentions(text: str) -> list[Mention]:
                 m.start("m"), m.end("m"), m.start(), K.WEAK_NAME if weak else K.NAME, speaker_id=sid
             )
         )
-    for m in p.role.finditer(text):
+    for m in _matches_from(p.role, text, starts):
         found.append(
             Mention(
                 m.start("m"),
@@ -556,15 +574,15 @@ def find_mentions(text: str) -> list[Mention]:
             )
         )
     for kind, pat in ((K.GENERIC, p.generic), (K.COUNTERPART, p.counterpart)):
-        for m in pat.finditer(text):
+        for m in _matches_from(pat, text, starts):
             found.append(
                 Mention(
                     m.start("m"), m.end("m"), m.start(), kind, country=_country(p, m.group("nisba"))
                 )
             )
-    for m in p.latter.finditer(text):
+    for m in _matches_from(p.latter, text, starts):
         found.append(Mention(m.start("m"), m.end("m"), m.start(), K.LATTER))
-    for m in p.person.finditer(text):
+    for m in _matches_from(p.person, text, starts):
         found.append(Mention(m.start("m"), m.end("m"), m.start(), K.PERSON))
     # Keep the longest of overlapping mentions, preferring names, then offices.
     rank = {

@@ -27,6 +27,7 @@ from pipelines.speakers import (
     _country,
     _match_starts,
     _matches_from,
+    _mention_start_words,
     _role_country,
     find_mentions,
     five_countries,
@@ -361,6 +362,7 @@ def plain_may_mention_five(*fields: str) -> bool:
 # Words the mention patterns begin with or hold, glued to clitics, punctuation and each other.
 MENTION_PIECES = [*SUBJECTS, "السيد", "معالي", "سيرغي", "جون", "تشاك هاغل", "نظيريه", "نظرائه"]
 MENTION_PIECES += ["وزيري الدفاع الروسي", "والأمريكي", "السابق", "كيرى", "شويغو", "لافروفي"]
+MENTION_PIECES += ["الوزير", "الأخير", "الرئيس", "ولي العهد", "رئيس الوزراء", "السعودي"]
 GLUE = ["", " ", "  ", "\n", "و", "ف", "ب", "ل", "ال", "،", ".", ":", '"', "x", "ـ"]
 mention_text = st.lists(
     st.one_of(st.sampled_from(MENTION_PIECES), st.sampled_from(GLUE)), max_size=14
@@ -381,6 +383,18 @@ class TestScanShortcut:
                 fast = [(m.span(), m.groupdict()) for m in _matches_from(pat, f, starts)]
                 assert fast == [(m.span(), m.groupdict()) for m in pat.finditer(f)], f
         assert may_mention_five(*fields) == plain_may_mention_five(*fields)
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(mention_text)
+    def test_find_mentions_scan_is_the_plain_form(self, raw: str) -> None:
+        """find_mentions tries its seven patterns only where one of their start words stands
+        (:func:`_mention_start_words`): the same matches as the plain finditer."""
+        f = clean_text(raw).text
+        p = patterns()
+        starts = _match_starts(f, _mention_start_words())
+        for pat in (p.name, p.role, p.generic, p.counterpart, p.latter, p.person):
+            fast = [(m.span(), m.groupdict()) for m in _matches_from(pat, f, starts)]
+            assert fast == [(m.span(), m.groupdict()) for m in pat.finditer(f)], f
 
     def test_matches_begin_at_a_clitic_or_an_honorific(self) -> None:
         """A match begins one clitic before a start word (at the text's first character
