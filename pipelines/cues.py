@@ -72,6 +72,7 @@ class CueLexicon:
     particles: frozenset[str]
     # From grammar.json:
     clause_break: re.Pattern[str]  # where a clause starts: punctuation or a connector
+    comma_clause: re.Pattern[str]  # a comma and a connector: "، كما"، "، حيث" (ends a noun phrase)
     content_breakers: frozenset[str]  # words that join a following cue: "فيما قال"، "كما أنه جدد"
     content_end: re.Pattern[str]  # a comma and commentary that end content: "، في إشارة إلى"
     postposed_lead: re.Pattern[str]  # a comma (and "بحسب ما") before a cue after its content
@@ -171,6 +172,7 @@ def load_cues() -> CueLexicon:
         svo_leads=folded("svo_leads"),
         particles=folded("particles"),
         clause_break=re.compile(r"[،,:؛.!؟]|\b(?:" + _alt(listed("clause_breaks")) + r")\b"),
+        comma_clause=re.compile(r"[،,]\s*(?:" + _alt(listed("clause_breaks")) + r")(?!\w)"),
         content_breakers=folded("content_breakers", grammar),
         according_after_only=folded("according_after_only", grammar),
         postposed_lead=re.compile(r"،\s*(?:" + _alt(listed("postposed_leads")) + r")\s*$"),

@@ -294,7 +294,18 @@ def speech_quote(s: Scan, q: QuoteSpan) -> bool:
         return False
     after = content_end(s.v, q.end, s.unit, s.hits, s.quotes)
     post = words(text, q.end, max(q.end, after))
-    return post <= 3 or (s.immediate and n >= 4)
+    # After a colon the mark is governed whatever its length: 'إذ قال: "بالطبع سنفعل"، ولم ...'.
+    colon = text[: q.start].rstrip().endswith(":")
+    return post <= 3 or (s.immediate and (n >= 4 or colon))
+
+
+def noun_phrase_end(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> int:
+    """A noun phrase ends where a comma and a connector start the reporter's next clause:
+    "أعلن عن اللقاء المرتقب في الدوحة، كما تشهد الفترة ..." (outside quotation marks)."""
+    for m in v.lex.comma_clause.finditer(v.text, c, e):
+        if not any(q.start < m.start() < q.end for q in quotes):
+            return trim_end(v, c, m.start(), quotes)
+    return e
 
 
 def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int | None:
@@ -326,8 +337,11 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
             and len(t.text) > 3
             and spec.nominal_any
             and t.text[1:].isalpha()
+            and (p != "ل" or (t.text.startswith("لل") and i <= 1))
         ):
-            return t.start + 1
+            # "دعا للحوار": لـ only before the article (لبنان، لندن are names) and right after
+            # the cue or its subject, its word kept whole (the article's alif is gone).
+            return t.start if p == "ل" else t.start + 1
     if (
         i > 2
         and toks[i - 1].text != "،"
@@ -593,7 +607,7 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
     c = nominal(v, toks, i, spec)
     if c is None:
         return None
-    e = content_end(v, c, s.unit, s.hits, s.quotes)
+    e = noun_phrase_end(v, c, content_end(v, c, s.unit, s.hits, s.quotes), s.quotes)
     qtype, a, b = classify(v, c, e, s.quotes)
     if qtype == "direct":
         qtype, a, b = "mixed", c, e
