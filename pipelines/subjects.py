@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pipelines.cues import CueHit, CueKind, CueLexicon, CueSpec, load_cues
 from pipelines.records import MentionKind, SubjectMode
 from pipelines.segment import Unit
-from pipelines.speakers import Mention, patterns
+from pipelines.speakers import Mention, patterns, plural_next
 
 K = MentionKind
 M = SubjectMode
@@ -234,6 +234,8 @@ def mention_chain(
             q += 1
         quoted = q < limit and text[q] in QUOTE_OPENERS + HASHTAG
         m = v.mention_at.get(q + 1 if quoted else q)
+        if m is None and chain:
+            m = plural_next(text, chain[0], p, limit)  # "وزيرا الخارجية الروسي والأمريكي"
         if m is None or m.outer_start >= limit:
             break
         if chain and not (m.outer_start < m.start and text[m.outer_start] == "و"):
@@ -254,7 +256,9 @@ def mention_chain(
                 continue
             # "وزير الخارجية السعودي عادل الجبير": an office followed by a name nobody
             # registered is that person, not the office's holder among the five.
-            named_end = unregistered_name_end(v, p, limit)
+            named_end = p
+            if plural_next(text, chain[0] if chain else m, p, limit) is None:
+                named_end = unregistered_name_end(v, p, limit)
             if named_end > p:
                 m = replace(m, end=named_end, kind=K.PERSON)
                 p = named_end
@@ -578,7 +582,9 @@ def bare_verb_subject(v: FieldView, unit: Unit, t0: Tok) -> Subject | None:
     if first is None or first.kind not in (K.NAME, K.ROLE):
         return None
     chain, _ = mention_chain(v, t0.end + 1, unit.end)
-    return Subject(M.EXPLICIT, chain) if len(chain) == 1 else None
+    # One name, or the countries of one plural office ("أنهى وزراء خارجية روسيا وتركيا ...").
+    group = len(chain) > 1 and patterns().plural_office.match(v.text, chain[0].start)
+    return Subject(M.EXPLICIT, chain) if len(chain) == 1 or group else None
 
 
 def negated_subject(v: FieldView, unit: Unit, toks: list[Tok] | tuple[Tok, ...]) -> Subject | None:
@@ -623,6 +629,8 @@ def subject_of(
         return said_of_subject(v, hit, unit), hit.end
     p = skip_light(v, hit.end, unit.end)
     chain, q = mention_chain(v, p, unit.end)
+    if chain and hit.spec.ambiguous and not hit.prefixed and len(chain) > 1:
+        return None, hit.end  # "بين وزيري الخارجية الأميركي والإيراني": a preposition's object
     if chain and is_counterpart(v, chain[0]):
         # "نظيره" after the verb is its object when a subject stands before it: "إن الوزير
         # هاغل حث نظيره الروسي على ..."، "الوزير شويغو أبلغ نظيره الأمريكي أن ...".
