@@ -42,6 +42,7 @@ class CueSpec:
     ambiguous: bool = False
     object_first: bool = False  # "وصف هذه الممارسات بأنها": an object before the complement
     group: bool = False  # a dual or plural form: "وأكدا"، "وشددوا"
+    through_only: bool = False  # "وأعلنت روسيا على لسان ...": a cue only before على لسان
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class CueLexicon:
     not_a_name_after_title: frozenset[str]
     object_preps: frozenset[str]  # a preposition a title's cue takes its object with: "يعلن عن"
     with_preps: frozenset[str]  # "مع" before "نظيره": the counterpart is no subject
+    through_speaker: re.Pattern[str]  # "على لسان": the state speaks through the person after it
 
 
 def _alt(words: list[str]) -> str:
@@ -120,6 +122,7 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
                 e.get("ambiguous", False),
                 e.get("object_first", False),
                 e.get("group", False),
+                e.get("through_only", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
@@ -215,6 +218,7 @@ def load_cues() -> CueLexicon:
         not_a_name_after_title=folded("not_a_name_after_title", grammar),
         object_preps=folded("object_prepositions", grammar),
         with_preps=folded("with_prepositions", grammar),
+        through_speaker=re.compile(r"(?<!\w)(?:" + _alt(listed("through_speaker")) + r")(?!\w)"),
     )
 
 

@@ -33,6 +33,8 @@ LIGHT_ADVERBIAL_CHARS = 40
 OFFICE_NAME_CHARS = 40
 # Tokens read after a verb for its subject phrase and complement: 200 characters is past both.
 CLAUSE_CHARS = 200
+# "وأعلنت روسيا الأربعاء على لسان ...": the state and a day or two stand before the phrase.
+THROUGH_SPEAKER_CHARS = 40
 # A subject noun phrase of someone else is at most 8 tokens; beyond that it is content.
 SUBJECT_NP_TOKENS = 8
 # Look-back from a verb for a relative pronoun and its space: "واللواتي " is 9 characters.
@@ -604,6 +606,22 @@ def negated_subject(v: FieldView, unit: Unit, toks: list[Tok] | tuple[Tok, ...])
 # --- the subject of one cue --------------------------------------------------------------------
 
 
+def through_speaker(v: FieldView, hit: CueHit, unit: Unit) -> tuple[Subject, int] | None:
+    """A state speaking through a person: "وأعلنت روسيا الأربعاء على لسان وزير خارجيتها سيرغي
+    لافروف أن ..."، "روسيا أكدت على لسان وزير خارجيتها ... أن": the person is the subject."""
+    window = min(unit.end, hit.end + THROUGH_SPEAKER_CHARS)
+    m = v.lex.through_speaker.search(v.text, hit.end, window)
+    if m is None or any(c in v.text[hit.end : m.start()] for c in "،,:\"«"):
+        return None
+    chain, q = mention_chain(v, skip_light(v, m.end(), unit.end), unit.end)
+    if not chain:
+        named = name_in_apposition(v, m.end(), unit.end)  # "وزير خارجيتها سيرغي لافروف"
+        if named is None:
+            return None
+        chain, q = (named,), named.end
+    return Subject(M.EXPLICIT, chain), q
+
+
 def subject_of(
     v: FieldView,
     hit: CueHit,
@@ -627,6 +645,9 @@ def subject_of(
         return (Subject(M.ACCORDING, chain), p) if chain else (None, hit.end)
     if kind == CueKind.SAID_OF:
         return said_of_subject(v, hit, unit), hit.end
+    spokesman = through_speaker(v, hit, unit)
+    if spokesman is not None or hit.spec.through_only:
+        return spokesman or (None, hit.end)
     p = skip_light(v, hit.end, unit.end)
     chain, q = mention_chain(v, p, unit.end)
     if chain and hit.spec.ambiguous and not hit.prefixed and len(chain) > 1:
