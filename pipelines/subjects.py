@@ -372,6 +372,18 @@ def mention_before_verb(v: FieldView, end: int) -> Mention | None:
     return m if m is not None and "،" in v.text[m.start : m.end] else None
 
 
+def title_clause(v: FieldView, m: Mention, hit: CueHit) -> bool:
+    """A title's clause after its topic or another clause, a name right before a present-tense
+    cue: "سوريا.. لافروف يحذر من ..."، "ترامب يترقب التقرير ولافروف يحذر من ..."."""
+    return (
+        v.field == "title"
+        and hit.spec.kind == CueKind.IMPERFECT
+        and not hit.prefixed
+        and m.kind in (K.NAME, K.ROLE)
+        and not v.text[m.end : hit.outer_start].strip()
+    )
+
+
 def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """Subject before the verb: "غير أن كيري أكد"، "وكان لافروف قد أكد"، "كيري يؤكد"."""
     text, lex = v.text, v.lex
@@ -396,6 +408,8 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         if m.outer_start < m.start:
             lead = (lead + " " + text[m.outer_start : m.start]).strip()
         if lead in lex.svo_leads or _without_opener(lex, lead) in lex.svo_leads:
+            return Subject(M.SVO, (m,))
+        if title_clause(v, m, hit):
             return Subject(M.SVO, (m,))
         if m.former or m.kind == K.PERSON:
             # "كولن باول وزير الخارجية الأمريكي الأسبق قال:": someone else before the verb.
