@@ -673,9 +673,12 @@ def cue_comma_first_person(s: Scan, i: int) -> Frame | None:
 
 
 def abbreviation(s: Scan, i: int) -> Step | None:
-    # A full stop inside an abbreviation ("(أ.ف.ب)") ends nothing.
+    # A full stop inside an abbreviation ("(أ.ف.ب)") or a quoted name the walk reads past
+    # ('قناة «آر. بي. كا» التلفزيونية') ends nothing.
     t = s.toks[i]
     if t.text == "." and t.end < s.unit.end and not s.v.text[t.end].isspace():
+        return Step.NEXT
+    if t.text == "." and any(q.start < t.start and t.end < q.end for q in s.quotes):
         return Step.NEXT
     return None
 

@@ -384,6 +384,18 @@ def title_clause(v: FieldView, m: Mention, hit: CueHit) -> bool:
     )
 
 
+def _auxiliary_after_opener(lex: CueLexicon, before: str) -> re.Match[str] | None:
+    """كان after an opening phrase and its comma-less lead: "وعلى صعيد مواز كان سيرغي لافروف
+    ... أعلن" (the last كان before the verb, preceded by a space)."""
+    k = before.rfind(" ")
+    while k > 0:
+        m = lex.auxiliary_lead.match(before, k)
+        if m is not None and before[k - 1] not in "،,:.":
+            return m
+        k = before.rfind(" ", 0, k)
+    return None
+
+
 def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """Subject before the verb: "غير أن كيري أكد"، "وكان لافروف قد أكد"، "كيري يؤكد"."""
     text, lex = v.text, v.lex
@@ -415,7 +427,7 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
             # "كولن باول وزير الخارجية الأمريكي الأسبق قال:": someone else before the verb.
             return Subject(M.OTHER, mentions=(m,))
     # "وكان الأمير بندر بن سلطان ذكر أن": كان + subject + (قد) + verb.
-    lead_match = lex.auxiliary_lead.match(before)
+    lead_match = lex.auxiliary_lead.match(before) or _auxiliary_after_opener(lex, before)
     if lead_match:
         span_start = unit.start + lead_match.end()
         toks = v.toks(span_start, end)
