@@ -334,7 +334,7 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
         if (
             len(p) == 1
             and t.text.startswith(p)
-            and len(t.text) > 3
+            and (len(t.text) > 3 or t.text[1:] == "ما")  # "أشاد بما سماه ...
             and spec.nominal_any
             and t.text[1:].isalpha()
             and (p != "ل" or (t.text.startswith("لل") and i <= 1))
@@ -375,8 +375,14 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
     k = 1 if toks and toks[0].text == "،" else 0
     if k < len(toks) and toks[k].text in s.v.lex.according_resumptives:
         k += 1
-    if k >= len(toks) or toks[k].text in _SENTENCE_ENDS:
-        # "...، على حد تعبير لافروف."، "...، بحسب كيري.": the content came before.
+    relative_cue = (
+        k + 1 < len(toks)
+        and toks[k].text == s.v.lex.relative_masculine
+        and toks[k + 1].text in s.v.lex.specs
+    )
+    if k >= len(toks) or toks[k].text in _SENTENCE_ENDS or relative_cue:
+        # "...، على حد تعبير لافروف."، "...، بحسب كيري."، "...، وفق شويغو الذي أضاف أن":
+        # the content came before.
         return _content_before(s, "according_after", _COMMA_BEFORE) or Step.STOP
     if s.hit.spec.form in s.v.lex.according_after_only:
         return Step.STOP  # "على حد تعبير الوزير معتبرا ...": it never introduces content
