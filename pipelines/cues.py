@@ -100,6 +100,7 @@ class CueLexicon:
     object_preps: frozenset[str]  # a preposition a title's cue takes its object with: "يعلن عن"
     with_preps: frozenset[str]  # "مع" before "نظيره": the counterpart is no subject
     through_speaker: re.Pattern[str]  # "على لسان": the state speaks through the person after it
+    after_mark: re.Pattern[str]  # a closing mark, a comma, a resumptive: '»، بهذه الكلمات '
 
 
 def _alt(words: list[str]) -> str:
@@ -218,8 +219,17 @@ def load_cues() -> CueLexicon:
         not_a_name_after_title=folded("not_a_name_after_title", grammar),
         object_preps=folded("object_prepositions", grammar),
         with_preps=folded("with_prepositions", grammar),
-        through_speaker=re.compile(r"(?<!\w)(?:" + _alt(listed("through_speaker")) + r")(?!\w)"),
+        **_reporting_phrases(listed("quote_resumptives"), listed("through_speaker")),
     )
+
+
+def _reporting_phrases(resumptives: list[str], through: list[str]) -> dict[str, re.Pattern[str]]:
+    """'«...»، بهذه الكلمات علق': a closing mark, a comma and a resumptive before the cue;
+    'على لسان': a state speaking through the person named after it."""
+    return {
+        "after_mark": re.compile(r"[\"»]\s*،\s*(?:(?:" + _alt(resumptives) + r")\s+)?$"),
+        "through_speaker": re.compile(r"(?<!\w)(?:" + _alt(through) + r")(?!\w)"),
+    }
 
 
 def find_cues(text: str, start: int, end: int) -> list[CueHit]:

@@ -393,7 +393,6 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
 
 
 _COMMA_BEFORE = re.compile(r"،\s*$")
-_COMMA_AFTER_MARK = re.compile(r"[\"»]\s*،\s*$")
 
 
 def _content_before(s: Scan, rule: RuleName, lead_pattern: re.Pattern[str]) -> Frame | None:
@@ -420,7 +419,7 @@ def cue_after_quote(s: Scan, i: int) -> Frame | None:
         return None  # "«...»، قال لافروف إن ...": the cue governs what follows
     v, unit = s.v, s.unit
     before = v.text[max(unit.start, s.hit.outer_start - LEAD_CHARS) : s.hit.outer_start]
-    comma = _COMMA_AFTER_MARK.search(before)
+    comma = v.lex.after_mark.search(before)  # "«...»، قال لافروف"، "«...»، بهذه الكلمات علق كيري"
     if comma is None or not _named_subject(s):
         return None
     close = s.hit.outer_start - len(before) + comma.start() + 1  # past the closing mark

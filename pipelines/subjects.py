@@ -367,7 +367,7 @@ def mention_before_verb(v: FieldView, end: int) -> Mention | None:
     m = v.mention_ending.get(end)
     if m is not None or end < 1 or v.text[end - 1] != "،":
         return m
-    inner = v.text[:end - 1].rstrip()
+    inner = v.text[: end - 1].rstrip()
     m = v.mention_ending.get(len(inner))
     return m if m is not None and "،" in v.text[m.start : m.end] else None
 
@@ -637,7 +637,7 @@ def through_speaker(v: FieldView, hit: CueHit, unit: Unit) -> tuple[Subject, int
     لافروف أن ..."، "روسيا أكدت على لسان وزير خارجيتها ... أن": the person is the subject."""
     window = min(unit.end, hit.end + THROUGH_SPEAKER_CHARS)
     m = v.lex.through_speaker.search(v.text, hit.end, window)
-    if m is None or any(c in v.text[hit.end : m.start()] for c in "،,:\"«"):
+    if m is None or any(c in v.text[hit.end : m.start()] for c in '،,:"«'):
         return None
     chain, q = mention_chain(v, skip_light(v, m.end(), unit.end), unit.end)
     if not chain:
