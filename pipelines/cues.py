@@ -43,6 +43,7 @@ class CueSpec:
     object_first: bool = False  # "وصف هذه الممارسات بأنها": an object before the complement
     group: bool = False  # a dual or plural form: "وأكدا"، "وشددوا"
     through_only: bool = False  # "وأعلنت روسيا على لسان ...": a cue only before على لسان
+    bare_after_subject: bool = False  # "أعلن المعلم تعديل القانون": a bare object only then
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
                 e.get("object_first", False),
                 e.get("group", False),
                 e.get("through_only", False),
+                e.get("bare_after_subject", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
@@ -134,6 +136,7 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
             base.preps,
             base.nominal_any,
             object_first=base.object_first,
+            bare_after_subject=base.bare_after_subject,
         )
     for f in data["according_to"]:
         specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))

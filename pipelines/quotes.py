@@ -52,6 +52,9 @@ __all__ = [
     "tokens",
 ]
 
+# A registry speaker's name (not an office another person may hold): the subject a bare object
+# of أعلن/اعتبر may follow.
+NAME_KINDS = (MentionKind.NAME, MentionKind.WEAK_NAME)
 # Tokens read after a cue for its complement: past 45 the verb governs nothing more.
 FRAME_SCAN_TOKENS = 45
 # A nominal object starts within 5 tokens of the cue ("شدد وزير الخارجية الروسي على ...").
@@ -136,6 +139,7 @@ class Scan:
     cue_end: int
     ui: int  # the unit's index in ``v.units``
     immediate: bool = True
+    named: bool = False  # the cue's subject is a speaker mention standing right after it
 
     def frame(self, a: int, b: int, qtype: QuoteType, rule: RuleName, resume: int) -> Frame:
         return Frame(self.hit.start, self.cue_end, a, b, qtype, rule, resume)
@@ -308,8 +312,11 @@ def noun_phrase_end(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> in
     return e
 
 
-def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int | None:
-    """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن"."""
+def nominal(
+    v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec, named: bool = False
+) -> int | None:
+    """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن". ``named``:
+    the walk starts after the cue's named subject."""
     lex = v.lex
     t = toks[i]
     if t.text in spec.preps:
@@ -352,9 +359,15 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
         if t.text in lex.never_nominal_heads:
             return None
         return t.start
+    if spec.bare_after_subject:
+        # "أعلن وليد المعلم، السبت، تعديل قانون ..."، "اعتبر لافروف التهديدات مجرد دعاية": a
+        # bare object only right after a named subject (or its comma-set adverbial).
+        bare = named and (i == 0 or (toks[i - 1].text == "،" and i <= NOMINAL_NEAR_TOKENS))
+    else:
+        bare = not spec.preps
     if (
         spec.nominal_any
-        and not spec.preps
+        and bare
         and t.text.isalpha()
         and t.text not in lex.adverbials
         and t.text not in lex.complementizers
@@ -609,7 +622,7 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
         )
     ):
         return None
-    c = nominal(v, toks, i, spec)
+    c = nominal(v, toks, i, spec, named=s.named)
     if c is None:
         return None
     e = noun_phrase_end(v, c, content_end(v, c, s.unit, s.hits, s.quotes), s.quotes)
@@ -733,12 +746,14 @@ def find_frame(
     ui: int,
     hits: list[CueHit],
     quotes: list[QuoteSpan],
+    named: bool = False,
 ) -> Frame | None:
-    """What the cue governs: the first frame a rule finds at a token after it, or None."""
+    """What the cue governs: the first frame a rule finds at a token after it, or None.
+    ``named``: the walk starts right after the cue's subject, a speaker mention."""
     unit = v.units[ui]
     toks = v.toks(after, unit.end)
     later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
-    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end, ui)
+    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end, ui, named=named)
     for i, t in enumerate(toks[:FRAME_SCAN_TOKENS]):
         for rule in RULES:
             out = rule(s, i)
@@ -885,7 +900,12 @@ def detect_unit(
         if subject.mode in EXPLICIT_MODES:
             last = subject
         unit_subjects.append(subject)
-        frame = find_frame(v, hit, after, ui, hits, quotes)
+        named = (
+            subject.mode == SubjectMode.EXPLICIT
+            and after > hit.end
+            and all(m.kind in NAME_KINDS and m.end == after for m in subject.mentions[-1:])
+        )
+        frame = find_frame(v, hit, after, ui, hits, quotes, named)
         if frame is None:
             continue
         # A quotation lies in its sentence: the paragraph after a cue line is its own unit.

@@ -910,7 +910,7 @@ def subject_after(
         return Subject(M.PRODROP, antecedent=last), hit.end
     if spec.ambiguous:
         return None, hit.end
-    if spec.nominal_any and not spec.preps:
+    if spec.nominal_any and not spec.preps and not spec.bare_after_subject:
         # "وأدان اغتيال ...": with a dropped subject the noun phrase is the object.
         return Subject(M.PRODROP, antecedent=last), hit.end
     span = other_np(v, toks, spec)
