@@ -42,6 +42,8 @@ class CueSpec:
     ambiguous: bool = False
     object_first: bool = False  # "وصف هذه الممارسات بأنها": an object before the complement
     group: bool = False  # a dual or plural form: "وأكدا"، "وشددوا"
+    through_only: bool = False  # "وأعلنت روسيا على لسان ...": a cue only before على لسان
+    bare_after_subject: bool = False  # "أعلن المعلم تعديل القانون": a bare object only then
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class CueLexicon:
     particles: frozenset[str]
     # From grammar.json:
     clause_break: re.Pattern[str]  # where a clause starts: punctuation or a connector
+    comma_clause: re.Pattern[str]  # a comma and a connector: "، كما"، "، حيث" (ends a noun phrase)
     content_breakers: frozenset[str]  # words that join a following cue: "فيما قال"، "كما أنه جدد"
     content_end: re.Pattern[str]  # a comma and commentary that end content: "، في إشارة إلى"
     postposed_lead: re.Pattern[str]  # a comma (and "بحسب ما") before a cue after its content
@@ -97,6 +100,8 @@ class CueLexicon:
     not_a_name_after_title: frozenset[str]
     object_preps: frozenset[str]  # a preposition a title's cue takes its object with: "يعلن عن"
     with_preps: frozenset[str]  # "مع" before "نظيره": the counterpart is no subject
+    through_speaker: re.Pattern[str]  # "على لسان": the state speaks through the person after it
+    after_mark: re.Pattern[str]  # a closing mark, a comma, a resumptive: '»، بهذه الكلمات '
 
 
 def _alt(words: list[str]) -> str:
@@ -119,6 +124,8 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
                 e.get("ambiguous", False),
                 e.get("object_first", False),
                 e.get("group", False),
+                e.get("through_only", False),
+                e.get("bare_after_subject", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
@@ -129,6 +136,7 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
             base.preps,
             base.nominal_any,
             object_first=base.object_first,
+            bare_after_subject=base.bare_after_subject,
         )
     for f in data["according_to"]:
         specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))
@@ -171,6 +179,7 @@ def load_cues() -> CueLexicon:
         svo_leads=folded("svo_leads"),
         particles=folded("particles"),
         clause_break=re.compile(r"[،,:؛.!؟]|\b(?:" + _alt(listed("clause_breaks")) + r")\b"),
+        comma_clause=re.compile(r"[،,]\s*(?:" + _alt(listed("clause_breaks")) + r")(?!\w)"),
         content_breakers=folded("content_breakers", grammar),
         according_after_only=folded("according_after_only", grammar),
         postposed_lead=re.compile(r"،\s*(?:" + _alt(listed("postposed_leads")) + r")\s*$"),
@@ -213,7 +222,17 @@ def load_cues() -> CueLexicon:
         not_a_name_after_title=folded("not_a_name_after_title", grammar),
         object_preps=folded("object_prepositions", grammar),
         with_preps=folded("with_prepositions", grammar),
+        **_reporting_phrases(listed("quote_resumptives"), listed("through_speaker")),
     )
+
+
+def _reporting_phrases(resumptives: list[str], through: list[str]) -> dict[str, re.Pattern[str]]:
+    """'«...»، بهذه الكلمات علق': a closing mark, a comma and a resumptive before the cue;
+    'على لسان': a state speaking through the person named after it."""
+    return {
+        "after_mark": re.compile(r"[\"»]\s*،\s*(?:(?:" + _alt(resumptives) + r")\s+)?$"),
+        "through_speaker": re.compile(r"(?<!\w)(?:" + _alt(through) + r")(?!\w)"),
+    }
 
 
 def find_cues(text: str, start: int, end: int) -> list[CueHit]:

@@ -52,6 +52,9 @@ __all__ = [
     "tokens",
 ]
 
+# A registry speaker's name (not an office another person may hold): the subject a bare object
+# of أعلن/اعتبر may follow.
+NAME_KINDS = (MentionKind.NAME, MentionKind.WEAK_NAME)
 # Tokens read after a cue for its complement: past 45 the verb governs nothing more.
 FRAME_SCAN_TOKENS = 45
 # A nominal object starts within 5 tokens of the cue ("شدد وزير الخارجية الروسي على ...").
@@ -136,6 +139,7 @@ class Scan:
     cue_end: int
     ui: int  # the unit's index in ``v.units``
     immediate: bool = True
+    named: bool = False  # the cue's subject is a speaker mention standing right after it
 
     def frame(self, a: int, b: int, qtype: QuoteType, rule: RuleName, resume: int) -> Frame:
         return Frame(self.hit.start, self.cue_end, a, b, qtype, rule, resume)
@@ -294,11 +298,25 @@ def speech_quote(s: Scan, q: QuoteSpan) -> bool:
         return False
     after = content_end(s.v, q.end, s.unit, s.hits, s.quotes)
     post = words(text, q.end, max(q.end, after))
-    return post <= 3 or (s.immediate and n >= 4)
+    # After a colon the mark is governed whatever its length: 'إذ قال: "بالطبع سنفعل"، ولم ...'.
+    colon = text[: q.start].rstrip().endswith(":")
+    return post <= 3 or (s.immediate and (n >= 4 or colon))
 
 
-def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int | None:
-    """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن"."""
+def noun_phrase_end(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> int:
+    """A noun phrase ends where a comma and a connector start the reporter's next clause:
+    "أعلن عن اللقاء المرتقب في الدوحة، كما تشهد الفترة ..." (outside quotation marks)."""
+    for m in v.lex.comma_clause.finditer(v.text, c, e):
+        if not any(q.start < m.start() < q.end for q in quotes):
+            return trim_end(v, c, m.start(), quotes)
+    return e
+
+
+def nominal(
+    v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec, named: bool = False
+) -> int | None:
+    """A noun phrase stating a position: "شدد على ضرورة"، "أكد نية"، "أعرب عن". ``named``:
+    the walk starts after the cue's named subject."""
     lex = v.lex
     t = toks[i]
     if t.text in spec.preps:
@@ -323,11 +341,14 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
         if (
             len(p) == 1
             and t.text.startswith(p)
-            and len(t.text) > 3
+            and (len(t.text) > 3 or t.text[1:] == "ما")  # "أشاد بما سماه ...
             and spec.nominal_any
             and t.text[1:].isalpha()
+            and (p != "ل" or (t.text.startswith("لل") and i <= 1))
         ):
-            return t.start + 1
+            # "دعا للحوار": لـ only before the article (لبنان، لندن are names) and right after
+            # the cue or its subject, its word kept whole (the article's alif is gone).
+            return t.start if p == "ل" else t.start + 1
     if (
         i > 2
         and toks[i - 1].text != "،"
@@ -338,9 +359,15 @@ def nominal(v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec) -> int |
         if t.text in lex.never_nominal_heads:
             return None
         return t.start
+    if spec.bare_after_subject:
+        # "أعلن وليد المعلم، السبت، تعديل قانون ..."، "اعتبر لافروف التهديدات مجرد دعاية": a
+        # bare object only right after a named subject (or its comma-set adverbial).
+        bare = named and (i == 0 or (toks[i - 1].text == "،" and i <= NOMINAL_NEAR_TOKENS))
+    else:
+        bare = not spec.preps
     if (
         spec.nominal_any
-        and not spec.preps
+        and bare
         and t.text.isalpha()
         and t.text not in lex.adverbials
         and t.text not in lex.complementizers
@@ -361,8 +388,14 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
     k = 1 if toks and toks[0].text == "،" else 0
     if k < len(toks) and toks[k].text in s.v.lex.according_resumptives:
         k += 1
-    if k >= len(toks) or toks[k].text in _SENTENCE_ENDS:
-        # "...، على حد تعبير لافروف."، "...، بحسب كيري.": the content came before.
+    relative_cue = (
+        k + 1 < len(toks)
+        and toks[k].text == s.v.lex.relative_masculine
+        and toks[k + 1].text in s.v.lex.specs
+    )
+    if k >= len(toks) or toks[k].text in _SENTENCE_ENDS or relative_cue:
+        # "...، على حد تعبير لافروف."، "...، بحسب كيري."، "...، وفق شويغو الذي أضاف أن":
+        # the content came before.
         return _content_before(s, "according_after", _COMMA_BEFORE) or Step.STOP
     if s.hit.spec.form in s.v.lex.according_after_only:
         return Step.STOP  # "على حد تعبير الوزير معتبرا ...": it never introduces content
@@ -373,7 +406,6 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
 
 
 _COMMA_BEFORE = re.compile(r"،\s*$")
-_COMMA_AFTER_MARK = re.compile(r"[\"»]\s*،\s*$")
 
 
 def _content_before(s: Scan, rule: RuleName, lead_pattern: re.Pattern[str]) -> Frame | None:
@@ -400,7 +432,7 @@ def cue_after_quote(s: Scan, i: int) -> Frame | None:
         return None  # "«...»، قال لافروف إن ...": the cue governs what follows
     v, unit = s.v, s.unit
     before = v.text[max(unit.start, s.hit.outer_start - LEAD_CHARS) : s.hit.outer_start]
-    comma = _COMMA_AFTER_MARK.search(before)
+    comma = v.lex.after_mark.search(before)  # "«...»، قال لافروف"، "«...»، بهذه الكلمات علق كيري"
     if comma is None or not _named_subject(s):
         return None
     close = s.hit.outer_start - len(before) + comma.start() + 1  # past the closing mark
@@ -590,10 +622,10 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
         )
     ):
         return None
-    c = nominal(v, toks, i, spec)
+    c = nominal(v, toks, i, spec, named=s.named)
     if c is None:
         return None
-    e = content_end(v, c, s.unit, s.hits, s.quotes)
+    e = noun_phrase_end(v, c, content_end(v, c, s.unit, s.hits, s.quotes), s.quotes)
     qtype, a, b = classify(v, c, e, s.quotes)
     if qtype == "direct":
         qtype, a, b = "mixed", c, e
@@ -659,9 +691,12 @@ def cue_comma_first_person(s: Scan, i: int) -> Frame | None:
 
 
 def abbreviation(s: Scan, i: int) -> Step | None:
-    # A full stop inside an abbreviation ("(أ.ف.ب)") ends nothing.
+    # A full stop inside an abbreviation ("(أ.ف.ب)") or a quoted name the walk reads past
+    # ('قناة «آر. بي. كا» التلفزيونية') ends nothing.
     t = s.toks[i]
     if t.text == "." and t.end < s.unit.end and not s.v.text[t.end].isspace():
+        return Step.NEXT
+    if t.text == "." and any(q.start < t.start and t.end < q.end for q in s.quotes):
         return Step.NEXT
     return None
 
@@ -711,12 +746,14 @@ def find_frame(
     ui: int,
     hits: list[CueHit],
     quotes: list[QuoteSpan],
+    named: bool = False,
 ) -> Frame | None:
-    """What the cue governs: the first frame a rule finds at a token after it, or None."""
+    """What the cue governs: the first frame a rule finds at a token after it, or None.
+    ``named``: the walk starts right after the cue's subject, a speaker mention."""
     unit = v.units[ui]
     toks = v.toks(after, unit.end)
     later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
-    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end, ui)
+    s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end, ui, named=named)
     for i, t in enumerate(toks[:FRAME_SCAN_TOKENS]):
         for rule in RULES:
             out = rule(s, i)
@@ -863,7 +900,12 @@ def detect_unit(
         if subject.mode in EXPLICIT_MODES:
             last = subject
         unit_subjects.append(subject)
-        frame = find_frame(v, hit, after, ui, hits, quotes)
+        named = (
+            subject.mode == SubjectMode.EXPLICIT
+            and after > hit.end
+            and all(m.kind in NAME_KINDS and m.end == after for m in subject.mentions[-1:])
+        )
+        frame = find_frame(v, hit, after, ui, hits, quotes, named)
         if frame is None:
             continue
         # A quotation lies in its sentence: the paragraph after a cue line is its own unit.

@@ -224,6 +224,8 @@ class MentionPatterns:
     name: re.Pattern[str]
     role: re.Pattern[str]
     dual_bind: re.Pattern[str]
+    dual_next: re.Pattern[str]  # the next country of a dual or plural office: "والأمريكي"
+    plural_office: re.Pattern[str]  # a dual or plural office word: "وزيرا الخارجية"، "وزراء خارجية"
     generic: re.Pattern[str]
     counterpart: re.Pattern[str]
     latter: re.Pattern[str]
@@ -275,6 +277,15 @@ def nisba_countries() -> dict[str, str]:
     return {word: code for code, entry in data.items() for word in entry["words"]}
 
 
+def _plural_patterns(lex: dict, nisba: str, honor: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The next country of a dual or plural office ("والأمريكي"، "وتركيا": a country the
+    lexicon does not list is still one), and the dual or plural office words themselves."""
+    dual_next = re.compile(r"\s*(?P<o>و)(?P<m>(?P<nisba>" + nisba + r")|[^\W\d_]{3,})" + _E)
+    plural_words = [fold(w) for ws in lex["dual_role_words"].values() for w in ws]
+    plural_office = re.compile(r"(?:" + honor + r")(?:" + _alt(plural_words) + r")" + _E)
+    return dual_next, plural_office
+
+
 @lru_cache(maxsize=8)
 def _patterns(path: str) -> MentionPatterns:
     lex = lexicon("mentions.json")
@@ -312,6 +323,7 @@ def _patterns(path: str) -> MentionPatterns:
         + _E
     )
     dual_bind = re.compile(r"و(?P<nisba>" + nisba + r")")
+    dual_next, plural_office = _plural_patterns(lex, nisba, honor)
     generic = re.compile(
         _B
         + _PRE
@@ -341,6 +353,8 @@ def _patterns(path: str) -> MentionPatterns:
         name=name,
         role=role,
         dual_bind=dual_bind,
+        dual_next=dual_next,
+        plural_office=plural_office,
         generic=generic,
         counterpart=counterpart,
         latter=latter,
@@ -541,6 +555,26 @@ def _role_country(p: MentionPatterns, m: re.Match[str]) -> str | None:
         # "وزير خارجية الفاتيكان": the construct state always names a country; unknown here.
         country = "xx"
     return country
+
+
+def plural_next(text: str, first: Mention, pos: int, limit: int) -> Mention | None:
+    """The next country of a dual or plural office opened by ``first``: at "والأمريكي" in
+    "وزيرا الخارجية الروسي سيرغي لافروف والأمريكي جون كيري", or at "وتركيا" in "وزراء
+    خارجية روسيا وتركيا وإيران": an office mention of the same role for that country."""
+    p = patterns()
+    if first.role is None or not p.plural_office.match(text, first.start):
+        return None
+    m = p.dual_next.match(text, pos, limit)
+    if m is None:
+        return None
+    return Mention(
+        m.start("m"),
+        m.end("m"),
+        m.start("o"),
+        MentionKind.ROLE,
+        role=first.role,
+        country=_country(p, m.group("nisba")),
+    )
 
 
 def find_mentions(text: str) -> list[Mention]:

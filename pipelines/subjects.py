@@ -15,7 +15,7 @@ from typing import NamedTuple
 from pipelines.cues import CueHit, CueKind, CueLexicon, CueSpec, load_cues
 from pipelines.records import MentionKind, SubjectMode
 from pipelines.segment import Unit
-from pipelines.speakers import Mention, patterns
+from pipelines.speakers import Mention, patterns, plural_next
 
 K = MentionKind
 M = SubjectMode
@@ -34,6 +34,8 @@ LIGHT_ADVERBIAL_CHARS = 40
 OFFICE_NAME_CHARS = 40
 # Tokens read after a verb for its subject phrase and complement: 200 characters is past both.
 CLAUSE_CHARS = 200
+# "وأعلنت روسيا الأربعاء على لسان ...": the state and a day or two stand before the phrase.
+THROUGH_SPEAKER_CHARS = 40
 # A subject noun phrase of someone else is at most 8 tokens; beyond that it is content.
 SUBJECT_NP_TOKENS = 8
 # Look-back from a verb for a relative pronoun and its space: "واللواتي " is 9 characters.
@@ -239,6 +241,8 @@ def mention_chain(
             q += 1
         quoted = q < limit and text[q] in QUOTE_OPENERS + HASHTAG
         m = v.mention_at.get(q + 1 if quoted else q)
+        if m is None and chain:
+            m = plural_next(text, chain[0], p, limit)  # "وزيرا الخارجية الروسي والأمريكي"
         if m is None or m.outer_start >= limit:
             break
         if chain and not (m.outer_start < m.start and text[m.outer_start] == "و"):
@@ -259,7 +263,9 @@ def mention_chain(
                 continue
             # "وزير الخارجية السعودي عادل الجبير": an office followed by a name nobody
             # registered is that person, not the office's holder among the five.
-            named_end = unregistered_name_end(v, p, limit)
+            named_end = p
+            if plural_next(text, chain[0] if chain else m, p, limit) is None:
+                named_end = unregistered_name_end(v, p, limit)
             if named_end > p:
                 m = replace(m, end=named_end, kind=K.PERSON)
                 p = named_end
@@ -366,9 +372,33 @@ def mention_before_verb(v: FieldView, end: int) -> Mention | None:
     m = v.mention_ending.get(end)
     if m is not None or end < 1 or v.text[end - 1] != "،":
         return m
-    inner = v.text[:end - 1].rstrip()
+    inner = v.text[: end - 1].rstrip()
     m = v.mention_ending.get(len(inner))
     return m if m is not None and "،" in v.text[m.start : m.end] else None
+
+
+def title_clause(v: FieldView, m: Mention, hit: CueHit) -> bool:
+    """A title's clause after its topic or another clause, a name right before a present-tense
+    cue: "سوريا.. لافروف يحذر من ..."، "ترامب يترقب التقرير ولافروف يحذر من ..."."""
+    return (
+        v.field == "title"
+        and hit.spec.kind == CueKind.IMPERFECT
+        and not hit.prefixed
+        and m.kind in (K.NAME, K.ROLE)
+        and not v.text[m.end : hit.outer_start].strip()
+    )
+
+
+def _auxiliary_after_opener(lex: CueLexicon, before: str) -> re.Match[str] | None:
+    """كان after an opening phrase and its comma-less lead: "وعلى صعيد مواز كان سيرغي لافروف
+    ... أعلن" (the last كان before the verb, preceded by a space)."""
+    k = before.rfind(" ")
+    while k > 0:
+        m = lex.auxiliary_lead.match(before, k)
+        if m is not None and before[k - 1] not in "،,:.":
+            return m
+        k = before.rfind(" ", 0, k)
+    return None
 
 
 def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
@@ -396,11 +426,13 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
             lead = (lead + " " + text[m.outer_start : m.start]).strip()
         if lead in lex.svo_leads or _without_opener(lex, lead) in lex.svo_leads:
             return Subject(M.SVO, (m,))
+        if title_clause(v, m, hit):
+            return Subject(M.SVO, (m,))
         if m.former or m.kind == K.PERSON:
             # "كولن باول وزير الخارجية الأمريكي الأسبق قال:": someone else before the verb.
             return Subject(M.OTHER, mentions=(m,))
     # "وكان الأمير بندر بن سلطان ذكر أن": كان + subject + (قد) + verb.
-    lead_match = lex.auxiliary_lead.match(before)
+    lead_match = lex.auxiliary_lead.match(before) or _auxiliary_after_opener(lex, before)
     if lead_match:
         span_start = unit.start + lead_match.end()
         toks = v.toks(span_start, end)
@@ -583,7 +615,9 @@ def bare_verb_subject(v: FieldView, unit: Unit, t0: Tok) -> Subject | None:
     if first is None or first.kind not in (K.NAME, K.ROLE):
         return None
     chain, _ = mention_chain(v, t0.end + 1, unit.end)
-    return Subject(M.EXPLICIT, chain) if len(chain) == 1 else None
+    # One name, or the countries of one plural office ("أنهى وزراء خارجية روسيا وتركيا ...").
+    group = len(chain) > 1 and patterns().plural_office.match(v.text, chain[0].start)
+    return Subject(M.EXPLICIT, chain) if len(chain) == 1 or group else None
 
 
 def negated_subject(v: FieldView, unit: Unit, toks: list[Tok] | tuple[Tok, ...]) -> Subject | None:
@@ -601,6 +635,22 @@ def negated_subject(v: FieldView, unit: Unit, toks: list[Tok] | tuple[Tok, ...])
 
 
 # --- the subject of one cue --------------------------------------------------------------------
+
+
+def through_speaker(v: FieldView, hit: CueHit, unit: Unit) -> tuple[Subject, int] | None:
+    """A state speaking through a person: "وأعلنت روسيا الأربعاء على لسان وزير خارجيتها سيرغي
+    لافروف أن ..."، "روسيا أكدت على لسان وزير خارجيتها ... أن": the person is the subject."""
+    window = min(unit.end, hit.end + THROUGH_SPEAKER_CHARS)
+    m = v.lex.through_speaker.search(v.text, hit.end, window)
+    if m is None or any(c in v.text[hit.end : m.start()] for c in '،,:"«'):
+        return None
+    chain, q = mention_chain(v, skip_light(v, m.end(), unit.end), unit.end)
+    if not chain:
+        named = name_in_apposition(v, m.end(), unit.end)  # "وزير خارجيتها سيرغي لافروف"
+        if named is None:
+            return None
+        chain, q = (named,), named.end
+    return Subject(M.EXPLICIT, chain), q
 
 
 def subject_of(
@@ -626,8 +676,13 @@ def subject_of(
         return (Subject(M.ACCORDING, chain), p) if chain else (None, hit.end)
     if kind == CueKind.SAID_OF:
         return said_of_subject(v, hit, unit), hit.end
+    spokesman = through_speaker(v, hit, unit)
+    if spokesman is not None or hit.spec.through_only:
+        return spokesman or (None, hit.end)
     p = skip_light(v, hit.end, unit.end)
     chain, q = mention_chain(v, p, unit.end)
+    if chain and hit.spec.ambiguous and not hit.prefixed and len(chain) > 1:
+        return None, hit.end  # "بين وزيري الخارجية الأميركي والإيراني": a preposition's object
     if chain and is_counterpart(v, chain[0]):
         # "نظيره" after the verb is its object when a subject stands before it: "إن الوزير
         # هاغل حث نظيره الروسي على ..."، "الوزير شويغو أبلغ نظيره الأمريكي أن ...".
@@ -860,7 +915,7 @@ def subject_after(
         return Subject(M.PRODROP, antecedent=last), hit.end
     if spec.ambiguous:
         return None, hit.end
-    if spec.nominal_any and not spec.preps:
+    if spec.nominal_any and not spec.preps and not spec.bare_after_subject:
         # "وأدان اغتيال ...": with a dropped subject the noun phrase is the object.
         return Subject(M.PRODROP, antecedent=last), hit.end
     span = other_np(v, toks, spec)
