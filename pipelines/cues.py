@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pipelines.clean import fold
 
@@ -95,6 +96,7 @@ class CueLexicon:
     perfect_particle: str  # "قد"
     before_verb: re.Pattern[str]  # what may stand between a fronted subject and its verb
     auxiliary_lead: re.Pattern[str]  # "وكان" opening a clause: "وكان لافروف قد أكد"
+    auxiliary_word: str  # "كان"
     never_nominal_heads: frozenset[str]
     possessive: re.Pattern[str]  # a possessive suffix ending a position noun: "قلقها"
     not_a_name_after_title: frozenset[str]
@@ -102,6 +104,11 @@ class CueLexicon:
     with_preps: frozenset[str]  # "مع" before "نظيره": the counterpart is no subject
     through_speaker: re.Pattern[str]  # "على لسان": the state speaks through the person after it
     after_mark: re.Pattern[str]  # a closing mark, a comma, a resumptive: '»، بهذه الكلمات '
+    feminine_places: frozenset[str]  # never the subject of a masculine verb: "حث لندن على"
+    honorific_pronouns: frozenset[str]  # "وأضاف معاليه": the last person named, not a new one
+    statement_nouns: frozenset[str]  # "بيان لوزارة الدفاع قال إن": the statement's owner speaks
+    name_titles: frozenset[str]  # "الأستاذ عادل الجبير": a title before a given name
+    context_phrase: re.Pattern[str]  # " في لقاء"، " على هامش": the end of a noun-phrase object
 
 
 def _alt(words: list[str]) -> str:
@@ -186,7 +193,7 @@ def load_cues() -> CueLexicon:
         content_end=re.compile(
             r"،\s*(?:(?:"
             + _alt(listed("content_enders"))
-            + r")|(?:"
+            + r")(?!\w)(?!\s+(?:" + _alt(listed("time_adjectives")) + r"))|(?:"
             + _alt(listed("media_attribution_leads"))
             + r")\s*(?:[^\s،.]+\s+){0,2}?(?:"
             + _alt(listed("media_attribution_sources"))
@@ -216,22 +223,34 @@ def load_cues() -> CueLexicon:
         perfect_particle=particle,
         # "لافروف قد أكد"، "سيرغي لافروف، قد أشار" (an apposition's closing comma before قد)
         before_verb=re.compile(r"[\s\"»]*(?:(?:،\s*)?" + re.escape(particle) + r"[\s]*)?$"),
+        auxiliary_word=fold(grammar["auxiliary"]),
         auxiliary_lead=re.compile(r"\s*و?" + re.escape(fold(grammar["auxiliary"])) + r"\s+"),
         never_nominal_heads=folded("never_nominal_heads", grammar),
         possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),
         not_a_name_after_title=folded("not_a_name_after_title", grammar),
         object_preps=folded("object_prepositions", grammar),
         with_preps=folded("with_prepositions", grammar),
-        **_reporting_phrases(listed("quote_resumptives"), listed("through_speaker")),
+        **_reporting_phrases(listed),
     )
 
 
-def _reporting_phrases(resumptives: list[str], through: list[str]) -> dict[str, re.Pattern[str]]:
-    """'«...»، بهذه الكلمات علق': a closing mark, a comma and a resumptive before the cue;
-    'على لسان': a state speaking through the person named after it."""
+def _reporting_phrases(listed: Callable[[str], list[str]]) -> dict[str, Any]:
+    """The reporter's phrases around a quotation, from grammar.json: '«...»، بهذه الكلمات علق'
+    (a closing mark, a comma, a resumptive before the cue); 'على لسان' (a state speaking through
+    the person named after it); places never the subject of a masculine verb ('حث لندن على');
+    honorific pronouns standing for the last person ('وأضاف معاليه'); statement nouns a relative
+    cue may describe ('بيان لوزارة الدفاع قال إن'); the context phrases that end a noun phrase
+    ('عبر عن مخاوف واشنطن في لقاء مع ...')."""
     return {
-        "after_mark": re.compile(r"[\"»]\s*،\s*(?:(?:" + _alt(resumptives) + r")\s+)?$"),
-        "through_speaker": re.compile(r"(?<!\w)(?:" + _alt(through) + r")(?!\w)"),
+        "after_mark": re.compile(
+            r"[\"»]\s*،\s*(?:(?:" + _alt(listed("quote_resumptives")) + r")\s+)?$"
+        ),
+        "through_speaker": re.compile(r"(?<!\w)(?:" + _alt(listed("through_speaker")) + r")(?!\w)"),
+        "feminine_places": frozenset(w.split()[0] for w in listed("feminine_places")),
+        "honorific_pronouns": frozenset(listed("honorific_pronouns")),
+        "statement_nouns": frozenset(listed("statement_nouns")),
+        "name_titles": frozenset(listed("name_titles")),
+        "context_phrase": re.compile(r"\s(?:" + _alt(listed("context_phrases")) + r")(?!\w)"),
     }
 
 

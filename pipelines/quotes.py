@@ -306,9 +306,12 @@ def speech_quote(s: Scan, q: QuoteSpan) -> bool:
 def noun_phrase_end(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> int:
     """A noun phrase ends where a comma and a connector start the reporter's next clause:
     "أعلن عن اللقاء المرتقب في الدوحة، كما تشهد الفترة ..." (outside quotation marks)."""
-    for m in v.lex.comma_clause.finditer(v.text, c, e):
-        if not any(q.start < m.start() < q.end for q in quotes):
-            return trim_end(v, c, m.start(), quotes)
+    for pattern in (v.lex.comma_clause, v.lex.context_phrase):
+        # ... or where the reporter's context starts: "عبر عن مخاوف واشنطن في لقاء مع وانغ".
+        for m in pattern.finditer(v.text, c, e):
+            if not any(q.start < m.start() < q.end for q in quotes):
+                e = trim_end(v, c, m.start(), quotes)
+                break
     return e
 
 
@@ -513,8 +516,19 @@ def cue_quote_unclosed(s: Scan, i: int) -> Frame | None:
         and (t.text == "«" or '"' not in text[t.end : unit.end])
     )
     if unclosed and (s.immediate or words(text, t.end, unit.end) >= MIN_UNCLOSED_WORDS):
-        # The quotation runs to the sentence's end (a quotation lies in its sentence).
-        e = trim_end(s.v, t.end, unit.end, quotes)
+        # The quotation runs to the sentence's end (a quotation lies in its sentence), or to a
+        # comma and a participle cue, the reporter's again ('وأضاف ” ... ، مشددا على أنه').
+        stop = next(
+            (
+                h.outer_start
+                for h in s.hits
+                if h.outer_start > t.end
+                and h.spec.kind == CueKind.PARTICIPLE
+                and text[max(t.end, h.outer_start - 4) : h.outer_start].rstrip().endswith("،")
+            ),
+            unit.end,
+        )
+        e = trim_end(s.v, t.end, min(stop, unit.end), quotes)
         if words(text, t.end, e) >= MIN_SPEECH_WORDS:
             return s.frame(t.end, e, "direct", "cue_quote_unclosed", e)
     return None

@@ -303,7 +303,10 @@ def unregistered_name_end(v: FieldView, pos: int, limit: int) -> int:
     """End of up to three name-like words at pos (no function word, cue or position noun)."""
     lex = v.lex
     end = pos
-    for i, t in enumerate(_words_at(v, pos, limit)[:3]):
+    words_at = _words_at(v, pos, limit)
+    if words_at and words_at[0].text in lex.name_titles:
+        words_at = words_at[1:]  # "وزير الخارجية الأستاذ عادل بن أحمد الجبير"
+    for i, t in enumerate(words_at[:3]):
         w = t.text
         if (
             not w.isalpha()
@@ -443,6 +446,11 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
             if chain:
                 return Subject(M.SVO, chain)
             return Subject(M.OTHER, other_span=(toks[0].start, toks[-1].end))
+        chain, q = mention_chain(v, span_start, end)
+        aside = v.text[q:end].strip()
+        if chain and aside[:1] == "،" and aside[-1:] == "،" and len(aside) <= CLAUSE_CHARS:
+            # "وكان وزير الخارجية الروسي سيرغي لافروف، الموجود في أستانا ...، أكد أن"
+            return Subject(M.SVO, chain)
     return None
 
 
@@ -573,7 +581,7 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
         and (not t0.text[1:].startswith(ARTICLE) or t0.text[1:] in lex.article_shaped_verbs)
     )
     if not verb_like:
-        return bare_verb_subject(v, unit, t0)
+        return auxiliary_other(v, toks) or bare_verb_subject(v, unit, t0)
     p = skip_light(v, t0.end, unit.end)
     chain, _ = mention_chain(v, p, unit.end)
     if chain:
@@ -591,6 +599,40 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     if span is None or v.text[span[0] : span[0] + 2] != ARTICLE:
         return None  # only a definite noun phrase is taken as somebody else
     return Subject(M.OTHER, other_span=span)
+
+
+# Words after كان that are no one's name: "وكان هناك ..."، "وكان ثمة ...".
+NOT_NAMES = frozenset(["هناك", "هنا", "ثمة", "قد", "لدى", "عليه", "لها", "له", "يوم"])
+
+
+def auxiliary_other(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
+    """A sentence opening with كان, an unregistered name and a verb ("وكان شكري استهل المؤتمر
+    ...، وأضاف أنه"): that person is the subject a later dropped pronoun continues."""
+    lex = v.lex
+    if len(toks) < 3 or toks[0].text.lstrip(CLITICS) != lex.auxiliary_word:
+        return None
+    w1, w2 = toks[1].text, toks[2].text
+    name_like = (
+        w1.isalpha()
+        and len(w1) >= 3
+        and not w1.startswith(ARTICLE)
+        and w1 not in NOT_NAMES
+        and w1 not in lex.adverbials
+        and w1 not in lex.particles
+        and w1 not in lex.complementizers
+        and w1 not in lex.demonstratives
+        and w1 not in lex.specs
+        and toks[1].start not in v.mention_at
+    )
+    verb_like = (
+        w2.isalpha()
+        and 3 <= len(w2) <= 6
+        and not w2.startswith(ARTICLE)
+        and not w2.endswith(("ة", "ات"))
+        and w2 not in lex.adverbials
+        and w2 not in lex.complementizers
+    )
+    return Subject(M.OTHER, other_span=(toks[1].start, toks[1].end)) if name_like and verb_like else None
 
 
 def bare_verb_subject(v: FieldView, unit: Unit, t0: Tok) -> Subject | None:
@@ -680,6 +722,10 @@ def subject_of(
     if spokesman is not None or hit.spec.through_only:
         return spokesman or (None, hit.end)
     p = skip_light(v, hit.end, unit.end)
+    honorific = v.toks(p, min(unit.end, p + LIGHT_ADVERBIAL_CHARS))[:1]
+    if honorific and honorific[0].text in v.lex.honorific_pronouns:
+        # "وأضاف معاليه للصحفيين عقب لقائه ... جون كيري إنه": the last person goes on.
+        return Subject(M.PRODROP, antecedent=last), honorific[0].end
     chain, q = mention_chain(v, p, unit.end)
     if chain and hit.spec.ambiguous and not hit.prefixed and len(chain) > 1:
         return None, hit.end  # "بين وزيري الخارجية الأميركي والإيراني": a preposition's object
@@ -853,6 +899,23 @@ def _asyndetic_relative(v: FieldView, hit: CueHit, unit: Unit, p: int) -> bool:
     return bool(light) and light[0].text in v.lex.resumptives and before[-1:].isalpha()
 
 
+def _statement_relative(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
+    """A verb describing a statement noun and its owner right before it, no pronoun: "حسب
+    بيان لوزارة الدفاع الروسية قال إن ..." is the statement's, not the last speaker's."""
+    if hit.prefixed:
+        return None
+    toks = v.toks(max(unit.start, hit.outer_start - CLAUSE_CHARS), hit.outer_start)
+    for k in range(len(toks) - 1, max(-1, len(toks) - 1 - SUBJECT_NP_TOKENS), -1):
+        t = toks[k]
+        if not t.text.isalpha():
+            return None
+        if t.text in v.lex.statement_nouns and k + 1 < len(toks):
+            if toks[k + 1].text[:1] == "ل":  # "بيان لوزارة ..."، "تقرير للأمم المتحدة"
+                return Subject(M.OTHER, other_span=(t.start, toks[-1].end))
+            return None
+    return None
+
+
 def _statement_owner(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     """Whose statement a relative clause without pronoun describes: a name in the noun
     phrase right before ("تصريحات لافروف قال فيها") or another person's "لل..." phrase
@@ -882,12 +945,29 @@ def _participle_at(v: FieldView, t: Tok) -> bool:
     return spec is not None and spec.kind == CueKind.PARTICIPLE
 
 
+def addressee_first(v: FieldView, toks: tuple[Tok, ...], spec: CueSpec) -> bool:
+    """A feminine noun right after a masculine verb that takes an addressee is that addressee,
+    not the subject, which is dropped: "كما حث لندن على ..."، "ودعا الحكومة البريطانية إلى ...".
+    The verb's preposition follows within four words."""
+    if not spec.preps or spec.through_only or spec.group:
+        return False
+    w = toks[0].text
+    if not (w in v.lex.feminine_places or (w.endswith("ة") and len(w) > 3)):
+        return False
+    return any(
+        t.text in spec.preps or (t.text[:1] in spec.preps and len(t.text) > 3) for t in toks[1:5]
+    )
+
+
 def subject_after(
     v: FieldView, hit: CueHit, unit: Unit, p: int, last: Subject | None
 ) -> tuple[Subject | None, int]:
     """A perfect verb with no mention after it: a dropped subject when its complement follows
     at once, else someone else's noun phrase ("وقال الرئيس الأمريكي باراك أوباما إن")."""
     spec, lex = hit.spec, v.lex
+    owner = _statement_relative(v, hit, unit)
+    if owner is not None:
+        return owner, hit.end
     if _asyndetic_relative(v, hit, unit, p):
         owner = _statement_owner(v, hit, unit)
         if owner is not None:
@@ -915,6 +995,8 @@ def subject_after(
         return Subject(M.PRODROP, antecedent=last), hit.end
     if spec.ambiguous:
         return None, hit.end
+    if addressee_first(v, toks, spec):
+        return Subject(M.PRODROP, antecedent=last), hit.end
     if spec.nominal_any and not spec.preps and not spec.bare_after_subject:
         # "وأدان اغتيال ...": with a dropped subject the noun phrase is the object.
         return Subject(M.PRODROP, antecedent=last), hit.end
