@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pipelines.clean import fold

@@ -632,7 +632,9 @@ def auxiliary_other(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
         and w2 not in lex.adverbials
         and w2 not in lex.complementizers
     )
-    return Subject(M.OTHER, other_span=(toks[1].start, toks[1].end)) if name_like and verb_like else None
+    if not (name_like and verb_like):
+        return None
+    return Subject(M.OTHER, other_span=(toks[1].start, toks[1].end))
 
 
 def bare_verb_subject(v: FieldView, unit: Unit, t0: Tok) -> Subject | None:
