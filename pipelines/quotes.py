@@ -777,7 +777,14 @@ def find_frame(
                 break
             return None if out is Step.STOP else out
         else:
-            s.immediate = t.text == "،"
+            # After a comma, or an addressee right after the subject ("وصرح لافروف لكيم "...""),
+            # the next quotation is still the cue's.
+            s.immediate = t.text == "،" or (
+                i == 0
+                and t.text[:1] == "ل"
+                and len(t.text) > 2
+                and t.text not in s.v.lex.adverbials  # "لقناة «...»": a medium's name follows
+            )
     return None
 
 

@@ -697,6 +697,22 @@ def through_speaker(v: FieldView, hit: CueHit, unit: Unit) -> tuple[Subject, int
     return Subject(M.EXPLICIT, chain), q
 
 
+def _addressee_chain(
+    v: FieldView, hit: CueHit, chain: tuple[Mention, ...], q: int, unit_subjects: list[Subject]
+) -> bool:
+    """'كيري وصف ... وحث الرئيس بيير نكورونزيزا على إجراء حوار': in a sentence whose speaker
+    is named, a coordinated verb's person followed by its preposition is the addressee."""
+    spec = hit.spec
+    if not (hit.prefixed and spec.preps and unit_subjects):
+        return False
+    if not any(m.kind in SPEAKER_KINDS for m in unit_subjects[-1].mentions):
+        return False
+    if not all(m.kind == K.PERSON for m in chain):
+        return False
+    nxt = v.toks(q, min(len(v.text), q + LIGHT_ADVERBIAL_CHARS))[:1]
+    return bool(nxt) and nxt[0].text in spec.preps
+
+
 def subject_of(
     v: FieldView,
     hit: CueHit,
@@ -731,6 +747,8 @@ def subject_of(
     chain, q = mention_chain(v, p, unit.end)
     if chain and hit.spec.ambiguous and not hit.prefixed and len(chain) > 1:
         return None, hit.end  # "بين وزيري الخارجية الأميركي والإيراني": a preposition's object
+    if chain and _addressee_chain(v, hit, chain, q, unit_subjects):
+        return Subject(M.PRODROP, antecedent=last), hit.end
     if chain and is_counterpart(v, chain[0]):
         # "نظيره" after the verb is its object when a subject stands before it: "إن الوزير
         # هاغل حث نظيره الروسي على ..."، "الوزير شويغو أبلغ نظيره الأمريكي أن ...".
