@@ -561,6 +561,8 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
         # A whole word: "أما هيغل، فذهب" opens with "أما", "أمام اللجنة" does not.
         if head.startswith(opener) and not head[len(opener) : len(opener) + 1].isalpha():
             pos += len(opener)
+            while pos < unit.end and v.text[pos] in " ،":  # "في غضون ذلك، دافع كيري ..."
+                pos += 1
             break
     toks = v.toks(pos, min(unit.end, pos + CLAUSE_CHARS))
     if len(toks) < 2:
@@ -611,6 +613,9 @@ def auxiliary_other(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
     lex = v.lex
     if len(toks) < 3 or toks[0].text.lstrip(CLITICS) != lex.auxiliary_word:
         return None
+    chain, _ = mention_chain(v, toks[1].start, toks[-1].end)
+    if chain:  # "وكان وزير الخارجية السوري وليد المعلم، قد ربط بين ...": the named speaker
+        return Subject(M.EXPLICIT, chain)
     w1, w2 = toks[1].text, toks[2].text
     name_like = (
         w1.isalpha()
@@ -965,6 +970,10 @@ def _participle_at(v: FieldView, t: Tok) -> bool:
     return spec is not None and spec.kind == CueKind.PARTICIPLE
 
 
+# A quantified noun phrase after a verb with an addressee is the addressee: "حث جميع الأطراف على".
+QUANTIFIERS = frozenset(["جميع", "كل", "كافة"])
+
+
 def addressee_first(v: FieldView, toks: tuple[Tok, ...], spec: CueSpec) -> bool:
     """A feminine noun right after a masculine verb that takes an addressee is that addressee,
     not the subject, which is dropped: "كما حث لندن على ..."، "ودعا الحكومة البريطانية إلى ...".
@@ -972,7 +981,8 @@ def addressee_first(v: FieldView, toks: tuple[Tok, ...], spec: CueSpec) -> bool:
     if not spec.preps or spec.through_only or spec.group:
         return False
     w = toks[0].text
-    if not (w in v.lex.feminine_places or (w.endswith("ة") and len(w) > 3)):
+    quantifier = w in QUANTIFIERS  # "وحث جميع الأطراف في اليمن على ..."
+    if not (quantifier or w in v.lex.feminine_places or (w.endswith("ة") and len(w) > 3)):
         return False
     return any(
         t.text in spec.preps or (t.text[:1] in spec.preps and len(t.text) > 3) for t in toks[1:5]
