@@ -489,10 +489,16 @@ def _start_words() -> re.Pattern[str]:
 
 @lru_cache(maxsize=8)
 def _start_words_of(path: str) -> re.Pattern[str]:
+    return _word_trie(path, ("honorifics", "counterpart"))
+
+
+def _word_trie(path: str, lists: tuple[str, ...]) -> re.Pattern[str]:
+    """A literal trie of the registry's surnames, first names and office words, and the words
+    of these ``mentions.json`` lists."""
     p = _patterns(path)
     lex = lexicon("mentions.json")
     words = {*p.surname_to_speaker, *p.first_names, *p.role_of_word}
-    words.update(fold(w) for w in lex["honorifics"] + lex["counterpart"])
+    words.update(fold(w) for key in lists for w in lex[key])
     return re.compile(_trie(sorted(tuple(map(re.escape, w)) for w in words)))
 
 
@@ -507,12 +513,8 @@ def _mention_start_words() -> re.Pattern[str]:
 
 @lru_cache(maxsize=8)
 def _mention_start_words_of(path: str) -> re.Pattern[str]:
-    p = _patterns(path)
-    lex = lexicon("mentions.json")
-    words = {*p.surname_to_speaker, *p.first_names, *p.role_of_word}
-    extra = lex["honorifics"] + lex["counterpart"] + lex["generic_minister"]
-    words.update(fold(w) for w in extra + lex["latter"] + lex["person_titles"])
-    return re.compile(_trie(sorted(tuple(map(re.escape, w)) for w in words)))
+    lists = ("honorifics", "counterpart", "generic_minister", "latter", "person_titles")
+    return _word_trie(path, lists)
 
 
 def _match_starts(text: str, start_words: re.Pattern[str] | None = None) -> list[int]:
