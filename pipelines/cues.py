@@ -108,6 +108,7 @@ class CueLexicon:
     honorific_pronouns: frozenset[str]  # "وأضاف معاليه": the last person named, not a new one
     statement_nouns: frozenset[str]  # "بيان لوزارة الدفاع قال إن": the statement's owner speaks
     name_titles: frozenset[str]  # "الأستاذ عادل الجبير": a title before a given name
+    future_lead: re.Pattern[str]  # "ومن المنتظر أن يعلن ...": an expected statement, not one made
     context_phrase: re.Pattern[str]  # " في لقاء"، " على هامش": the end of a noun-phrase object
 
 
@@ -250,6 +251,7 @@ def _reporting_phrases(listed: Callable[[str], list[str]]) -> dict[str, Any]:
         "honorific_pronouns": frozenset(listed("honorific_pronouns")),
         "statement_nouns": frozenset(listed("statement_nouns")),
         "name_titles": frozenset(listed("name_titles")),
+        "future_lead": re.compile(r"(?:" + _alt(listed("future_leads")) + r")\s*$"),
         "context_phrase": re.compile(r"\s(?:" + _alt(listed("context_phrases")) + r")(?!\w)"),
     }
 

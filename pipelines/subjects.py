@@ -34,6 +34,8 @@ LIGHT_ADVERBIAL_CHARS = 40
 OFFICE_NAME_CHARS = 40
 # Tokens read after a verb for its subject phrase and complement: 200 characters is past both.
 CLAUSE_CHARS = 200
+# "ومن المنتظر أن " before a present-tense cue: the longest lead of grammar.json's future_leads.
+FUTURE_LEAD_CHARS = 20
 # "وأعلنت روسيا الأربعاء على لسان ...": the state and a day or two stand before the phrase.
 THROUGH_SPEAKER_CHARS = 40
 # A subject noun phrase of someone else is at most 8 tokens; beyond that it is content.
@@ -733,6 +735,10 @@ def subject_of(
         # it (a unit's subject found further on: "أعرب عن ... سيرغي لافروف").
         last = None
     kind = hit.spec.kind
+    if kind == CueKind.IMPERFECT and v.lex.future_lead.search(
+        v.text, max(unit.start, hit.outer_start - FUTURE_LEAD_CHARS), hit.outer_start
+    ):
+        return None, hit.end  # "ومن المنتظر أن يعلن بومبيو عن ...": not said yet
     if kind == CueKind.PARTICIPLE:
         return participle_subject(v, hit, unit, unit_subjects, last, content), hit.end
     if kind == CueKind.ACCORDING:
