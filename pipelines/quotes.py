@@ -879,6 +879,18 @@ def _candidate(v: FieldView, ui: int, f: Frame, subject: Subject) -> Candidate |
         and text[c - 1] in QUOTE_OPENERS
         and text[e] in CLOSING_MARKS
     )
+    spec = v.lex.specs.get(text[f.cue_start : f.cue_end])
+    if (
+        spec is not None
+        and spec.object_first
+        and e - c > 2
+        and text[c] in QUOTE_OPENERS
+        and text[e - 1] in CLOSING_MARKS
+        and words(text, c + 1, e - 1) == 1
+    ):
+        # One quoted word is what the speaker called it: 'وصف الاتهامات بأنها "هراء"'.
+        c, e = c + 1, e - 1
+        return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, "direct", f.rule, subject)
     if words(text, c, e) < (1 if quoted_word else MIN_QUOTE_WORDS):
         return None
     return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, f.quote_type, f.rule, subject)
