@@ -109,6 +109,8 @@ class CueLexicon:
     statement_nouns: frozenset[str]  # "بيان لوزارة الدفاع قال إن": the statement's owner speaks
     name_titles: frozenset[str]  # "الأستاذ عادل الجبير": a title before a given name
     future_lead: re.Pattern[str]  # "ومن المنتظر أن يعلن ...": an expected statement, not one made
+    not_names: frozenset[str]  # "وكان هناك ...": words after كان that are no one's name
+    quantifiers: frozenset[str]  # "حث جميع الأطراف على": a quantified object is the addressee
     context_phrase: re.Pattern[str]  # " في لقاء"، " على هامش": the end of a noun-phrase object
 
 
@@ -241,7 +243,8 @@ def _reporting_phrases(listed: Callable[[str], list[str]]) -> dict[str, Any]:
     the person named after it); places never the subject of a masculine verb ('حث لندن على');
     honorific pronouns standing for the last person ('وأضاف معاليه'); statement nouns a relative
     cue may describe ('بيان لوزارة الدفاع قال إن'); the context phrases that end a noun phrase
-    ('عبر عن مخاوف واشنطن في لقاء مع ...')."""
+    ('عبر عن مخاوف واشنطن في لقاء مع ...'); words after كان that are no name ('وكان هناك');
+    quantifiers whose noun phrase is an addressee ('حث جميع الأطراف على')."""
     return {
         "after_mark": re.compile(
             r"[\"»]\s*،\s*(?:(?:" + _alt(listed("quote_resumptives")) + r")\s+)?$"
@@ -251,6 +254,8 @@ def _reporting_phrases(listed: Callable[[str], list[str]]) -> dict[str, Any]:
         "honorific_pronouns": frozenset(listed("honorific_pronouns")),
         "statement_nouns": frozenset(listed("statement_nouns")),
         "name_titles": frozenset(listed("name_titles")),
+        "not_names": frozenset(listed("not_names")),
+        "quantifiers": frozenset(listed("quantifiers")),
         "future_lead": re.compile(r"(?:" + _alt(listed("future_leads")) + r")\s*$"),
         "context_phrase": re.compile(r"\s(?:" + _alt(listed("context_phrases")) + r")(?!\w)"),
     }

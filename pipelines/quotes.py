@@ -21,6 +21,7 @@ from pipelines.segment import QuoteSpan, Unit, outer_quotes
 from pipelines.speakers import Mention
 from pipelines.subjects import (
     EXPLICIT_MODES,
+    LI_ARTICLE,
     QUOTE_OPENERS,
     SPEAKER_KINDS,
     Covered,
@@ -347,7 +348,7 @@ def nominal(
             and (len(t.text) > 3 or t.text[1:] == "ما")  # "أشاد بما سماه ...
             and spec.nominal_any
             and t.text[1:].isalpha()
-            and (p != "ل" or (t.text.startswith("لل") and i <= 1))
+            and (p != "ل" or (t.text.startswith(LI_ARTICLE) and i <= 1))
         ):
             # "دعا للحوار": لـ only before the article (لبنان، لندن are names) and right after
             # the cue or its subject, its word kept whole (the article's alif is gone).

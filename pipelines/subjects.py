@@ -605,10 +605,6 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     return Subject(M.OTHER, other_span=span)
 
 
-# Words after كان that are no one's name: "وكان هناك ..."، "وكان ثمة ...".
-NOT_NAMES = frozenset(["هناك", "هنا", "ثمة", "قد", "لدى", "عليه", "لها", "له", "يوم"])
-
-
 def auxiliary_other(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
     """A sentence opening with كان, an unregistered name and a verb ("وكان شكري استهل المؤتمر
     ...، وأضاف أنه"): that person is the subject a later dropped pronoun continues."""
@@ -623,7 +619,7 @@ def auxiliary_other(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
         w1.isalpha()
         and len(w1) >= 3
         and not w1.startswith(ARTICLE)
-        and w1 not in NOT_NAMES
+        and w1 not in lex.not_names
         and w1 not in lex.adverbials
         and w1 not in lex.particles
         and w1 not in lex.complementizers
@@ -976,10 +972,6 @@ def _participle_at(v: FieldView, t: Tok) -> bool:
     return spec is not None and spec.kind == CueKind.PARTICIPLE
 
 
-# A quantified noun phrase after a verb with an addressee is the addressee: "حث جميع الأطراف على".
-QUANTIFIERS = frozenset(["جميع", "كل", "كافة"])
-
-
 def addressee_first(v: FieldView, toks: tuple[Tok, ...], spec: CueSpec) -> bool:
     """A feminine noun right after a masculine verb that takes an addressee is that addressee,
     not the subject, which is dropped: "كما حث لندن على ..."، "ودعا الحكومة البريطانية إلى ...".
@@ -987,7 +979,7 @@ def addressee_first(v: FieldView, toks: tuple[Tok, ...], spec: CueSpec) -> bool:
     if not spec.preps or spec.through_only or spec.group:
         return False
     w = toks[0].text
-    quantifier = w in QUANTIFIERS  # "وحث جميع الأطراف في اليمن على ..."
+    quantifier = w in v.lex.quantifiers  # "وحث جميع الأطراف في اليمن على ..."
     if not (quantifier or w in v.lex.feminine_places or (w.endswith("ة") and len(w) > 3)):
         return False
     return any(
