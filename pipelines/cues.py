@@ -196,7 +196,9 @@ def load_cues() -> CueLexicon:
         content_end=re.compile(
             r"،\s*(?:(?:"
             + _alt(listed("content_enders"))
-            + r")(?!\w)(?!\s+(?:" + _alt(listed("time_adjectives")) + r"))|(?:"
+            + r")(?!\w)(?!\s+(?:"
+            + _alt(listed("time_adjectives"))
+            + r"))|(?:"
             + _alt(listed("media_attribution_leads"))
             + r")\s*(?:[^\s،.]+\s+){0,2}?(?:"
             + _alt(listed("media_attribution_sources"))

@@ -280,7 +280,7 @@ def nisba_countries() -> dict[str, str]:
 def _plural_patterns(lex: dict, nisba: str, honor: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The next country of a dual or plural office ("والأمريكي"، "وتركيا": a country the
     lexicon does not list is still one), and the dual or plural office words themselves."""
-    dual_next = re.compile(r"\s*(?P<o>و)(?P<m>(?P<nisba>" + nisba + r")|[^\W\d_]{3,})" + _E)
+    dual_next = re.compile(r"\s*،?\s*(?P<o>و)(?P<m>(?P<nisba>" + nisba + r")|[^\W\d_]{3,})" + _E)
     plural_words = [fold(w) for ws in lex["dual_role_words"].values() for w in ws]
     plural_office = re.compile(r"(?:" + honor + r")(?:" + _alt(plural_words) + r")" + _E)
     return dual_next, plural_office

@@ -36,6 +36,8 @@ OFFICE_NAME_CHARS = 40
 CLAUSE_CHARS = 200
 # "ومن المنتظر أن " before a present-tense cue: the longest lead of grammar.json's future_leads.
 FUTURE_LEAD_CHARS = 20
+# Sentences before its own a group subject ("الوزيران"، "وأكدا") looks back for the people it names.
+GROUP_LOOKBACK = 4
 # "وأعلنت روسيا الأربعاء على لسان ...": the state and a day or two stand before the phrase.
 THROUGH_SPEAKER_CHARS = 40
 # A subject noun phrase of someone else is at most 8 tokens; beyond that it is content.
@@ -61,6 +63,8 @@ LI_ARTICLE = "لل"  # لـ + article after a verb ("قال للصحفيين"): 
 # Mention kinds that may be a speaker themselves (a "person" is someone else's title).
 SPEAKER_KINDS = (K.NAME, K.ROLE, K.WEAK_NAME, K.GENERIC, K.COUNTERPART, K.LATTER)
 OFFICE_KINDS = (K.ROLE, K.PERSON, K.GENERIC)
+# Mentions that name a group's member by themselves (not "نظيره"، "الأخير"، "الوزير").
+GROUP_ANCHORS = (K.NAME, K.ROLE, K.WEAK_NAME)
 # Subjects a later dropped pronoun continues.
 EXPLICIT_MODES = (M.EXPLICIT, M.OTHER, M.SVO, M.ACCORDING)
 
@@ -785,7 +789,7 @@ def subject_of(
         before = svo_subject(v, hit, unit) or fronted_subject(v, hit, unit)
     if before is not None:
         return before, hit.end
-    group = group_subject(v, hit, unit, p, last)
+    group = group_subject(v, hit, unit, p, last, content)
     if group is not None:
         return group
     if kind == CueKind.IMPERFECT:
@@ -794,27 +798,66 @@ def subject_of(
 
 
 def group_subject(
-    v: FieldView, hit: CueHit, unit: Unit, p: int, last: Subject | None
+    v: FieldView, hit: CueHit, unit: Unit, p: int, last: Subject | None, content: Covered
 ) -> tuple[Subject | None, int] | None:
     """A group as subject: "وقال الوزيران إن"، "وأكد الوزراء الثلاثة على"، or a dual or plural
     verb with its subject dropped ("وأكدا أن"): the group named before, when the last subject
-    named two or more people ("والتقى لافروف وكيري ..."); no candidate otherwise. None when
-    the subject is no group."""
+    named two or more people ("والتقى لافروف وكيري ..."), else the people named together in
+    an earlier sentence of the paragraphs before (``named_group``); no candidate otherwise.
+    None when the subject is no group."""
     lex = v.lex
     toks = v.toks(p, min(unit.end, p + CLAUSE_CHARS))
     after = p
     if toks and toks[0].text in lex.group_subjects:
         after = toks[0].end
+        nxt = 1
         if len(toks) > 1 and toks[1].text in lex.group_counts:
             after = toks[1].end
+            nxt = 2
         chain, q = mention_chain(v, after, unit.end)
         if chain:  # "وقال الوزيران لافروف وكيري إن"
             return Subject(M.EXPLICIT, chain), q
+        if len(toks) > nxt and toks[nxt].text.startswith(ARTICLE):
+            return None, hit.end  # "الجانبان الروسي والتركي": the sides, countries
     elif not hit.spec.group:
         return None
     if last is not None and len(last.mentions) > 1:
         return Subject(M.PRODROP, antecedent=last), after
+    if (last is not None and last.mode == M.OTHER) or v.lex.relative_before.search(
+        v.text, max(unit.start, hit.outer_start - RELATIVE_CHARS), hit.outer_start
+    ):
+        return None, hit.end  # someone else spoke last; "الذين قالوا": the relative's antecedent
+    group = named_group(v, hit, content)
+    if group is not None:
+        return Subject(M.PRODROP, antecedent=group), after
     return None, hit.end
+
+
+def named_group(v: FieldView, hit: CueHit, content: Covered) -> Subject | None:
+    """The people an earlier sentence names together ("التقى وزير الخارجية الأمريكي جون كيري
+    نظيره الروسي سيرغي لافروف"، "وعقد وزراء الخارجية الروسي سيرغي لافروف والتركي ..."): in the
+    cue's own sentence before it or in the ``GROUP_LOOKBACK`` sentences before, the nearest with
+    two or more mentions outside quoted content, one of them a name or an office, or with one
+    after a plural office. A group verb or noun has no antecedent otherwise."""
+    ui = bisect_right([u.start for u in v.units], hit.outer_start) - 1
+    for j in range(ui, max(-1, ui - 1 - GROUP_LOOKBACK), -1):
+        u = v.units[j]
+        ms = [
+            m
+            for m in v.mentions_in(u.start, min(u.end, hit.outer_start))
+            if (m.kind in SPEAKER_KINDS or m.kind == K.PERSON) and m.start not in content
+        ]
+        # A title inside a longer mention is the same person.
+        ms = [
+            m
+            for m in ms
+            if not any(o is not m and o.start <= m.start and m.end <= o.end for o in ms)
+        ]
+        if not any(m.kind in GROUP_ANCHORS for m in ms):
+            continue  # a counterpart alone depends on whose: "أردوغان ونظيره الروسي"
+        if len(ms) > 1 or patterns().plural_office.search(v.text, u.start, ms[0].end):
+            return Subject(M.EXPLICIT, tuple(ms))
+    return None
 
 
 def past_relative_clause(v: FieldView, pos: int, unit: Unit) -> int:
