@@ -84,6 +84,7 @@ class CueLexicon:
     relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
     relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
     resumptives: frozenset[str]  # "فيها" after a verb, referring back: "تصريحات قال فيها"
+    according_relatives: frozenset[str]  # "بحسب ما أعلن"، "وفقا لما قاله": ما before a verb
     group_subjects: frozenset[str]  # "الوزيران"، "الجانبان": the group named before
     group_counts: frozenset[str]  # "الثلاثة" after a group noun
     article_shaped_verbs: frozenset[str]  # verbs that look like "ال" + noun: "التقى"
@@ -193,23 +194,14 @@ def load_cues() -> CueLexicon:
         content_breakers=folded("content_breakers", grammar),
         according_after_only=folded("according_after_only", grammar),
         postposed_lead=re.compile(r"،\s*(?:" + _alt(listed("postposed_leads")) + r")\s*$"),
-        content_end=re.compile(
-            r"،\s*(?:(?:"
-            + _alt(listed("content_enders"))
-            + r")(?!\w)(?!\s+(?:"
-            + _alt(listed("time_adjectives"))
-            + r"))|(?:"
-            + _alt(listed("media_attribution_leads"))
-            + r")\s*(?:[^\s،.]+\s+){0,2}?(?:"
-            + _alt(listed("media_attribution_sources"))
-            + r"))(?!\w)"
-        ),
+        content_end=_content_end(listed),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
         relative_masculine=fold(grammar["relative_masculine"]),
         relative_clause=re.compile(
             r"\s*،\s*و?(?:" + _alt(listed("relative_pronouns")) + r")(?!\w)"
         ),
         resumptives=folded("resumptives", grammar),
+        according_relatives=folded("according_relatives", grammar),
         group_subjects=folded("group_subjects", grammar),
         group_counts=folded("group_counts", grammar),
         article_shaped_verbs=folded("article_shaped_verbs", grammar),
@@ -236,6 +228,22 @@ def load_cues() -> CueLexicon:
         object_preps=folded("object_prepositions", grammar),
         with_preps=folded("with_prepositions", grammar),
         **_reporting_phrases(listed),
+    )
+
+
+def _content_end(listed: Callable[[str], list[str]]) -> re.Pattern[str]:
+    """The reporter's commentary after a comma that ends content: "، في إشارة إلى"، "، في وقت"
+    (not "في وقت سابق")، "، بحسب وكالة ..."."""
+    return re.compile(
+        r"،\s*(?:(?:"
+        + _alt(listed("content_enders"))
+        + r")(?!\w)(?!\s+(?:"
+        + _alt(listed("time_adjectives"))
+        + r"))|(?:"
+        + _alt(listed("media_attribution_leads"))
+        + r")\s*(?:[^\s،.]+\s+){0,2}?(?:"
+        + _alt(listed("media_attribution_sources"))
+        + r"))(?!\w)"
     )
 
 

@@ -28,6 +28,7 @@ from pipelines.subjects import (
     FieldView,
     Subject,
     Tok,
+    according_relative,
     first_person_at,
     is_complementizer,
     is_head,
@@ -209,9 +210,10 @@ def is_boundary(v: FieldView, h: CueHit, unit: Unit) -> bool:
     a verb with its conjunction ("وقال"), a verb after a comma, or one with a named subject."""
     kind = h.spec.kind
     if kind == CueKind.ACCORDING:
-        # "وفق خطة محددة" inside content is no attribution; "وبحسب كيري" is.
+        # "وفق خطة محددة" inside content is no attribution; "وبحسب كيري"، "بحسب ما أعلن
+        # لافروف" are.
         chain, _ = mention_chain(v, h.end, unit.end, allow_clitic=True)
-        return bool(chain)
+        return bool(chain or according_relative(v, h, unit)[0])
     if kind == CueKind.PARTICIPLE or h.prefixed:
         return True
     prev = v.text[max(unit.start, h.outer_start - COMMA_CHARS) : h.outer_start].strip()
@@ -390,8 +392,13 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
         return None
     toks = s.toks
     k = 1 if toks and toks[0].text == "،" else 0
-    if k < len(toks) and toks[k].text in s.v.lex.according_resumptives:
+    resumed = k < len(toks) and toks[k].text in s.v.lex.according_resumptives
+    if resumed:
         k += 1
+    if not resumed and according_relative(s.v, s.hit, s.unit)[0]:
+        # "...، بحسب ما أعلن لافروف في مؤتمر صحفي.": the content came before, unless a
+        # resumptive follows the subject ("وبحسب ما قاله لافروف، فإن ...").
+        return _content_before(s, "according_after", _COMMA_BEFORE) or Step.STOP
     relative_cue = (
         k + 1 < len(toks)
         and toks[k].text == s.v.lex.relative_masculine

@@ -742,8 +742,10 @@ def subject_of(
     if kind == CueKind.PARTICIPLE:
         return participle_subject(v, hit, unit, unit_subjects, last, content), hit.end
     if kind == CueKind.ACCORDING:
-        # "وبحسب كيري، فإن الجانبين ..."، "وفقا لما قاله لافروف".
+        # "وبحسب كيري، فإن الجانبين ..."، "بحسب ما أعلن لافروف".
         chain, p = mention_chain(v, hit.end, unit.end, allow_clitic=True)
+        if not chain:
+            chain, p = according_relative(v, hit, unit)
         return (Subject(M.ACCORDING, chain), p) if chain else (None, hit.end)
     if kind == CueKind.SAID_OF:
         return said_of_subject(v, hit, unit), hit.end
@@ -795,6 +797,23 @@ def subject_of(
     if kind == CueKind.IMPERFECT:
         return None, hit.end  # present-tense verbs report only with an explicit subject
     return subject_after(v, hit, unit, p, last)
+
+
+def according_relative(v: FieldView, hit: CueHit, unit: Unit) -> tuple[tuple[Mention, ...], int]:
+    """The subject of "ما" + a speech verb after an "according to" phrase ("بحسب ما أعلن
+    لافروف"، "وفقا لما قاله وزير الخارجية الروسي"، "وفق ما أكدته الخارجية"); none otherwise.
+    The verb may carry the object pronoun that "ما" leaves ("قاله"، "أعلنته")."""
+    toks = v.toks(hit.end, min(unit.end, hit.end + CLAUSE_CHARS))
+    if len(toks) < 3 or toks[0].text not in v.lex.according_relatives:
+        return (), hit.end
+    verb = toks[1].text
+    specs = v.lex.specs
+    if not any(
+        verb[: len(verb) - n] in specs and specs[verb[: len(verb) - n]].kind == CueKind.VERB
+        for n in (0, 1, 2)
+    ):
+        return (), hit.end
+    return mention_chain(v, toks[1].end, unit.end)
 
 
 def group_subject(
