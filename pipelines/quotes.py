@@ -419,13 +419,24 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
 _COMMA_BEFORE = re.compile(r"،\s*$")
 
 
+def _other_word(v: FieldView, h: CueHit, unit: Unit) -> bool:
+    """An ambiguous cue form standing bare, with no speaker after it: its other word ("بين
+    الحكومة والمعارضة" is "between"), no cue of the clause."""
+    if not h.spec.ambiguous or h.prefixed:
+        return False
+    chain, _ = mention_chain(v, h.end, unit.end)
+    return not chain
+
+
 def _content_before(s: Scan, rule: RuleName, lead_pattern: re.Pattern[str]) -> Frame | None:
     """The clause before the comma that precedes the cue (and its lead: "بحسب ما"), from the
     sentence's start, when no other cue stands in it and it is long enough to be speech."""
     v, unit, hit = s.v, s.unit, s.hit
     window = max(unit.start, hit.outer_start - LEAD_CHARS)
     lead = lead_pattern.search(v.text, window, hit.outer_start)
-    if lead is None or any(unit.start <= h.outer_start < lead.start() for h in s.hits):
+    if lead is None or any(
+        unit.start <= h.outer_start < lead.start() and not _other_word(v, h, unit) for h in s.hits
+    ):
         return None
     a, b = strip_span(v, unit.start, lead.start())
     if words(v.text, a, b) < MIN_SPEECH_WORDS:
