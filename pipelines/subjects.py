@@ -908,6 +908,16 @@ def participle_subject(
         and m.start not in content
         and not counterpart_object(v, m)
     ]
+    # "نائب وزير الخارجية الروسي": an office right after another person's title is part of
+    # that title (construct state), not a speaker of its own.
+    prior = [
+        m
+        for m in prior
+        if not any(
+            o.kind == K.PERSON and o.end <= m.start and not v.text[o.end : m.start].strip()
+            for o in prior
+        )
+    ]
     # "محادثات لافروف مع نظرائه القطري والأميركي ...، معتبرا": a counterpart after a name
     # is whom the named one met, not the clause's subject.
     named = [m for m in prior if m.kind != K.COUNTERPART]
