@@ -45,6 +45,7 @@ class CueSpec:
     group: bool = False  # a dual or plural form: "وأكدا"، "وشددوا"
     through_only: bool = False  # "وأعلنت روسيا على لسان ...": a cue only before على لسان
     bare_after_subject: bool = False  # "أعلن المعلم تعديل القانون": a bare object only then
+    after_ma: bool = False  # "ما قاله كيري من أنه": a cue only after the relative ما
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class CueLexicon:
     relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
     relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
     resumptives: frozenset[str]  # "فيها" after a verb, referring back: "تصريحات قال فيها"
+    relative_ma: frozenset[str]  # "ما"، "مما"، "بما": before a cue that carries its object
     according_relatives: frozenset[str]  # "بحسب ما أعلن"، "وفقا لما قاله": ما before a verb
     group_subjects: frozenset[str]  # "الوزيران"، "الجانبان": the group named before
     group_counts: frozenset[str]  # "الثلاثة" after a group noun
@@ -137,6 +139,7 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
                 e.get("group", False),
                 e.get("through_only", False),
                 e.get("bare_after_subject", False),
+                e.get("after_ma", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
@@ -148,6 +151,7 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
             base.nominal_any,
             object_first=base.object_first,
             bare_after_subject=base.bare_after_subject,
+            after_ma=base.after_ma,
         )
     for f in data["according_to"]:
         specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))
@@ -201,6 +205,7 @@ def load_cues() -> CueLexicon:
             r"\s*،\s*و?(?:" + _alt(listed("relative_pronouns")) + r")(?!\w)"
         ),
         resumptives=folded("resumptives", grammar),
+        relative_ma=folded("relative_ma", grammar),
         according_relatives=folded("according_relatives", grammar),
         group_subjects=folded("group_subjects", grammar),
         group_counts=folded("group_counts", grammar),
@@ -275,7 +280,14 @@ def find_cues(text: str, start: int, end: int) -> list[CueHit]:
     """Every cue in text[start:end], in text order, longest form first where forms overlap."""
     lex = load_cues()
     specs = lex.specs
-    return [
+    hits = [
         CueHit(m.start("cue"), m.end("cue"), m.start(), specs[m.group("cue")])
         for m in lex.pattern.finditer(text, start, end)
     ]
+    return [h for h in hits if not h.spec.after_ma or _after_ma(lex, text, h.outer_start)]
+
+
+def _after_ma(lex: CueLexicon, text: str, pos: int) -> bool:
+    """Whether the word before ``pos`` is the relative ما ("ما قاله"، "مما أكده")."""
+    words = text[max(0, pos - 8) : pos].split()
+    return bool(words) and words[-1] in lex.relative_ma
