@@ -22,6 +22,8 @@ M = SubjectMode
 
 # Look-ahead for a title's apposition or an unregistered name: three words fit in 60 characters.
 APPOSITION_CHARS = 60
+# Words of a first title before the five's office in apposition ("نائب رئيس مجلس الوزراء").
+SECOND_TITLE_WORDS = 4
 # A surname used alone ("لكن حبيب أكد") ended its full name within the 3,000 characters before.
 NAME_REUSE_CHARS = 3000
 # The given name before it is one word of at most 20 characters.
@@ -260,6 +262,8 @@ def mention_chain(
             p += 1
         if m.kind in OFFICE_KINDS:
             named = name_in_apposition(v, p, limit)
+            if named is None and m.kind == K.PERSON:
+                named = second_title_name(v, p, limit)
             if named is not None:
                 # "وزير الثقة جون كيري"، "وزير خارجية الولايات المتحدة الأمريكية جون كيري":
                 # a title, a word or two, then a known name: the name is the speaker.
@@ -300,6 +304,31 @@ def name_in_apposition(v: FieldView, pos: int, limit: int) -> Mention | None:
             or w in lex.adverbials
             or w in lex.specs
             or w in lex.complementizers
+        ):
+            return None
+    return None
+
+
+def second_title_name(v: FieldView, pos: int, limit: int) -> Mention | None:
+    """The five's office and name as a second title in apposition to a first one: "نائب رئيس
+    مجلس الوزراء وزير الخارجية والمغتربين وليد المعلم". The first title must be complete, its
+    last word definite ("... مجلس الوزراء"), so that the office starts a new noun phrase;
+    "مستشار وزير الخارجية الروسي سيرغي لافروف" (construct state) is the adviser's title."""
+    lex = v.lex
+    words = _words_at(v, pos, limit)[: SECOND_TITLE_WORDS + 1]
+    for k, t in enumerate(words):
+        m = v.mention_at.get(t.start)
+        if m is not None and m.kind == K.NAME and m.outer_start == m.start:
+            return m if k > 0 and words[k - 1].text.startswith(ARTICLE) else None
+        w = t.text
+        if (
+            not w.isalpha()
+            or w in lex.adverbials
+            or w in lex.specs
+            or w in lex.complementizers
+            or w in lex.particles
+            or w in lex.with_preps
+            or w in lex.object_preps
         ):
             return None
     return None
