@@ -85,6 +85,7 @@ class CueLexicon:
     relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
     relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
     resumptives: frozenset[str]  # "فيها" after a verb, referring back: "تصريحات قال فيها"
+    title_links: frozenset[str]  # "باسم" in "المتحدث باسم وزير الخارجية": title to office
     relative_ma: frozenset[str]  # "ما"، "مما"، "بما": before a cue that carries its object
     according_relatives: frozenset[str]  # "بحسب ما أعلن"، "وفقا لما قاله": ما before a verb
     group_subjects: frozenset[str]  # "الوزيران"، "الجانبان": the group named before
@@ -205,6 +206,7 @@ def load_cues() -> CueLexicon:
             r"\s*،\s*و?(?:" + _alt(listed("relative_pronouns")) + r")(?!\w)"
         ),
         resumptives=folded("resumptives", grammar),
+        title_links=folded("title_links", grammar),
         relative_ma=folded("relative_ma", grammar),
         according_relatives=folded("according_relatives", grammar),
         group_subjects=folded("group_subjects", grammar),

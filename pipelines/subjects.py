@@ -262,6 +262,13 @@ def mention_chain(
             p += 1
         if m.kind in OFFICE_KINDS:
             named = name_in_apposition(v, p, limit)
+            if named is not None and m.kind == K.PERSON and in_construct(v, m, named):
+                # "المتحدث باسم وزير الخارجية الأمريكي جون كيري"، "مساعد وزير الدفاع تشاك
+                # هاغل": the title is someone else's, the minister its complement.
+                m = replace(m, end=named.end)
+                p = named.end
+                chain.append(m)
+                continue
             if named is None and m.kind == K.PERSON:
                 named = second_title_name(v, p, limit)
             if named is not None:
@@ -307,6 +314,16 @@ def name_in_apposition(v: FieldView, pos: int, limit: int) -> Mention | None:
         ):
             return None
     return None
+
+
+def in_construct(v: FieldView, title: Mention, named: Mention) -> bool:
+    """Whether another person's title governs the five's office and name after it ("مساعد
+    وزير الدفاع الأمريكي تشاك هاغل"، "المتحدث باسم وزير الخارجية"): the name mention holds
+    an office, and nothing but a preposition of the title stands between them."""
+    if named.role is None:
+        return False
+    between = v.text[title.end : named.start].split()
+    return all(w in v.lex.title_links for w in between)
 
 
 def second_title_name(v: FieldView, pos: int, limit: int) -> Mention | None:
