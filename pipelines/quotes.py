@@ -29,6 +29,7 @@ from pipelines.subjects import (
     Subject,
     Tok,
     according_relative,
+    complement_subject,
     first_person_at,
     is_complementizer,
     is_head,
@@ -944,7 +945,7 @@ def detect_unit(
     consumed = unit.start
     unit_subjects: list[Subject] = [opening] if opening is not None else []
     for hit in hits:
-        if hit.outer_start < consumed:
+        if hit.outer_start < consumed and not nested_report(v, hit, unit, out):
             continue
         subject, after = subject_of(v, hit, unit, unit_subjects, last, covered)
         if subject is None:
@@ -966,8 +967,23 @@ def detect_unit(
         if cand is not None:
             out.append(cand)
             covered.add(cand.content_start, cand.content_end)
-        consumed = frame.resume
+        consumed = max(consumed, frame.resume)
     return out, last
+
+
+def nested_report(v: FieldView, hit: CueHit, unit: Unit, found: list[Candidate]) -> bool:
+    """A cue inside the indirect content of the unit's last record, whose subject is one of
+    the five right after that content's complementizer: "وقال البنتاغون إن هاغل أكد أن ...".
+    The source's record stands, and the statement it reports is the speaker's own record."""
+    if not found or hit.spec.kind != CueKind.VERB:
+        return False
+    outer = found[-1]
+    if outer.quote_type == "direct" or not (
+        outer.content_start <= hit.outer_start < outer.content_end
+    ):
+        return False
+    subject = complement_subject(v, hit, unit)
+    return subject is not None and all(m.kind in NAME_KINDS for m in subject.mentions)
 
 
 def detect(v: FieldView) -> tuple[Candidate, ...]:
