@@ -31,6 +31,7 @@ from pipelines.subjects import (
     according_relative,
     complement_subject,
     first_person_at,
+    is_ambiguous_head,
     is_complementizer,
     is_head,
     mention_chain,
@@ -359,7 +360,7 @@ def nominal(
     if (
         i > 2
         and toks[i - 1].text != "،"
-        and (t.text in lex.ambiguous_heads or not is_head(v, t.text))
+        and (is_ambiguous_head(v, t.text) or not is_head(v, t.text))
     ):
         return None  # a bare object noun comes right after the cue and its subject
     if is_head(v, t.text):
@@ -651,7 +652,7 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
         or (
             i <= NOMINAL_AFTER_ADVERBIAL_TOKENS
             and is_head(v, t.text)
-            and t.text not in v.lex.ambiguous_heads
+            and not is_ambiguous_head(v, t.text)
             and toks[0].text in v.lex.adverbials
         )
     ):

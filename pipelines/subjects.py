@@ -205,6 +205,14 @@ def is_head(v: FieldView, word: str) -> bool:
     return word in heads or bare in heads or v.lex.possessive.sub("", bare) in heads
 
 
+def is_ambiguous_head(v: FieldView, word: str) -> bool:
+    """A position noun that is also a verb or a common noun, with or without its article or a
+    possessive ("عقد"، "عقده": "he held it")."""
+    amb = v.lex.ambiguous_heads
+    bare = word.removeprefix(ARTICLE)
+    return word in amb or bare in amb or v.lex.possessive.sub("", bare) in amb
+
+
 def is_complementizer(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
     if toks[i].text not in v.lex.complementizers:
         return False
