@@ -89,6 +89,7 @@ class CueLexicon:
     relative_ma: frozenset[str]  # "ما"، "مما"، "بما": before a cue that carries its object
     according_relatives: frozenset[str]  # "بحسب ما أعلن"، "وفقا لما قاله": ما before a verb
     group_subjects: frozenset[str]  # "الوزيران"، "الجانبان": the group named before
+    dual_subjects: frozenset[str]  # the two of them: "الوزيران"، "الجانبان"، "الطرفان"
     group_counts: frozenset[str]  # "الثلاثة" after a group noun
     article_shaped_verbs: frozenset[str]  # verbs that look like "ال" + noun: "التقى"
     demonstratives: frozenset[str]
@@ -210,6 +211,7 @@ def load_cues() -> CueLexicon:
         relative_ma=folded("relative_ma", grammar),
         according_relatives=folded("according_relatives", grammar),
         group_subjects=folded("group_subjects", grammar),
+        dual_subjects=folded("dual_subjects", grammar),
         group_counts=folded("group_counts", grammar),
         article_shaped_verbs=folded("article_shaped_verbs", grammar),
         demonstratives=folded("demonstratives", grammar),

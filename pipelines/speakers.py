@@ -168,6 +168,16 @@ def read_registry_file(path: str) -> dict:
     return data
 
 
+def speaker_country(speaker_id: str) -> str | None:
+    """The country of a registry speaker's office ("ru" for Lavrov), or None."""
+    return _speaker_countries(registry_in_use()).get(speaker_id)
+
+
+@lru_cache(maxsize=8)
+def _speaker_countries(path: str) -> dict[str, str]:
+    return {o.holder: o.country for o in load_registry(path).offices if o.tracked}
+
+
 def load_registry(path: str | None = None) -> Registry:
     """The registry at ``path`` (default: the one in use), checked (``registry.check``):
     a registry with an error raises :class:`RegistryError` naming every problem. Read once

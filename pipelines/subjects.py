@@ -15,7 +15,7 @@ from typing import NamedTuple
 from pipelines.cues import CueHit, CueKind, CueLexicon, CueSpec, load_cues
 from pipelines.records import MentionKind, SubjectMode
 from pipelines.segment import Unit
-from pipelines.speakers import Mention, patterns, plural_next
+from pipelines.speakers import Mention, patterns, plural_next, speaker_country
 
 K = MentionKind
 M = SubjectMode
@@ -40,6 +40,9 @@ CLAUSE_CHARS = 200
 FUTURE_LEAD_CHARS = 20
 # Sentences before its own a group subject ("الوزيران"، "وأكدا") looks back for the people it names.
 GROUP_LOOKBACK = 4
+# Sentences a dual looks back for the last two people named apart ("هيجل" ... "الوزير الروسي").
+PAIR_LOOKBACK = 8
+DUAL_ENDING = "ا"  # "قالا"، "أكدا": a dual verb (the plural ends in "وا")
 # "وأعلنت روسيا الأربعاء على لسان ...": the state and a day or two stand before the phrase.
 THROUGH_SPEAKER_CHARS = 40
 # A subject noun phrase of someone else is at most 8 tokens; beyond that it is content.
@@ -881,7 +884,9 @@ def group_subject(
     lex = v.lex
     toks = v.toks(p, min(unit.end, p + CLAUSE_CHARS))
     after = p
+    dual = hit.spec.group and hit.spec.form.endswith(DUAL_ENDING)
     if toks and toks[0].text in lex.group_subjects:
+        dual = toks[0].text in lex.dual_subjects
         after = toks[0].end
         nxt = 1
         if len(toks) > 1 and toks[1].text in lex.group_counts:
@@ -900,10 +905,32 @@ def group_subject(
         v.text, max(unit.start, hit.outer_start - RELATIVE_CHARS), hit.outer_start
     ):
         return None, hit.end  # someone else spoke last; "الذين قالوا": the relative's antecedent
-    group = named_group(v, hit, content)
+    group = named_group(v, hit, content) or (last_pair(v, hit, content) if dual else None)
     if group is not None:
         return Subject(M.PRODROP, antecedent=group), after
     return None, hit.end
+
+
+def last_pair(v: FieldView, hit: CueHit, content: Covered) -> Subject | None:
+    """The two people a dual ("الوزيران"، "وأكدا") stands for when no sentence names them
+    together: the last two named in the ``PAIR_LOOKBACK`` sentences before, by name or office,
+    of two countries (a name counts as its office's: "هيجل" ... "الوزير الروسي")."""
+    ui = bisect_right([u.start for u in v.units], hit.outer_start) - 1
+    start = v.units[max(0, ui - PAIR_LOOKBACK)].start
+    pair: list[Mention] = []
+    keys: set[str | None] = set()
+    for m in reversed(v.mentions_in(start, hit.outer_start)):
+        if m.kind not in (K.NAME, K.ROLE, K.GENERIC) or m.start in content:
+            continue
+        key = speaker_country(m.speaker_id) if m.speaker_id else m.country
+        if key is None:
+            return None
+        if key not in keys:
+            keys.add(key)
+            pair.append(m)
+        if len(pair) == 2:
+            return Subject(M.EXPLICIT, tuple(reversed(pair)))
+    return None
 
 
 def named_group(v: FieldView, hit: CueHit, content: Covered) -> Subject | None:
