@@ -61,6 +61,8 @@ __all__ = [
 NAME_KINDS = (MentionKind.NAME, MentionKind.WEAK_NAME)
 # Tokens read after a cue for its complement: past 45 the verb governs nothing more.
 FRAME_SCAN_TOKENS = 45
+# Tokens a comma-set source ("، بحسب وكالة تاس،") may hold before its closing comma.
+ASIDE_TOKENS = 12
 # A nominal object starts within 5 tokens of the cue ("شدد وزير الخارجية الروسي على ...").
 NOMINAL_NEAR_TOKENS = 5
 # After a fronted adverbial, a position noun may stand up to 14 tokens on ("أكد أمس في ...").
@@ -144,6 +146,7 @@ class Scan:
     ui: int  # the unit's index in ``v.units``
     immediate: bool = True
     named: bool = False  # the cue's subject is a speaker mention standing right after it
+    skip_to: int = -1  # tokens before this index are an aside the walk reads past
 
     def frame(self, a: int, b: int, qtype: QuoteType, rule: RuleName, resume: int) -> Frame:
         return Frame(self.hit.start, self.cue_end, a, b, qtype, rule, resume)
@@ -486,6 +489,24 @@ def _named_subject(s: Scan) -> bool:
     return bool(chain) and chain[0].kind in SPEAKER_KINDS
 
 
+def source_aside(s: Scan, i: int) -> Step | None:
+    # A source set off by commas between the subject and the complement is read past: "وقال
+    # لافروف، بحسب وكالة تاس، إن ..."، "وأكد كيري، وفق ما نقلت عنه الوكالة، أن ...".
+    later = s.later_cues.get(s.toks[i].start)
+    if later is None or later.spec.kind != CueKind.ACCORDING or i == 0:
+        return None
+    if s.toks[i - 1].text != "،":
+        return None
+    for j in range(i + 1, min(len(s.toks), i + ASIDE_TOKENS)):
+        t = s.toks[j]
+        if t.text == "،":
+            s.skip_to = j
+            return Step.NEXT
+        if t.text in _SENTENCE_ENDS or is_complementizer(s.v, s.toks, j):
+            return None
+    return None
+
+
 def later_cue(s: Scan, i: int) -> Step | None:
     # Another cue before any complement ("قال ... وأضاف"): this one governs nothing. A bare
     # ambiguous form is its other word ("قال عبر الهاتف إن": عبر is "via").
@@ -757,6 +778,7 @@ RULES: tuple[Rule, ...] = (
     according_to,
     cue_after_quote,
     cue_after_content,
+    source_aside,
     later_cue,
     joined_cue,
     cue_quote,
@@ -790,6 +812,8 @@ def find_frame(
     later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
     s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end, ui, named=named)
     for i, t in enumerate(toks[:FRAME_SCAN_TOKENS]):
+        if i < s.skip_to:
+            continue
         for rule in RULES:
             out = rule(s, i)
             if out is None:
