@@ -20,6 +20,7 @@ from pipelines.records import MentionKind, QuoteType, RuleName, SubjectMode
 from pipelines.segment import QuoteSpan, Unit, outer_quotes
 from pipelines.speakers import Mention
 from pipelines.subjects import (
+    ARTICLE,
     EXPLICIT_MODES,
     LI_ARTICLE,
     QUOTE_OPENERS,
@@ -936,7 +937,10 @@ def _candidate(v: FieldView, ui: int, f: Frame, subject: Subject) -> Candidate |
         # One quoted word is what the speaker called it: 'وصف الاتهامات بأنها "هراء"'.
         c, e = c + 1, e - 1
         return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, "direct", f.rule, subject)
-    if words(text, c, e) < (1 if quoted_word else MIN_QUOTE_WORDS):
+    # One definite noun is a whole position after its preposition: "دعا إلى الحوار"، "داعيا
+    # للحوار"، "حذر من التصعيد".
+    nominal_word = f.quote_type == "nominal" and text[c:e].startswith((ARTICLE, LI_ARTICLE))
+    if words(text, c, e) < (1 if quoted_word or nominal_word else MIN_QUOTE_WORDS):
         return None
     return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, f.quote_type, f.rule, subject)
 
