@@ -938,8 +938,12 @@ def _candidate(v: FieldView, ui: int, f: Frame, subject: Subject) -> Candidate |
         c, e = c + 1, e - 1
         return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, "direct", f.rule, subject)
     # One definite noun is a whole position after its preposition: "دعا إلى الحوار"، "داعيا
-    # للحوار"، "حذر من التصعيد".
-    nominal_word = f.quote_type == "nominal" and text[c:e].startswith((ARTICLE, LI_ARTICLE))
+    # للحوار"، "حذر من التصعيد" (in running text: a title's "لافروف يلوح بالرد" is terse).
+    nominal_word = (
+        f.quote_type == "nominal"
+        and v.field != "title"
+        and text[c:e].startswith((ARTICLE, LI_ARTICLE))
+    )
     if words(text, c, e) < (1 if quoted_word or nominal_word else MIN_QUOTE_WORDS):
         return None
     return Candidate(v.field, ui, f.cue_start, f.cue_end, c, e, f.quote_type, f.rule, subject)
