@@ -266,7 +266,7 @@ def _reporting_phrases(listed: Callable[[str], list[str]]) -> dict[str, Any]:
     quantifiers whose noun phrase is an addressee ('حث جميع الأطراف على')."""
     return {
         "after_mark": re.compile(
-            r"[\"»]\s*،\s*(?:(?:" + _alt(listed("quote_resumptives")) + r")\s+)?$"
+            r"[\"»]\s*،?\s*(?:(?:" + _alt(listed("quote_resumptives")) + r")\s+)?$"
         ),
         "through_speaker": re.compile(r"(?<!\w)(?:" + _alt(listed("through_speaker")) + r")(?!\w)"),
         "feminine_places": frozenset(w.split()[0] for w in listed("feminine_places")),
