@@ -170,12 +170,8 @@ def read_registry_file(path: str) -> dict:
 
 def speaker_country(speaker_id: str) -> str | None:
     """The country of a registry speaker's office ("ru" for Lavrov), or None."""
-    return _speaker_countries(registry_in_use()).get(speaker_id)
-
-
-@lru_cache(maxsize=8)
-def _speaker_countries(path: str) -> dict[str, str]:
-    return {o.holder: o.country for o in load_registry(path).offices if o.tracked}
+    offices = load_registry().speaker_roles(speaker_id)
+    return offices[0].country if offices else None
 
 
 def load_registry(path: str | None = None) -> Registry:
