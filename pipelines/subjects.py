@@ -154,6 +154,10 @@ class FieldView:
         i = bisect_left(keys, start)
         return [self.mentions[k] for k in sorted(order[i : bisect_left(keys, end, lo=i)])]
 
+    def unit_index(self, pos: int) -> int:
+        """The index of the unit that starts at or before ``pos`` (the one holding it)."""
+        return bisect_right([u.start for u in self.units], pos) - 1
+
     def toks(self, start: int, end: int) -> tuple[Tok, ...]:
         """The field's tokens lying within [start, end)."""
         i = bisect_left(self.starts, start)
@@ -203,17 +207,19 @@ def words(text: str, a: int, b: int) -> int:
 
 def is_head(v: FieldView, word: str) -> bool:
     """A position noun, with or without its article or a possessive ("انتقاده"، "قلقها")."""
-    heads = v.lex.nominal_heads
-    bare = word.removeprefix(ARTICLE)
-    return word in heads or bare in heads or v.lex.possessive.sub("", bare) in heads
+    return _noun_in(v, word, v.lex.nominal_heads)
 
 
 def is_ambiguous_head(v: FieldView, word: str) -> bool:
     """A position noun that is also a verb or a common noun, with or without its article or a
     possessive ("عقد"، "عقده": "he held it")."""
-    amb = v.lex.ambiguous_heads
+    return _noun_in(v, word, v.lex.ambiguous_heads)
+
+
+def _noun_in(v: FieldView, word: str, nouns: frozenset[str]) -> bool:
+    """Whether ``word`` is one of ``nouns``, with or without its article or a possessive."""
     bare = word.removeprefix(ARTICLE)
-    return word in amb or bare in amb or v.lex.possessive.sub("", bare) in amb
+    return word in nouns or bare in nouns or v.lex.possessive.sub("", bare) in nouns
 
 
 def is_complementizer(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
@@ -315,16 +321,15 @@ def name_in_apposition(v: FieldView, pos: int, limit: int) -> Mention | None:
         m = v.mention_at.get(t.start)
         if m is not None and m.kind == K.NAME and m.outer_start == m.start:
             return m
-        w = t.text
-        if (
-            k == 2
-            or not w.isalpha()
-            or w in lex.adverbials
-            or w in lex.specs
-            or w in lex.complementizers
-        ):
+        if k == 2 or _ends_apposition(lex, t.text):
             return None
     return None
+
+
+def _ends_apposition(lex: CueLexicon, w: str) -> bool:
+    """A word that cannot stand inside a title's apposition: punctuation or a number, an
+    adverbial or preposition, a cue, a complementizer."""
+    return not w.isalpha() or w in lex.adverbials or w in lex.specs or w in lex.complementizers
 
 
 def in_construct(v: FieldView, title: Mention, named: Mention) -> bool:
@@ -350,10 +355,7 @@ def second_title_name(v: FieldView, pos: int, limit: int) -> Mention | None:
             return m if k > 0 and words[k - 1].text.startswith(ARTICLE) else None
         w = t.text
         if (
-            not w.isalpha()
-            or w in lex.adverbials
-            or w in lex.specs
-            or w in lex.complementizers
+            _ends_apposition(lex, w)
             or w in lex.particles
             or w in lex.with_preps
             or w in lex.object_preps
@@ -915,7 +917,7 @@ def last_pair(v: FieldView, hit: CueHit, content: Covered) -> Subject | None:
     """The two people a dual ("الوزيران"، "وأكدا") stands for when no sentence names them
     together: the last two named in the ``PAIR_LOOKBACK`` sentences before, by name or office,
     of two countries (a name counts as its office's: "هيجل" ... "الوزير الروسي")."""
-    ui = bisect_right([u.start for u in v.units], hit.outer_start) - 1
+    ui = v.unit_index(hit.outer_start)
     start = v.units[max(0, ui - PAIR_LOOKBACK)].start
     pair: list[Mention] = []
     keys: set[str | None] = set()
@@ -939,7 +941,7 @@ def named_group(v: FieldView, hit: CueHit, content: Covered) -> Subject | None:
     cue's own sentence before it or in the ``GROUP_LOOKBACK`` sentences before, the nearest with
     two or more mentions outside quoted content, one of them a name or an office, or with one
     after a plural office. A group verb or noun has no antecedent otherwise."""
-    ui = bisect_right([u.start for u in v.units], hit.outer_start) - 1
+    ui = v.unit_index(hit.outer_start)
     for j in range(ui, max(-1, ui - 1 - GROUP_LOOKBACK), -1):
         u = v.units[j]
         ms = [
