@@ -92,6 +92,8 @@ class FieldContext:
         if m.kind == K.GENERIC:
             return self.resolve_generic(m)
         if m.kind == K.COUNTERPART:
+            if self.names_someone_else(m):  # "نظيره الروسي فلاديمير بوتين"
+                return None, "other", METHOD_CONFIDENCE["other"]
             role = self.counterpart_role(m.start)
             sid, method, conf = self.resolve_office(role, m.country, False, m.start)
             return (
@@ -234,9 +236,13 @@ class FieldContext:
             and not any(x.start == m.end + nxt.start(1) for x in self.mentions)
         )
 
-    def counterpart_role(self, pos: int) -> str:
-        """ "نظيره" takes the office of the person it is counterpart to (the last one mentioned)."""
+    def counterpart_role(self, pos: int) -> str | None:
+        """ "نظيره" takes the office of the person it is counterpart to (the last one mentioned);
+        the counterpart of someone else's title ("الرئيس التركي ... نظيره الروسي") holds none of
+        the five's offices (None)."""
         for prior in reversed([x for x in self.mentions if x.end <= pos]):
+            if prior.kind == K.PERSON and not prior.role:
+                return None
             if prior.role:
                 return prior.role
             if prior.kind == K.NAME and prior.speaker_id:
