@@ -80,6 +80,10 @@ COMMA_CHARS = 3
 MIN_SPEECH_WORDS = 3
 # A quoted phrase of two words is the least that is speech, not a scare-quoted name.
 MIN_QUOTE_WORDS = 2
+# Words after a quoted name within which a complementizer shows the content is still to come.
+NAME_TAIL_WORDS = 3
+# A quotation this long is speech whatever follows it (quoted names are shorter).
+NAME_MAX_WORDS = 8
 # An unclosed mark after other words still opens speech when five words follow it.
 MIN_UNCLOSED_WORDS = 5
 # A title's cue may name its addressee in up to 3 words before the preposition ("يحث ترامب على").
@@ -300,7 +304,8 @@ def paragraph_last(v: FieldView, ui: int) -> int:
 
 def speech_quote(s: Scan, q: QuoteSpan) -> bool:
     """A quotation the cue governs, not a scare-quoted name on the way ("سي ان ان"): it
-    follows the cue directly, or the sentence (or record) ends right after it."""
+    follows the cue directly, or the sentence (or record) ends right after it, or it is long
+    enough for speech and no sign of a name is around it (:func:`quoted_name`)."""
     text = s.v.text
     n = words(text, *q.inner)
     if n < MIN_QUOTE_WORDS:
@@ -309,7 +314,36 @@ def speech_quote(s: Scan, q: QuoteSpan) -> bool:
     post = words(text, q.end, max(q.end, after))
     # After a colon the mark is governed whatever its length: 'إذ قال: "بالطبع سنفعل"، ولم ...'.
     colon = text[: q.start].rstrip().endswith(":")
-    return post <= 3 or (s.immediate and (n >= 4 or colon))
+    if post <= 3 or (s.immediate and (n >= 4 or colon)):
+        return True
+    # Past an adverbial, a long quotation is still the cue's when the sentence goes on with the
+    # reporter's words ('قال لافروف في مؤتمر صحفي "..." في إشارة إلى ...'); a quoted name is
+    # what a preposition or a medium's noun governs, or what a complementizer follows.
+    return n >= 4 and not quoted_name(s.v, s.unit, q, after, s.hits)
+
+
+def quoted_name(
+    v: FieldView, unit: Unit, q: QuoteSpan, after: int, hits: list[CueHit]
+) -> bool:
+    """The quotation names something on the way to the content: it follows a preposition or a
+    medium's noun ('لشبكة «إم إس إن بي سي»'، 'المحلل لدى "..."') or a complementizer comes
+    within a few words after it, before any cue ('«...» أن ...'، '«...»، الاثنين، أن')."""
+    lex = v.lex
+    before = v.text[unit.start : q.start].split()
+    prev = before[-1] if before else ""
+    if prev in lex.with_preps or prev in lex.object_preps:
+        return True
+    if prev in lex.adverbials and prev not in lex.light_adverbials:
+        return True  # "لقناة"، "لدى": a name follows; not "للصحفيين"، "أمس"
+    if words(v.text, *q.inner) >= NAME_MAX_WORDS:
+        return False  # a sentence, not a name: '"... ذلك يعطي انطباعا" بأن الأمر ليس بجديد'
+    cue = min((h.outer_start for h in hits if h.outer_start >= q.end), default=after)
+    tail = [t.text for t in v.toks(q.end, max(q.end, min(after, cue))) if t.text.isalpha()]
+    tail = [w for w in tail if w not in lex.light_adverbials][:NAME_TAIL_WORDS]
+    return any(
+        w in lex.complementizers and (k == 0 or tail[k - 1] not in lex.not_comp_after)
+        for k, w in enumerate(tail)
+    )
 
 
 def noun_phrase_end(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> int:
