@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TypeVar
 
@@ -82,6 +82,8 @@ MIN_SPEECH_WORDS = 3
 MIN_QUOTE_WORDS = 2
 # Words after a quoted name within which a complementizer shows the content is still to come.
 NAME_TAIL_WORDS = 3
+# How far after a postposed cue's subject the second half of a split quotation may start.
+SPLIT_GAP_CHARS = 4
 # A quotation this long is speech whatever follows it (quoted names are shorter).
 NAME_MAX_WORDS = 8
 # An unclosed mark after other words still opens speech when five words follow it.
@@ -456,7 +458,9 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
     return s.frame(a, b, qtype, "according_to", e)
 
 
-_COMMA_BEFORE = re.compile(r"،\s*$")
+# What ends the content before a postposed cue: a comma ("...، بحسب كيري"), or the closing mark of
+# the quotation itself ('"..." على حد تعبير لافروف').
+_COMMA_BEFORE = re.compile(r"(?:،|(?<=[\"»”]))\s*$")
 
 
 def _other_word(v: FieldView, h: CueHit, unit: Unit) -> bool:
@@ -1030,12 +1034,32 @@ def detect_unit(
             continue
         # A quotation lies in its sentence: the paragraph after a cue line is its own unit.
         at = ui + 1 if frame.rule == "cue_colon_paragraph" else ui
-        cand = _candidate(v, at, frame, subject)
-        if cand is not None:
-            out.append(cand)
-            covered.add(cand.content_start, cand.content_end)
-        consumed = max(consumed, frame.resume)
+        frames = [frame]
+        if frame.rule == "cue_after_quote":
+            frames += split_quote_rest(v, frame, quotes)
+        for f in frames:
+            cand = _candidate(v, at, f, subject)
+            if cand is not None:
+                out.append(cand)
+                covered.add(cand.content_start, cand.content_end)
+            consumed = max(consumed, f.resume)
     return out, last
+
+
+def split_quote_rest(v: FieldView, frame: Frame, quotes: list[QuoteSpan]) -> list[Frame]:
+    """The second half of a quotation the cue and its subject split: "«...»، أضاف لافروف،
+    «...»": a comma after the subject, then a quotation of speech length (one more record of
+    the same speaker; the cue and the name stay out of both)."""
+    rest = v.text[frame.resume : frame.resume + SPLIT_GAP_CHARS]
+    gap = re.match(r"\s*،\s*", rest)
+    if gap is None:
+        return []
+    start = frame.resume + gap.end()
+    q = next((q for q in quotes if q.start == start), None)
+    if q is None or words(v.text, *q.inner) < MIN_SPEECH_WORDS:
+        return []
+    a, b = strip_span(v, *q.inner)
+    return [replace(frame, content_start=a, content_end=b, resume=q.end)]
 
 
 def nested_report(v: FieldView, hit: CueHit, unit: Unit, found: list[Candidate]) -> bool:
