@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, replace
 
-from pipelines.cues import load_cues
+from pipelines.cues import find_cues, load_cues
 from pipelines.quotes import Candidate, Subject
 from pipelines.records import MentionKind, RuleName, SubjectMode
 from pipelines.speakers import Mention, Registry
@@ -92,7 +92,7 @@ class FieldContext:
         if m.kind == K.GENERIC:
             return self.resolve_generic(m)
         if m.kind == K.COUNTERPART:
-            if self.names_someone_else(m):  # "نظيره الروسي فلاديمير بوتين"
+            if self.names_someone_else(m, 2):  # "نظيره الروسي فلاديمير بوتين"
                 return None, "other", METHOD_CONFIDENCE["other"]
             role = self.counterpart_role(m.start)
             sid, method, conf = self.resolve_office(role, m.country, False, m.start)
@@ -219,22 +219,27 @@ class FieldContext:
                 return later.speaker_id, "coreference", 0.7
         return None, "other", METHOD_CONFIDENCE["other"]
 
-    def names_someone_else(self, m: Mention) -> bool:
-        """ "الوزير خالد العطية": a bare title followed by a name that is none of the five."""
-        nxt = re.match(r"\s+(\w+)", self.text[m.end : m.end + NEXT_WORD_CHARS])
+    def names_someone_else(self, m: Mention, n_words: int = 1) -> bool:
+        """ "الوزير خالد العطية": a bare title followed by a name that is none of the five (its
+        first ``n_words`` words name-like: no article, function word, cue or known mention)."""
+        nxt = re.match(r"(?:\s+\w+){%d}" % n_words, self.text[m.end : m.end + NEXT_WORD_CHARS])
         if not nxt:
             return False
-        word = nxt.group(1)
         lex = load_cues()
-        return (
-            word.isalpha()
-            and not word.startswith("ال")
-            and word not in lex.not_a_name_after_title
-            and word not in lex.adverbials  # "الوزير للصحفيين"
-            and word[1:] not in lex.demonstratives  # "الوزير بهذا الخصوص"
-            and word not in lex.specs
-            and not any(x.start == m.end + nxt.start(1) for x in self.mentions)
-        )
+        for w in re.finditer(r"\w+", nxt.group(0)):
+            word, start = w.group(0), m.end + w.start()
+            if not (
+                word.isalpha()
+                and not word.startswith("ال")
+                and word not in lex.not_a_name_after_title
+                and word not in lex.adverbials  # "الوزير للصحفيين"
+                and word[1:] not in lex.demonstratives  # "الوزير بهذا الخصوص"
+                and word not in lex.specs
+                and not any(x.start == start for x in self.mentions)
+                and not find_cues(self.text, start, start + len(word))  # "فوصف"
+            ):
+                return False
+        return True
 
     def counterpart_role(self, pos: int) -> str | None:
         """ "نظيره" takes the office of the person it is counterpart to (the last one mentioned);
