@@ -558,7 +558,8 @@ def _country(p: MentionPatterns, nisba: str | None) -> str | None:
 def _role_country(p: MentionPatterns, m: re.Match[str]) -> str | None:
     """The country of an office match; None when the article does not say which."""
     rw = m.group("rw")
-    country = p.implied_country.get(rw) or _country(p, m.group("nisba"))
+    # An explicit nationality wins: "وزير الخارجية والمغتربين اللبناني" is Lebanon's.
+    country = _country(p, m.group("nisba")) or p.implied_country.get(rw)
     if country is None and not rw.split()[-1].startswith("ال"):
         # "وزير خارجية الفاتيكان": the construct state always names a country; unknown here.
         country = "xx"

@@ -81,8 +81,15 @@ class FieldContext:
         if m.kind == K.NAME:
             return m.speaker_id, "name", METHOD_CONFIDENCE["name"]
         if m.kind == K.WEAK_NAME:
-            # Bare "المعلم" is also "the teacher": al-Muallem only where the article names him.
-            if m.speaker_id in self.named and self.registry.in_tenure(m.speaker_id, self.date):
+            # Bare "المعلم" is also "the teacher": al-Muallem only where the article names him,
+            # before this mention when this field names him at all ("وقف المعلم محمود ...
+            # ويضيف المعلم" is a teacher even if the minister is named further on).
+            strong = [x for x in self.mentions if x.kind == K.NAME and x.speaker_id == m.speaker_id]
+            if (
+                m.speaker_id in self.named
+                and self.registry.in_tenure(m.speaker_id, self.date)
+                and (not strong or strong[0].start < m.start)
+            ):
                 return m.speaker_id, "alias", METHOD_CONFIDENCE["alias"]
             return None, "other", METHOD_CONFIDENCE["other"]
         if m.kind == K.ROLE:
