@@ -88,6 +88,8 @@ class CueLexicon:
     title_links: frozenset[str]  # "باسم" in "المتحدث باسم وزير الخارجية": title to office
     relative_ma: frozenset[str]  # "ما"، "مما"، "بما": before a cue that carries its object
     according_relatives: frozenset[str]  # "بحسب ما أعلن"، "وفقا لما قاله": ما before a verb
+    relay_verbs: frozenset[str]  # "بحسب ما نقلت وكالة ... عن": a medium's verb before عن
+    serial_leads: tuple[str, ...]  # "قبل أن يضيف": before a present-tense cue, same speaker
     group_subjects: frozenset[str]  # "الوزيران"، "الجانبان": the group named before
     dual_subjects: frozenset[str]  # the two of them: "الوزيران"، "الجانبان"، "الطرفان"
     group_counts: frozenset[str]  # "الثلاثة" after a group noun
@@ -210,6 +212,8 @@ def load_cues() -> CueLexicon:
         title_links=folded("title_links", grammar),
         relative_ma=folded("relative_ma", grammar),
         according_relatives=folded("according_relatives", grammar),
+        relay_verbs=folded("relay_verbs", grammar),
+        serial_leads=tuple(listed("serial_leads")),
         group_subjects=folded("group_subjects", grammar),
         dual_subjects=folded("dual_subjects", grammar),
         group_counts=folded("group_counts", grammar),
@@ -227,8 +231,15 @@ def load_cues() -> CueLexicon:
         according_resumptives=folded("according_resumptives", grammar),
         said_of_prepositions=tuple(listed("said_of_prepositions")),
         perfect_particle=particle,
-        # "لافروف قد أكد"، "سيرغي لافروف، قد أشار" (an apposition's closing comma before قد)
-        before_verb=re.compile(r"[\s\"»]*(?:(?:،\s*)?" + re.escape(particle) + r"[\s]*)?$"),
+        # "لافروف قد أكد"، "سيرغي لافروف، قد أشار" (an apposition's closing comma before قد),
+        # "أن هاغل كان قد قال" (the pluperfect after a complementizer)
+        before_verb=re.compile(
+            r"[\s\"»]*(?:(?:،\s*)?(?:"
+            + re.escape(fold(grammar["auxiliary"]))
+            + r"\s+)?"
+            + re.escape(particle)
+            + r"[\s]*)?$"
+        ),
         auxiliary_word=fold(grammar["auxiliary"]),
         auxiliary_lead=re.compile(r"\s*و?" + re.escape(fold(grammar["auxiliary"])) + r"\s+"),
         never_nominal_heads=folded("never_nominal_heads", grammar),

@@ -83,7 +83,7 @@ MIN_QUOTE_WORDS = 2
 # Words after a quoted name within which a complementizer shows the content is still to come.
 NAME_TAIL_WORDS = 3
 # How far after a postposed cue's subject the second half of a split quotation may start.
-SPLIT_GAP_CHARS = 4
+SPLIT_GAP_CHARS = 120
 # A quotation this long is speech whatever follows it (quoted names are shorter).
 NAME_MAX_WORDS = 8
 # An unclosed mark after other words still opens speech when five words follow it.
@@ -310,8 +310,8 @@ def speech_quote(s: Scan, q: QuoteSpan) -> bool:
     enough for speech and no sign of a name is around it (:func:`quoted_name`)."""
     text = s.v.text
     n = words(text, *q.inner)
-    if n < MIN_QUOTE_WORDS:
-        return False
+    if n < MIN_QUOTE_WORDS or text[q.end : q.end + 2].lstrip(" ").startswith(":"):
+        return False  # too short, or a name the speech follows: 'عقب اجتماع "...": "..."'
     after = content_end(s.v, q.end, s.unit, s.hits, s.quotes)
     post = words(text, q.end, max(q.end, after))
     # After a colon the mark is governed whatever its length: 'إذ قال: "بالطبع سنفعل"، ولم ...'.
@@ -451,7 +451,11 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
         # the content came before.
         return _content_before(s, "according_after", _COMMA_BEFORE) or Step.STOP
     if s.hit.spec.form in s.v.lex.according_after_only:
-        return Step.STOP  # "على حد تعبير الوزير معتبرا ...": it never introduces content
+        # It never introduces content. The sentence going on after it, only a quotation right
+        # before it is surely its content: "«...»، على حد تعبير لافروف، الذي وصل إلى ...".
+        if _MARK_BEFORE.search(s.v.text, s.unit.start, s.hit.outer_start):
+            return _content_before(s, "according_after", _COMMA_BEFORE) or Step.STOP
+        return Step.STOP
     c = toks[k].start
     e = content_end(s.v, c, s.unit, s.hits, s.quotes)
     qtype, a, b = classify(s.v, c, e, s.quotes)
@@ -460,6 +464,7 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
 
 # What ends the content before a postposed cue: a comma ("...، بحسب كيري"), or the closing mark of
 # the quotation itself ('"..." على حد تعبير لافروف').
+_MARK_BEFORE = re.compile(r"[\"»”]\s*،?\s*$")
 _COMMA_BEFORE = re.compile(r"(?:،|(?<=[\"»”]))\s*$")
 
 
@@ -538,7 +543,7 @@ def source_aside(s: Scan, i: int) -> Step | None:
         return None
     for j in range(i + 1, min(len(s.toks), i + ASIDE_TOKENS)):
         t = s.toks[j]
-        if t.text == "،":
+        if t.text in ("،", ":"):  # "، بحسب بيان للخارجية: «...»" too
             s.skip_to = j
             return Step.NEXT
         if t.text in _SENTENCE_ENDS or is_complementizer(s.v, s.toks, j):
@@ -1048,15 +1053,21 @@ def detect_unit(
 
 def split_quote_rest(v: FieldView, frame: Frame, quotes: list[QuoteSpan]) -> list[Frame]:
     """The second half of a quotation the cue and its subject split: "«...»، أضاف لافروف،
-    «...»": a comma after the subject, then a quotation of speech length (one more record of
-    the same speaker; the cue and the name stay out of both)."""
-    rest = v.text[frame.resume : frame.resume + SPLIT_GAP_CHARS]
-    gap = re.match(r"\s*،\s*", rest)
-    if gap is None:
+    «...»"، "«...»، تابع المعلم في كلمته أمام الجمعية العامة، «...»": after the subject, an
+    adverbial at most (no cue, complementizer or sentence end), a comma, then a quotation of
+    speech length: one more record of the same speaker, the cue and the name in neither."""
+    q = next((q for q in quotes if q.start >= frame.resume), None)
+    if q is None or q.start - frame.resume > SPLIT_GAP_CHARS:
         return []
-    start = frame.resume + gap.end()
-    q = next((q for q in quotes if q.start == start), None)
-    if q is None or words(v.text, *q.inner) < MIN_SPEECH_WORDS:
+    gap = v.text[frame.resume : q.start]
+    if not gap.rstrip().endswith("،") or any(c in gap for c in '.:؟!"«»“”\n'):
+        return []
+    lex = v.lex
+    if find_cues(v.text, frame.resume, q.start) or any(
+        w in lex.complementizers for w in gap.split()
+    ):
+        return []
+    if words(v.text, *q.inner) < MIN_SPEECH_WORDS:
         return []
     a, b = strip_span(v, *q.inner)
     return [replace(frame, content_start=a, content_end=b, resume=q.end)]

@@ -36,6 +36,13 @@ LIGHT_ADVERBIAL_CHARS = 40
 OFFICE_NAME_CHARS = 40
 # Tokens read after a verb for its subject phrase and complement: 200 characters is past both.
 CLAUSE_CHARS = 200
+# "بحسب ما نقلت وكالة «تاس» عن لافروف": the medium between the verb and عن, in words (marks count).
+RELAYED_BY_WORDS = 6
+RELAYED_FROM = "عن"
+# "ليضيف": the clitic that makes a present-tense cue continue the sentence's speaker.
+SERIAL_CLITIC = "ل"
+# Short vowels, shadda and sukun, which a few pages write on verbs ("وجّه").
+_HARAKAT = re.compile("[\u064b-\u0652]")
 # "ومن المنتظر أن " before a present-tense cue: the longest lead of grammar.json's future_leads.
 FUTURE_LEAD_CHARS = 20
 # Sentences before its own a group subject ("الوزيران"، "وأكدا") looks back for the people it names.
@@ -707,12 +714,13 @@ def bare_verb_subject(v: FieldView, unit: Unit, t0: Tok) -> Subject | None:
     """A lead sentence opening with a bare past verb and one of the five ("رفض وزير الخارجية
     الروسي سيرغي لافروف الاتهامات ...، وقال إنها"): the name is the subject a later "وقال"
     continues. Nouns that head a construct ("زيارة لافروف"، "تصريحات كيري") are not verbs."""
-    lex, w = v.lex, t0.text
+    lex, w = v.lex, _HARAKAT.sub("", t0.text)  # "وجّه"
     if (
         not w.isalpha()
         or not 3 <= len(w) <= 5
         or (w.startswith(ARTICLE) and w not in lex.article_shaped_verbs)
-        or w.endswith(("ة", "ات", "ه"))
+        or w.endswith(("ة", "ات"))
+        or (w.endswith("ه") and len(w) > 3)  # "زياره" (ة spelt ه), not the verb "وجه"
         or w in lex.particles
         or w in lex.adverbials
         or w in lex.complementizers
@@ -854,8 +862,20 @@ def subject_of(
     if group is not None:
         return group
     if kind == CueKind.IMPERFECT:
+        if unit_subjects and serial_imperfect(v, hit, unit):
+            # "...، قبل أن يضيف: «...»"، "ثم يضيف"، "ليضيف": the clause's speaker goes on.
+            return Subject(M.PARTICIPLE, antecedent=unit_subjects[-1]), hit.end
         return None, hit.end  # present-tense verbs report only with an explicit subject
     return subject_after(v, hit, unit, p, last)
+
+
+def serial_imperfect(v: FieldView, hit: CueHit, unit: Unit) -> bool:
+    """A present-tense cue that continues the sentence's speaker: after "قبل أن" or "ثم", or
+    with the clitic ل ("ليضيف")."""
+    if hit.prefixed and v.text[hit.outer_start] == SERIAL_CLITIC:
+        return True
+    before = v.text[max(unit.start, hit.outer_start - FUTURE_LEAD_CHARS) : hit.outer_start]
+    return any(before.rstrip().endswith(lead) for lead in v.lex.serial_leads)
 
 
 def according_relative(v: FieldView, hit: CueHit, unit: Unit) -> tuple[tuple[Mention, ...], int]:
@@ -867,12 +887,20 @@ def according_relative(v: FieldView, hit: CueHit, unit: Unit) -> tuple[tuple[Men
         return (), hit.end
     verb = toks[1].text
     specs = v.lex.specs
-    if not any(
+    speech = any(
         verb[: len(verb) - n] in specs and specs[verb[: len(verb) - n]].kind == CueKind.VERB
         for n in (0, 1, 2)
-    ):
-        return (), hit.end
-    return mention_chain(v, toks[1].end, unit.end)
+    )
+    if speech:
+        chain, end = mention_chain(v, toks[1].end, unit.end)
+        if chain or verb not in v.lex.relay_verbs:
+            return chain, end
+    if verb in v.lex.relay_verbs:
+        # "وفق ما نقلت وكالة «تاس» عن لافروف": a medium reported, the speaker after عن.
+        for t in toks[2 : 2 + RELAYED_BY_WORDS]:
+            if t.text == RELAYED_FROM:
+                return mention_chain(v, t.end, unit.end)
+    return (), hit.end
 
 
 def group_subject(
