@@ -81,6 +81,7 @@ class CueLexicon:
     content_end: re.Pattern[str]  # a comma and commentary that end content: "، في إشارة إلى"
     postposed_lead: re.Pattern[str]  # a comma (and "بحسب ما") before a cue after its content
     according_after_only: frozenset[str]  # "على حد تعبير": only after its content
+    according_pronominal: frozenset[str]  # "على حد تعبيره": the speaker is the last one
     relative_before: re.Pattern[str]  # a relative pronoun ending a text: "التي "
     relative_masculine: str  # the one relative pronoun a masculine cue verb agrees with
     relative_clause: re.Pattern[str]  # a comma and a relative pronoun: "، الذي كان يتحدث"
@@ -201,6 +202,7 @@ def load_cues() -> CueLexicon:
         comma_clause=re.compile(r"[،,]\s*(?:" + _alt(listed("clause_breaks")) + r")(?!\w)"),
         content_breakers=folded("content_breakers", grammar),
         according_after_only=folded("according_after_only", grammar),
+        according_pronominal=folded("according_pronominal", grammar),
         postposed_lead=re.compile(r"،\s*(?:" + _alt(listed("postposed_leads")) + r")\s*$"),
         content_end=_content_end(listed),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),

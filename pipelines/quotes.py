@@ -259,10 +259,27 @@ def content_end(
         if prev and prev[-1] in v.lex.content_breakers:
             end = h.outer_start - len(prev[-1]) - 1
             break
+        fronted = clause_subject_before(v, h, unit)
+        if fronted is not None:
+            end = fronted  # "...، وكيري يكرر في كل مؤتمر أن": the next clause's subject
+            break
         if is_boundary(v, h, unit):
             end = h.outer_start
             break
     return trim_end(v, start, end, quotes)
+
+
+def clause_subject_before(v: FieldView, h: CueHit, unit: Unit) -> int | None:
+    """Where a clause of its own starts when one of the five, after a comma and و, stands
+    right before the cue ("...، وكيري يكرر أن"); None otherwise."""
+    if h.prefixed or h.spec.kind not in (CueKind.VERB, CueKind.IMPERFECT):
+        return None
+    m = v.mention_ending.get(h.outer_start - 1)
+    if m is None or m.kind != MentionKind.NAME or m.outer_start == m.start:
+        return None
+    if not v.text[unit.start : m.outer_start].rstrip().endswith("،"):
+        return None
+    return m.outer_start
 
 
 def _commentary_end(v: FieldView, start: int, end: int, quotes: list[QuoteSpan]) -> int:

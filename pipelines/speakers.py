@@ -234,6 +234,7 @@ class MentionPatterns:
     plural_office: re.Pattern[str]  # a dual or plural office word: "وزيرا الخارجية"، "وزراء خارجية"
     generic: re.Pattern[str]
     counterpart: re.Pattern[str]
+    counterpart_words: frozenset[str]  # "نظيره" ...: with a preposition, an addressee
     latter: re.Pattern[str]
     person: re.Pattern[str]
     surname_to_speaker: dict[str, str]
@@ -363,6 +364,7 @@ def _patterns(path: str) -> MentionPatterns:
         plural_office=plural_office,
         generic=generic,
         counterpart=counterpart,
+        counterpart_words=frozenset(fold(w) for w in lex["counterpart"]),
         latter=latter,
         person=person,
         surname_to_speaker=surname_to_speaker,

@@ -389,6 +389,8 @@ def unregistered_name_end(v: FieldView, pos: int, limit: int) -> int:
             or w in lex.specs
             or (w[0] in CLITICS and w[1:] in lex.specs)
             or (w[0] in PREPOSITION_CLITICS and w[1:] in lex.demonstratives)  # "بهذا"
+            or (w[0] in PREPOSITION_CLITICS and w[1:] in patterns().counterpart_words)  # "لنظيره"
+            or w in lex.feminine_places  # "واتهم الوزير الروسي واشنطن بأنها": the object
             or is_head(v, w)
             or (w.startswith(ARTICLE) and w.endswith(("ي", "ية")))  # a nisba: "السعودي"
             or t.start in v.mention_at  # a mention's outer start: the next phrase
@@ -500,6 +502,9 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         if m.outer_start < m.start:
             lead = (lead + " " + text[m.outer_start : m.start]).strip()
         if lead in lex.svo_leads or _without_opener(lex, lead) in lex.svo_leads:
+            return Subject(M.SVO, (m,))
+        if m.outer_start < m.start and text[: m.outer_start].rstrip().endswith("،"):
+            # "...، وكيري يكرر في كل مؤتمر أن ...": a clause of its own, its subject first.
             return Subject(M.SVO, (m,))
         if title_clause(v, m, hit):
             return Subject(M.SVO, (m,))
@@ -809,6 +814,9 @@ def subject_of(
     if kind == CueKind.PARTICIPLE:
         return participle_subject(v, hit, unit, unit_subjects, last, content), hit.end
     if kind == CueKind.ACCORDING:
+        if hit.spec.form in v.lex.according_pronominal:
+            # "...، على حد تعبيره.": the speaker last named goes on.
+            return Subject(M.PRODROP, antecedent=last), hit.end
         # "وبحسب كيري، فإن الجانبين ..."، "بحسب ما أعلن لافروف".
         chain, p = mention_chain(v, hit.end, unit.end, allow_clitic=True)
         if not chain:

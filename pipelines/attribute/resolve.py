@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pipelines.cues import find_cues, load_cues
 from pipelines.quotes import Candidate, Subject
 from pipelines.records import MentionKind, RuleName, SubjectMode
-from pipelines.speakers import Mention, Registry
+from pipelines.speakers import Mention, Registry, patterns
 
 K = MentionKind
 M = SubjectMode
@@ -109,7 +109,14 @@ class FieldContext:
                 min(conf, METHOD_CONFIDENCE["coreference"]),
             )
         if m.kind == K.LATTER and depth == 0:
-            prior = [x for x in self.mentions if x.end <= m.start and x.kind != K.LATTER]
+            # The last person named: not a dual or plural office ("اجتماع وزيري الخارجية").
+            prior = [
+                x
+                for x in self.mentions
+                if x.end <= m.start
+                and x.kind != K.LATTER
+                and not patterns().plural_office.match(self.text, x.start)
+            ]
             if prior:
                 sid, _, conf = self.resolve(prior[-1], depth + 1)
                 return (
