@@ -933,6 +933,10 @@ def named_around(v: FieldView, ui: int, unit: Unit, chain: Sequence[Mention]) ->
     return any(m.speaker_id in ids for m in near)
 
 
+# What ends a title's kicker: "سوتشي.. "، "عاجل | "، "بالفيديو - ".
+_KICKER = re.compile(r"(?:\.\.+|…|\s[|\-–]\s)\s*")
+
+
 @emits("headline_colon")
 def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] | Step | None:
     # "Name: statement" as a title or a one-line subheading: "كيري: كان لقاؤنا مثمرا"; a
@@ -943,6 +947,12 @@ def headline_colon(v: FieldView, ui: int, unit: Unit) -> tuple[Frame, Subject] |
     if words(text, unit.start, unit.end) > HEADLINE_MAX_WORDS:
         return None
     chain, p = mention_chain(v, unit.start, unit.end)
+    if not chain and v.field == "title":
+        # A kicker before the name: "سوتشي.. لافروف: ..."، "بالفيديو | كيري: ...".
+        colon = text.find(":", unit.start, unit.end)
+        kickers = list(_KICKER.finditer(text, unit.start, max(unit.start, colon)))
+        if kickers:
+            chain, p = mention_chain(v, kickers[-1].end(), unit.end)
     if not chain or any(
         m.kind not in (MentionKind.NAME, MentionKind.ROLE, MentionKind.WEAK_NAME) for m in chain
     ):
