@@ -406,7 +406,7 @@ def nominal(
         if (
             len(p) == 1
             and t.text.startswith(p)
-            and (len(t.text) > 3 or t.text[1:] == "ما")  # "أشاد بما سماه ...
+            and (len(t.text) > 3 or t.text[1:] in _SHORT_OBJECT_HEADS)  # "أشاد بما سماه"، "رحب بأي"
             and spec.nominal_any
             and t.text[1:].isalpha()
             and (p != "ل" or (t.text.startswith(LI_ARTICLE) and i <= 1))
@@ -933,6 +933,9 @@ def named_around(v: FieldView, ui: int, unit: Unit, chain: Sequence[Mention]) ->
     return any(m.speaker_id in ids for m in near)
 
 
+# Short words a one-letter preposition may carry at the head of an object: "بما سماه"، "بأي
+# تفاهم"، "بكل الجهود" (folded forms).
+_SHORT_OBJECT_HEADS = frozenset({"ما", "اي", "كل"})
 # What ends a title's kicker: "سوتشي.. "، "عاجل | "، "بالفيديو - ".
 _KICKER = re.compile(r"(?:\.\.+|…|\s[|\-–]\s)\s*")
 

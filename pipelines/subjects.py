@@ -358,7 +358,9 @@ def second_title_name(v: FieldView, pos: int, limit: int) -> Mention | None:
     words = _words_at(v, pos, limit)[: SECOND_TITLE_WORDS + 1]
     for k, t in enumerate(words):
         m = v.mention_at.get(t.start)
-        if m is not None and m.kind == K.NAME and m.outer_start == m.start:
+        office = m is not None and m.kind == K.ROLE and m.country not in (None, "xx")
+        if m is not None and (m.kind == K.NAME or office) and m.outer_start == m.start:
+            # "... مجلس الوزراء وزير الخارجية والمغتربين (وليد المعلم)": with or without his name
             return m if k > 0 and words[k - 1].text.startswith(ARTICLE) else None
         w = t.text
         if (
