@@ -377,6 +377,24 @@ def noun_phrase_end(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> in
     return e
 
 
+def _any_phrase(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
+    """ "أي" heads an object only before an indefinite noun ("نفى أي تورط"), not as "that is"
+    ("أي أن") or a letter of an acronym ("سي آي إيه")."""
+    w = toks[i].text
+    if w != ANY_HEAD:
+        # "ايه"، "ايها" are no "أي" with a possessive: "إيه" of an acronym, "أيها" (vocative).
+        return not (w.startswith(ANY_HEAD) and len(w) <= len(ANY_HEAD) + 2)
+    nxt = toks[i + 1].text if i + 1 < len(toks) else ""
+    prev = toks[i - 1].text if i else ""
+    return (
+        nxt.isalpha()
+        and len(nxt) > 3
+        and not nxt.startswith(ARTICLE)
+        and nxt not in v.lex.complementizers
+        and (i == 0 or len(prev) > 2)
+    )
+
+
 def nominal(
     v: FieldView, toks: tuple[Tok, ...], i: int, spec: CueSpec, named: bool = False
 ) -> int | None:
@@ -421,7 +439,7 @@ def nominal(
     ):
         return None  # a bare object noun comes right after the cue and its subject
     if is_head(v, t.text):
-        if t.text in lex.never_nominal_heads:
+        if t.text in lex.never_nominal_heads or not _any_phrase(v, toks, i):
             return None
         return t.start
     if spec.bare_after_subject:
@@ -936,6 +954,8 @@ def named_around(v: FieldView, ui: int, unit: Unit, chain: Sequence[Mention]) ->
 # Short words a one-letter preposition may carry at the head of an object: "بما سماه"، "بأي
 # تفاهم"، "بكل الجهود" (folded forms).
 _SHORT_OBJECT_HEADS = frozenset({"ما", "اي", "كل"})
+# "أي" (folded) as the head of a nominal object: "استبعد أي لقاء".
+ANY_HEAD = "اي"
 # What ends a title's kicker: "سوتشي.. "، "عاجل | "، "بالفيديو - ".
 _KICKER = re.compile(r"(?:\.\.+|…|\s[|\-–]\s)\s*")
 

@@ -41,6 +41,10 @@ RELAYED_BY_WORDS = 6
 RELAYED_FROM = "عن"
 # "ليضيف": the clitic that makes a present-tense cue continue the sentence's speaker.
 SERIAL_CLITIC = "ل"
+# Prepositions, which no name contains (folded).
+_PREPOSITIONS = frozenset(
+    {"في", "من", "عن", "علي", "الي", "مع", "منذ", "خلال", "حول", "عند", "لدي", "امام", "بين", "ضد"}
+)
 # Short vowels, shadda and sukun, which a few pages write on verbs ("وجّه").
 _HARAKAT = re.compile("[\u064b-\u0652]")
 # "ومن المنتظر أن " before a present-tense cue: the longest lead of grammar.json's future_leads.
@@ -306,7 +310,7 @@ def mention_chain(
             # registered is that person, not the office's holder among the five.
             named_end = p
             if plural_next(text, chain[0] if chain else m, p, limit) is None:
-                named_end = unregistered_name_end(v, p, limit)
+                named_end = unregistered_name_end(v, p, limit, office=m.kind != K.PERSON)
             if named_end > p:
                 m = replace(m, end=named_end, kind=K.PERSON)
                 p = named_end
@@ -373,8 +377,10 @@ def second_title_name(v: FieldView, pos: int, limit: int) -> Mention | None:
     return None
 
 
-def unregistered_name_end(v: FieldView, pos: int, limit: int) -> int:
-    """End of up to three name-like words at pos (no function word, cue or position noun)."""
+def unregistered_name_end(v: FieldView, pos: int, limit: int, office: bool = True) -> int:
+    """End of up to three name-like words at pos (no function word, cue or position noun).
+    ``office``: after an office ("الوزير الروسي"), not another person's title ("مصادر"), no
+    preposition and no first word ending as a feminine or plural noun is a name."""
     lex = v.lex
     end = pos
     words_at = _words_at(v, pos, limit)
@@ -393,6 +399,8 @@ def unregistered_name_end(v: FieldView, pos: int, limit: int) -> int:
             or (w[0] in PREPOSITION_CLITICS and w[1:] in lex.demonstratives)  # "بهذا"
             or (w[0] in PREPOSITION_CLITICS and w[1:] in patterns().counterpart_words)  # "لنظيره"
             or w in lex.feminine_places  # "واتهم الوزير الروسي واشنطن بأنها": the object
+            or (office and w in _PREPOSITIONS)  # "وأعرب الوزير الروسي عن"
+            or (office and i == 0 and w.endswith(("ة", "ات")))  # "... الوزير الروسي حصيلة"
             or is_head(v, w)
             or (w.startswith(ARTICLE) and w.endswith(("ي", "ية")))  # a nisba: "السعودي"
             or t.start in v.mention_at  # a mention's outer start: the next phrase
@@ -567,7 +575,10 @@ def complement_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         return None
     at = adjacent.mentions[0].outer_start
     before = v.text[max(unit.start, at - CONNECTOR_WORD_CHARS) : at].split()
-    return adjacent if before and before[-1] in v.lex.complementizers else None
+    lead = before[-1] if before else ""
+    # "فإن شويغو أكد" after an according-to phrase, as after "إن".
+    ok = lead in v.lex.complementizers or lead in v.lex.according_resumptives
+    return adjacent if ok else None
 
 
 def fronted_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:

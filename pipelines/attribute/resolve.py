@@ -251,6 +251,7 @@ class FieldContext:
                 and word not in lex.specs
                 and not any(x.start == start for x in self.mentions)
                 and not find_cues(self.text, start, start + len(word))  # "فوصف"
+                and not (n_words > 1 and word[0] in "بلك")  # "طالب نظيره الأمريكي بتجفيف ..."
             ):
                 return False
         return True
@@ -259,8 +260,12 @@ class FieldContext:
         """ "نظيره" takes the office of the person it is counterpart to (the last one mentioned);
         the counterpart of someone else's title ("الرئيس التركي ... نظيره الروسي") holds none of
         the five's offices (None)."""
-        for prior in reversed([x for x in self.mentions if x.end <= pos]):
+        priors = [x for x in self.mentions if x.end <= pos]
+        for n, prior in reversed(list(enumerate(priors))):
             if prior.kind == K.PERSON and not prior.role:
+                office = priors[n - 1] if n else None
+                if office is not None and office.role and not self.text[office.end : prior.start].strip():
+                    return office.role  # "وزير الخارجية الأمير سعود الفيصل": a title in apposition
                 return None
             if prior.role:
                 return prior.role
