@@ -1071,12 +1071,15 @@ def detect_unit(
     consumed = unit.start
     unit_subjects: list[Subject] = [opening] if opening is not None else []
     for hit in hits:
-        if hit.outer_start < consumed and not nested_report(v, hit, unit, out):
+        nested = hit.outer_start < consumed
+        if nested and not nested_report(v, hit, unit, out):
             continue
         subject, after = subject_of(v, hit, unit, unit_subjects, last, covered)
         if subject is None:
             continue
-        if subject.mode in EXPLICIT_MODES:
+        if subject.mode in EXPLICIT_MODES and not nested:
+            # A statement reported inside another speaker's ("وأوضح كيربي أن الوزير هاغل طلب")
+            # leaves the reporter as the one a later "وأضاف" continues.
             last = subject
         unit_subjects.append(subject)
         named = (

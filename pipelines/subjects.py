@@ -576,6 +576,8 @@ def complement_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     at = adjacent.mentions[0].outer_start
     before = v.text[max(unit.start, at - CONNECTOR_WORD_CHARS) : at].split()
     lead = before[-1] if before else ""
+    if lead[:1] == "و" and lead[1:] in v.lex.complementizers:
+        lead = lead[1:]  # "...، وأن شويغو شدد على": a second complement
     # "فإن شويغو أكد" after an according-to phrase, as after "إن".
     ok = lead in v.lex.complementizers or lead in v.lex.according_resumptives
     return adjacent if ok else None
