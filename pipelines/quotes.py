@@ -259,6 +259,14 @@ def content_end(
         if prev and prev[-1] in v.lex.content_breakers:
             end = h.outer_start - len(prev[-1]) - 1
             break
+        if (
+            len(prev) > 1
+            and joined in v.lex.serial_leads
+            and h.spec.kind == CueKind.IMPERFECT
+            and not mention_chain(v, h.end, unit.end)[0]
+        ):
+            end = h.outer_start - len(joined) - 1  # "...، قبل أن يضيف: ...": the speaker goes on
+            break
         fronted = clause_subject_before(v, h, unit)
         if fronted is not None:
             end = fronted  # "...، وكيري يكرر في كل مؤتمر أن": the next clause's subject
@@ -374,7 +382,20 @@ def noun_phrase_end(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> in
             if not any(q.start < m.start() < q.end for q in quotes):
                 e = trim_end(v, c, m.start(), quotes)
                 break
+    for m in _COMMA_AND_WORD.finditer(v.text, c, e):
+        # "أبدى أسفه لقرار واشنطن، واتهمها بمحاولة ...": a speech verb with its object pronoun.
+        w = m.group(1)
+        stem = next((w[: -len(x)] for x in OBJECT_PRONOUNS if w.endswith(x)), None)
+        spec = v.lex.specs.get(stem) if stem else None
+        if spec is not None and spec.kind == CueKind.VERB:
+            if not any(q.start < m.start() < q.end for q in quotes):
+                return trim_end(v, c, m.start(), quotes)
     return e
+
+
+_COMMA_AND_WORD = re.compile(r"،\s*و(\w+)")
+# Object pronouns a verb carries (longest first): "اتهمها"، "أبلغه"، "حذرهم".
+OBJECT_PRONOUNS = ("هما", "هم", "ها", "ه")
 
 
 def _any_phrase(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
