@@ -22,8 +22,10 @@ M = SubjectMode
 
 # Look-ahead for a title's apposition or an unregistered name: three words fit in 60 characters.
 APPOSITION_CHARS = 60
-# Words of a first title before the five's office in apposition ("نائب رئيس مجلس الوزراء").
-SECOND_TITLE_WORDS = 4
+# Words of a first title before the five's office or name in apposition ("نائب رئيس مجلس
+# الوزراء"، "رئيس لجنة العلاقات الخارجية في مجلس الشيوخ جون كيري").
+SECOND_TITLE_WORDS = 7
+TITLE_IN = "في"  # inside a title: "... في مجلس الشيوخ"
 # A surname used alone ("لكن حبيب أكد") ended its full name within the 3,000 characters before.
 NAME_REUSE_CHARS = 3000
 # The given name before it is one word of at most 20 characters.
@@ -367,8 +369,11 @@ def second_title_name(v: FieldView, pos: int, limit: int) -> Mention | None:
             # "... مجلس الوزراء وزير الخارجية والمغتربين (وليد المعلم)": with or without his name
             return m if k > 0 and words[k - 1].text.startswith(ARTICLE) else None
         w = t.text
+        if w == TITLE_IN and k > 0:
+            continue  # "رئيس لجنة العلاقات الخارجية في مجلس الشيوخ جون كيري"
         if (
             _ends_apposition(lex, w)
+            or w in lex.title_links  # "المتحدث باسم ...": the title governs what follows
             or w in lex.particles
             or w in lex.with_preps
             or w in lex.object_preps

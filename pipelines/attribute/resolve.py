@@ -85,9 +85,11 @@ class FieldContext:
             # before this mention when this field names him at all ("وقف المعلم محمود ...
             # ويضيف المعلم" is a teacher even if the minister is named further on).
             strong = [x for x in self.mentions if x.kind == K.NAME and x.speaker_id == m.speaker_id]
+            # Out of office, only a full name before it in this field makes the surname his:
+            # "السيناتور السابق تشاك هيغل ... وأضاف هيغل" (January 2013, Hagel the nominee).
             if (
                 m.speaker_id in self.named
-                and self.registry.in_tenure(m.speaker_id, self.date)
+                and (self.registry.in_tenure(m.speaker_id, self.date) or strong)
                 and (not strong or strong[0].start < m.start)
             ):
                 return m.speaker_id, "alias", METHOD_CONFIDENCE["alias"]
