@@ -91,6 +91,7 @@ class CueLexicon:
     according_relatives: frozenset[str]  # "بحسب ما أعلن"، "وفقا لما قاله": ما before a verb
     relay_verbs: frozenset[str]  # "بحسب ما نقلت وكالة ... عن": a medium's verb before عن
     serial_leads: tuple[str, ...]  # "قبل أن يضيف": before a present-tense cue, same speaker
+    letter_initial_names: frozenset[str]  # "بشار": a name, not ب + a noun
     group_subjects: frozenset[str]  # "الوزيران"، "الجانبان": the group named before
     dual_subjects: frozenset[str]  # the two of them: "الوزيران"، "الجانبان"، "الطرفان"
     group_counts: frozenset[str]  # "الثلاثة" after a group noun
@@ -216,6 +217,7 @@ def load_cues() -> CueLexicon:
         according_relatives=folded("according_relatives", grammar),
         relay_verbs=folded("relay_verbs", grammar),
         serial_leads=tuple(listed("serial_leads")),
+        letter_initial_names=folded("letter_initial_names", grammar),
         group_subjects=folded("group_subjects", grammar),
         dual_subjects=folded("dual_subjects", grammar),
         group_counts=folded("group_counts", grammar),

@@ -441,10 +441,12 @@ def nominal(
                 return nxt.start
         return None
     for p in spec.preps:
-        # A one-letter preposition written on its noun: "طالب بوقف"، "أشاد بالاتفاق".
+        # A one-letter preposition written on its noun: "طالب بوقف"، "أشاد بالاتفاق"; not a
+        # name that begins with the letter ("طالب كيري الرئيس السوري بشار الأسد بالتنحي").
         if (
             len(p) == 1
             and t.text.startswith(p)
+            and t.text not in lex.letter_initial_names
             and (len(t.text) > 3 or t.text[1:] in _SHORT_OBJECT_HEADS)  # "أشاد بما سماه"، "رحب بأي"
             and spec.nominal_any
             and t.text[1:].isalpha()
