@@ -409,7 +409,6 @@ def _any_phrase(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
     prev = toks[i - 1].text if i else ""
     return (
         nxt.isalpha()
-        and len(nxt) > 3
         and not nxt.startswith(ARTICLE)
         and nxt not in v.lex.complementizers
         and (i == 0 or len(prev) > 2)
