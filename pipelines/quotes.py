@@ -454,14 +454,11 @@ def nominal(
             # "دعا للحوار": لـ only before the article (لبنان، لندن are names) and right after
             # the cue or its subject, its word kept whole (the article's alif is gone).
             return t.start if p == "ل" else t.start + 1
-    if (
-        i > 2
-        and toks[i - 1].text != "،"
-        and (is_ambiguous_head(v, t.text) or not is_head(v, t.text))
-    ):
+    head = is_head(v, t.text) and _any_phrase(v, toks, i)  # else "أي" is just a word
+    if i > 2 and toks[i - 1].text != "،" and (is_ambiguous_head(v, t.text) or not head):
         return None  # a bare object noun comes right after the cue and its subject
-    if is_head(v, t.text):
-        if t.text in lex.never_nominal_heads or not _any_phrase(v, toks, i):
+    if head:
+        if t.text in lex.never_nominal_heads:
             return None
         return t.start
     if spec.bare_after_subject:
@@ -774,6 +771,7 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
         or (
             i <= NOMINAL_AFTER_ADVERBIAL_TOKENS
             and is_head(v, t.text)
+            and _any_phrase(v, toks, i)
             and not is_ambiguous_head(v, t.text)
             and toks[0].text in v.lex.adverbials
         )
