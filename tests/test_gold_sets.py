@@ -75,7 +75,7 @@ def test_held_out_sets_share_no_article_with_development_sets() -> None:
         lines = (DATA / name / "articles.jsonl").read_text(encoding="utf-8").splitlines()
         return {json.loads(line)["id"] for line in lines if line.strip()}
 
-    held_out = {"holdout", "holdout-bbc", "holdout3", "probe-c"}
+    held_out = {"holdout", "holdout-bbc", "holdout3", "holdout4", "probe-c"}
     development = {"dev", "dev2", "dev3", "dev4", "dev5", "probe-a", "probe-b", "probe-d"}
     assert held_out | development <= set(SETS_BY_ID) | set(SETS_WITH_TEXT)
     for h in held_out:
