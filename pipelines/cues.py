@@ -203,7 +203,6 @@ def load_cues() -> CueLexicon:
         comma_clause=re.compile(r"[،,]\s*(?:" + _alt(listed("clause_breaks")) + r")(?!\w)"),
         content_breakers=folded("content_breakers", grammar),
         according_after_only=folded("according_after_only", grammar),
-        according_pronominal=folded("according_pronominal", grammar),
         postposed_lead=re.compile(r"،\s*(?:" + _alt(listed("postposed_leads")) + r")\s*$"),
         content_end=_content_end(listed),
         relative_before=re.compile(r"(?<!\w)و?(?:" + _alt(listed("relative_pronouns")) + r")\s+$"),
@@ -215,9 +214,6 @@ def load_cues() -> CueLexicon:
         title_links=folded("title_links", grammar),
         relative_ma=folded("relative_ma", grammar),
         according_relatives=folded("according_relatives", grammar),
-        relay_verbs=folded("relay_verbs", grammar),
-        serial_leads=tuple(listed("serial_leads")),
-        letter_initial_names=folded("letter_initial_names", grammar),
         group_subjects=folded("group_subjects", grammar),
         dual_subjects=folded("dual_subjects", grammar),
         group_counts=folded("group_counts", grammar),
@@ -235,15 +231,6 @@ def load_cues() -> CueLexicon:
         according_resumptives=folded("according_resumptives", grammar),
         said_of_prepositions=tuple(listed("said_of_prepositions")),
         perfect_particle=particle,
-        # "لافروف قد أكد"، "سيرغي لافروف، قد أشار" (an apposition's closing comma before قد),
-        # "أن هاغل كان قد قال" (the pluperfect after a complementizer)
-        before_verb=re.compile(
-            r"[\s\"»]*(?:(?:،\s*)?(?:"
-            + re.escape(fold(grammar["auxiliary"]))
-            + r"\s+)?"
-            + re.escape(particle)
-            + r"[\s]*)?$"
-        ),
         auxiliary_word=fold(grammar["auxiliary"]),
         auxiliary_lead=re.compile(r"\s*و?" + re.escape(fold(grammar["auxiliary"])) + r"\s+"),
         never_nominal_heads=folded("never_nominal_heads", grammar),
@@ -252,7 +239,28 @@ def load_cues() -> CueLexicon:
         object_preps=folded("object_prepositions", grammar),
         with_preps=folded("with_prepositions", grammar),
         **_reporting_phrases(listed),
+        **_attribution_phrases(grammar, listed),
     )
+
+
+def _attribution_phrases(grammar: dict, listed: Callable[[str], list[str]]) -> dict[str, Any]:
+    """Phrases around attribution, from grammar.json: according-to phrases with a
+    pronoun ('على حد تعبيره'), a medium's verb before عن ('نقلت وكالة ... عن'), leads of a
+    present-tense cue that continues the speaker ('قبل أن يضيف'), names that begin with a
+    preposition's letter ('بشار'), and what stands between a fronted subject and its verb."""
+    particle = re.escape(fold(grammar["perfect_particle"]))
+    auxiliary = re.escape(fold(grammar["auxiliary"]))
+    return {
+        "according_pronominal": frozenset(listed("according_pronominal")),
+        "relay_verbs": frozenset(listed("relay_verbs")),
+        "serial_leads": tuple(listed("serial_leads")),
+        "letter_initial_names": frozenset(listed("letter_initial_names")),
+        # "لافروف قد أكد"، "سيرغي لافروف، قد أشار" (an apposition's closing comma before قد),
+        # "أن هاغل كان قد قال" (the pluperfect after a complementizer)
+        "before_verb": re.compile(
+            r"[\s\"»]*(?:(?:،\s*)?(?:" + auxiliary + r"\s+)?" + particle + r"[\s]*)?$"
+        ),
+    }
 
 
 def _content_end(listed: Callable[[str], list[str]]) -> re.Pattern[str]:

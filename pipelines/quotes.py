@@ -349,9 +349,7 @@ def speech_quote(s: Scan, q: QuoteSpan) -> bool:
     return n >= 4 and not quoted_name(s.v, s.unit, q, after, s.hits)
 
 
-def quoted_name(
-    v: FieldView, unit: Unit, q: QuoteSpan, after: int, hits: list[CueHit]
-) -> bool:
+def quoted_name(v: FieldView, unit: Unit, q: QuoteSpan, after: int, hits: list[CueHit]) -> bool:
     """The quotation names something on the way to the content: it follows a preposition or a
     medium's noun ('لشبكة «إم إس إن بي سي»'، 'المحلل لدى "..."') or a complementizer comes
     within a few words after it, before any cue ('«...» أن ...'، '«...»، الاثنين، أن')."""
@@ -387,9 +385,9 @@ def noun_phrase_end(v: FieldView, c: int, e: int, quotes: list[QuoteSpan]) -> in
         w = m.group(1)
         stem = next((w[: -len(x)] for x in OBJECT_PRONOUNS if w.endswith(x)), None)
         spec = v.lex.specs.get(stem) if stem else None
-        if spec is not None and spec.kind == CueKind.VERB:
-            if not any(q.start < m.start() < q.end for q in quotes):
-                return trim_end(v, c, m.start(), quotes)
+        verb = spec is not None and spec.kind == CueKind.VERB
+        if verb and not any(q.start < m.start() < q.end for q in quotes):
+            return trim_end(v, c, m.start(), quotes)
     return e
 
 

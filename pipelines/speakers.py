@@ -352,9 +352,8 @@ def _patterns(path: str) -> MentionPatterns:
     )
     # Every mention the cascade accepts (a name, an office incl. the dual, a counterpart)
     # holds one of these words, so the prefilter never rejects what the scan would accept.
-    scan_words = (
-        list(surname_to_speaker) + list(role_of_word) + [fold(w) for w in lex["counterpart"]]
-    )
+    counterpart_words = frozenset(fold(w) for w in lex["counterpart"])
+    scan_words = list(surname_to_speaker) + list(role_of_word) + sorted(counterpart_words)
     prefilter = re.compile(_prefilter(scan_words))
     return MentionPatterns(
         name=name,
@@ -364,7 +363,7 @@ def _patterns(path: str) -> MentionPatterns:
         plural_office=plural_office,
         generic=generic,
         counterpart=counterpart,
-        counterpart_words=frozenset(fold(w) for w in lex["counterpart"]),
+        counterpart_words=counterpart_words,
         latter=latter,
         person=person,
         surname_to_speaker=surname_to_speaker,

@@ -834,14 +834,7 @@ def subject_of(
     if kind == CueKind.PARTICIPLE:
         return participle_subject(v, hit, unit, unit_subjects, last, content), hit.end
     if kind == CueKind.ACCORDING:
-        if hit.spec.form in v.lex.according_pronominal:
-            # "...، على حد تعبيره.": the speaker last named goes on.
-            return Subject(M.PRODROP, antecedent=last), hit.end
-        # "وبحسب كيري، فإن الجانبين ..."، "بحسب ما أعلن لافروف".
-        chain, p = mention_chain(v, hit.end, unit.end, allow_clitic=True)
-        if not chain:
-            chain, p = according_relative(v, hit, unit)
-        return (Subject(M.ACCORDING, chain), p) if chain else (None, hit.end)
+        return according_subject(v, hit, unit, last)
     if kind == CueKind.SAID_OF:
         return said_of_subject(v, hit, unit), hit.end
     spokesman = through_speaker(v, hit, unit)
@@ -890,11 +883,24 @@ def subject_of(
     if group is not None:
         return group
     if kind == CueKind.IMPERFECT:
-        if unit_subjects and serial_imperfect(v, hit, unit):
-            # "...، قبل أن يضيف: «...»"، "ثم يضيف"، "ليضيف": the clause's speaker goes on.
-            return Subject(M.PARTICIPLE, antecedent=unit_subjects[-1]), hit.end
-        return None, hit.end  # present-tense verbs report only with an explicit subject
+        # Present-tense verbs report only with an explicit subject, or continuing the clause's
+        # speaker: "...، قبل أن يضيف: «...»"، "ثم يضيف"، "ليضيف".
+        serial = unit_subjects and serial_imperfect(v, hit, unit)
+        return (Subject(M.PARTICIPLE, antecedent=unit_subjects[-1]) if serial else None), hit.end
     return subject_after(v, hit, unit, p, last)
+
+
+def according_subject(
+    v: FieldView, hit: CueHit, unit: Unit, last: Subject | None
+) -> tuple[Subject | None, int]:
+    """Whom an according-to phrase names: "وبحسب كيري، فإن ..."، "بحسب ما أعلن لافروف"; with a
+    pronoun ("...، على حد تعبيره.") the speaker last named."""
+    if hit.spec.form in v.lex.according_pronominal:
+        return Subject(M.PRODROP, antecedent=last), hit.end
+    chain, p = mention_chain(v, hit.end, unit.end, allow_clitic=True)
+    if not chain:
+        chain, p = according_relative(v, hit, unit)
+    return (Subject(M.ACCORDING, chain), p) if chain else (None, hit.end)
 
 
 def serial_imperfect(v: FieldView, hit: CueHit, unit: Unit) -> bool:

@@ -238,7 +238,7 @@ class FieldContext:
     def names_someone_else(self, m: Mention, n_words: int = 1) -> bool:
         """ "الوزير خالد العطية": a bare title followed by a name that is none of the five (its
         first ``n_words`` words name-like: no article, function word, cue or known mention)."""
-        nxt = re.match(r"(?:\s+\w+){%d}" % n_words, self.text[m.end : m.end + NEXT_WORD_CHARS])
+        nxt = re.match(rf"(?:\s+\w+){{{n_words}}}", self.text[m.end : m.end + NEXT_WORD_CHARS])
         if not nxt:
             return False
         lex = load_cues()
@@ -265,10 +265,11 @@ class FieldContext:
         priors = [x for x in self.mentions if x.end <= pos]
         for n, prior in reversed(list(enumerate(priors))):
             if prior.kind == K.PERSON and not prior.role:
+                # "وزير الخارجية الأمير سعود الفيصل": a title in apposition to an office.
                 office = priors[n - 1] if n else None
-                if office is not None and office.role and not self.text[office.end : prior.start].strip():
-                    return office.role  # "وزير الخارجية الأمير سعود الفيصل": a title in apposition
-                return None
+                if office is None or self.text[office.end : prior.start].strip():
+                    return None
+                return office.role
             if prior.role:
                 return prior.role
             if prior.kind == K.NAME and prior.speaker_id:
