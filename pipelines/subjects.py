@@ -41,8 +41,6 @@ CLAUSE_CHARS = 200
 # "بحسب ما نقلت وكالة «تاس» عن لافروف": the medium between the verb and عن, in words (marks count).
 RELAYED_BY_WORDS = 6
 RELAYED_FROM = "عن"
-# "ليضيف": the clitic that makes a present-tense cue continue the sentence's speaker.
-SERIAL_CLITIC = "ل"
 # Prepositions, which no name contains (folded).
 _PREPOSITIONS = frozenset(
     {"في", "من", "عن", "علي", "الي", "مع", "منذ", "خلال", "حول", "عند", "لدي", "امام", "بين", "ضد"}
@@ -884,7 +882,7 @@ def subject_of(
         return group
     if kind == CueKind.IMPERFECT:
         # Present-tense verbs report only with an explicit subject, or continuing the clause's
-        # speaker: "...، قبل أن يضيف: «...»"، "ثم يضيف"، "ليضيف".
+        # speaker: "...، قبل أن يضيف: «...»"، "ثم يضيف".
         serial = unit_subjects and serial_imperfect(v, hit, unit)
         return (Subject(M.PARTICIPLE, antecedent=unit_subjects[-1]) if serial else None), hit.end
     return subject_after(v, hit, unit, p, last)
@@ -904,10 +902,8 @@ def according_subject(
 
 
 def serial_imperfect(v: FieldView, hit: CueHit, unit: Unit) -> bool:
-    """A present-tense cue that continues the sentence's speaker: after "قبل أن" or "ثم", or
-    with the clitic ل ("ليضيف")."""
-    if hit.prefixed and v.text[hit.outer_start] == SERIAL_CLITIC:
-        return True
+    """A present-tense cue that continues the sentence's speaker: after "قبل أن" or "ثم". (With
+    the clitic ل, "ليضيف", it would too, but the cue matcher reads only و and ف.)"""
     before = v.text[max(unit.start, hit.outer_start - FUTURE_LEAD_CHARS) : hit.outer_start]
     return any(before.rstrip().endswith(lead) for lead in v.lex.serial_leads)
 
