@@ -37,6 +37,7 @@ from pipelines.subjects import (
     is_head,
     mention_chain,
     opens_frame,
+    opens_own_clause,
     subject_of,
     tokens,
     unit_subject,
@@ -283,9 +284,7 @@ def clause_subject_before(v: FieldView, h: CueHit, unit: Unit) -> int | None:
     if h.prefixed or h.spec.kind not in (CueKind.VERB, CueKind.IMPERFECT):
         return None
     m = v.mention_ending.get(h.outer_start - 1)
-    if m is None or m.kind != MentionKind.NAME or m.outer_start == m.start:
-        return None
-    if not v.text[unit.start : m.outer_start].rstrip().endswith("،"):
+    if m is None or m.kind != MentionKind.NAME or not opens_own_clause(v, m, unit):
         return None
     return m.outer_start
 

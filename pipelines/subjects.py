@@ -516,8 +516,7 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
             lead = (lead + " " + text[m.outer_start : m.start]).strip()
         if lead in lex.svo_leads or _without_opener(lex, lead) in lex.svo_leads:
             return Subject(M.SVO, (m,))
-        if m.outer_start < m.start and text[: m.outer_start].rstrip().endswith("،"):
-            # "...، وكيري يكرر في كل مؤتمر أن ...": a clause of its own, its subject first.
+        if opens_own_clause(v, m, unit):
             return Subject(M.SVO, (m,))
         if title_clause(v, m, hit):
             return Subject(M.SVO, (m,))
@@ -569,6 +568,12 @@ def adjacent_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     if m is not None and m.kind in SPEAKER_KINDS and m.kind != K.COUNTERPART:
         return Subject(M.SVO, (m,))
     return None
+
+
+def opens_own_clause(v: FieldView, m: Mention, unit: Unit) -> bool:
+    """A mention with its conjunction after a comma starts a clause of its own, its subject
+    first: "...، وكيري يكرر في كل مؤتمر أن ..."."""
+    return m.outer_start < m.start and v.text[unit.start : m.outer_start].rstrip().endswith("،")
 
 
 def complement_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
