@@ -100,6 +100,9 @@ HEADLINE_MAX_WORDS = 40
 QUALIFIER_MAX_WORDS = 6
 
 CLOSING_MARKS = '"»'
+# What may not stand between a split quotation's halves: a sentence end, a colon, a line break, a
+# quotation mark (the clean text has only " « »).
+_SPLIT_GAP_STOPS = ".:؟!\n" + QUOTE_OPENERS + CLOSING_MARKS
 _TRIM = " \n\t.،؛:!-—"
 _COLON = re.compile(r"\s*:\s*")
 _SENTENCE_ENDS = (".", "؟", "!", "…")
@@ -515,8 +518,9 @@ def according_to(s: Scan, i: int) -> Frame | Step | None:
 
 # What ends the content before a postposed cue: a comma ("...، بحسب كيري"), or the closing mark of
 # the quotation itself ('"..." على حد تعبير لافروف').
-_MARK_BEFORE = re.compile(r"[\"»”]\s*،?\s*$")
-_COMMA_BEFORE = re.compile(r"(?:،|(?<=[\"»”]))\s*$")
+_CLOSING = "[" + re.escape(CLOSING_MARKS) + "]"
+_MARK_BEFORE = re.compile(_CLOSING + r"\s*،?\s*$")
+_COMMA_BEFORE = re.compile(r"(?:،|(?<=" + _CLOSING + r"))\s*$")
 
 
 def _other_word(v: FieldView, h: CueHit, unit: Unit) -> bool:
@@ -1130,7 +1134,7 @@ def split_quote_rest(v: FieldView, frame: Frame, quotes: list[QuoteSpan]) -> lis
     if q is None or q.start - frame.resume > SPLIT_GAP_CHARS:
         return []
     gap = v.text[frame.resume : q.start]
-    if not gap.rstrip().endswith("،") or any(c in gap for c in '.:؟!"«»“”\n'):
+    if not gap.rstrip().endswith("،") or any(c in gap for c in _SPLIT_GAP_STOPS):
         return []
     lex = v.lex
     if find_cues(v.text, frame.resume, q.start) or any(
