@@ -303,11 +303,11 @@ def _patterns(path: str) -> MentionPatterns:
     role_of_word = _role_words(lex)
     former = r"(?:\s+(?P<former>" + _alt(lex["former"]) + "))?"
     honor = r"(?:(?:" + _alt(lex["honorifics"]) + r")\s+)?"
+    relational = r"(?:(?:" + _alt(lex["relational"]) + r")\s+)?"  # "سلفه تشاك هاغل"
     name = re.compile(
         _B
         + _PRE
-        + r"(?P<m>"
-        + honor
+        + (r"(?P<m>" + relational + honor)
         + r"(?:(?P<first>"
         + _alt(firsts)
         + r")(?:\s+#?|_))?(?P<sur>"  # a web page may tag the name: "سيرغي #لافروف"، "#سيرغي_لافروف"
@@ -496,7 +496,7 @@ def _start_words() -> re.Pattern[str]:
 
 @lru_cache(maxsize=8)
 def _start_words_of(path: str) -> re.Pattern[str]:
-    return _word_trie(path, ("honorifics", "counterpart"))
+    return _word_trie(path, ("honorifics", "relational", "counterpart"))
 
 
 def _word_trie(path: str, lists: tuple[str, ...]) -> re.Pattern[str]:
@@ -520,7 +520,14 @@ def _mention_start_words() -> re.Pattern[str]:
 
 @lru_cache(maxsize=8)
 def _mention_start_words_of(path: str) -> re.Pattern[str]:
-    lists = ("honorifics", "counterpart", "generic_minister", "latter", "person_titles")
+    lists = (
+        "honorifics",
+        "relational",
+        "counterpart",
+        "generic_minister",
+        "latter",
+        "person_titles",
+    )
     return _word_trie(path, lists)
 
 
