@@ -75,6 +75,9 @@ class FieldContext:
     registry: Registry
     bound: dict[tuple[str, str], str]
     named: set[str]  # the five named (strongly) anywhere in the article
+    # The five whose bare surname the body uses before it names them in full ("وقف المعلم
+    # محمود ..." then "وزير الخارجية وليد المعلم"): a bare surname in the title is not theirs.
+    named_late: frozenset[str] = frozenset()
 
     def resolve(self, m: Mention, depth: int = 0) -> tuple[str | None, str, float]:
         """(speaker_id or None, method, confidence) for one mention."""
@@ -89,6 +92,7 @@ class FieldContext:
             # "السيناتور السابق تشاك هيغل ... وأضاف هيغل" (January 2013, Hagel the nominee).
             if (
                 m.speaker_id in self.named
+                and m.speaker_id not in self.named_late
                 and (self.registry.in_tenure(m.speaker_id, self.date) or strong)
                 and (not strong or strong[0].start < m.start)
             ):

@@ -51,10 +51,31 @@ def field_contexts(article: Article, fields: Sequence[DetectedField]) -> dict[st
     for f in fields:
         for k, v in bound_offices(f.clean.text, list(f.mentions)).items():
             bound.setdefault(k, v)
+    late = frozenset(
+        sid for f in fields if f.name == "text" for sid in named if _surname_first(f.mentions, sid)
+    )
     return {
-        f.name: FieldContext(f.clean.text, list(f.mentions), date, registry, bound, named)
+        f.name: FieldContext(
+            f.clean.text,
+            list(f.mentions),
+            date,
+            registry,
+            bound,
+            named,
+            late if f.name == "title" else frozenset(),
+        )
         for f in fields
     }
+
+
+def _surname_first(mentions: Sequence[Mention], speaker_id: str) -> bool:
+    """The field uses the bare surname (``WEAK_NAME``) before it names the speaker in full."""
+    for m in mentions:
+        if m.speaker_id == speaker_id and m.kind in (MentionKind.NAME, MentionKind.WEAK_NAME):
+            return m.kind == MentionKind.WEAK_NAME and any(
+                x.speaker_id == speaker_id and x.kind == MentionKind.NAME for x in mentions
+            )
+    return False
 
 
 def attribute_quotes(
