@@ -106,6 +106,7 @@ class CueLexicon:
     before_verb: re.Pattern[str]  # what may stand between a fronted subject and its verb
     auxiliary_lead: re.Pattern[str]  # "وكان" opening a clause: "وكان لافروف قد أكد"
     auxiliary_word: str  # "كان"
+    topic_opener: str  # "أما": "أما ظريف فقال" names the subject before its verb
     never_nominal_heads: frozenset[str]
     possessive: re.Pattern[str]  # a possessive suffix ending a position noun: "قلقها"
     not_a_name_after_title: frozenset[str]
@@ -232,6 +233,7 @@ def load_cues() -> CueLexicon:
         said_of_prepositions=tuple(listed("said_of_prepositions")),
         perfect_particle=particle,
         auxiliary_word=fold(grammar["auxiliary"]),
+        topic_opener=fold(grammar["topic_opener"]),
         auxiliary_lead=re.compile(r"\s*و?" + re.escape(fold(grammar["auxiliary"])) + r"\s+"),
         never_nominal_heads=folded("never_nominal_heads", grammar),
         possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),

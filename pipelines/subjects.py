@@ -64,6 +64,9 @@ RELATIVE_CHARS = 12
 OPENER_CHARS = 20
 # A fronted subject ("نائب رئيس الائتلاف المعارض") is at most 6 words; more is a clause.
 FRONTED_WORDS = 6
+# A fronted adverbial set off by a comma at the start of a sentence ("في مؤتمر صحافي مع نظيره
+# الروسي سيرغي لافروف، ..."): at most this long.
+FRONTED_PHRASE_CHARS = 100
 # A description before a full name in apposition ("عضو مجلس الشيوخ السابق جون كيري") is at
 # most 5 tokens; a longer phrase holds someone else ("الزعيم الكوري ... كيم جونغ أون وزير ...").
 DESCRIPTION_TOKENS = 5
@@ -75,6 +78,7 @@ HASHTAG = "#"  # a web page's tag mark on a name: "سيرغي #لافروف"
 CLITICS = "وف"  # the conjunctions written on the next word
 ARTICLE = "ال"
 PREPOSITION_CLITICS = "بلك"  # "بعد"، "للصحفيين"، "كذلك": a fronted prepositional phrase
+FA = "ف"  # the ف that answers "أما": "أما ظريف فقال"
 LI_ARTICLE = "لل"  # لـ + article after a verb ("قال للصحفيين"): an object, the subject dropped
 # Mention kinds that may be a speaker themselves (a "person" is someone else's title).
 SPEAKER_KINDS = (K.NAME, K.ROLE, K.WEAK_NAME, K.GENERIC, K.COUNTERPART, K.LATTER)
@@ -657,13 +661,17 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     lex = v.lex
     pos = unit.start
     head = v.text[pos : pos + OPENER_CHARS]
+    topic = False
     for opener in lex.clause_openers:
         # A whole word: "أما هيغل، فذهب" opens with "أما", "أمام اللجنة" does not.
         if head.startswith(opener) and not head[len(opener) : len(opener) + 1].isalpha():
+            topic = opener == lex.topic_opener
             pos += len(opener)
             while pos < unit.end and v.text[pos] in " ،":  # "في غضون ذلك، دافع كيري ..."
                 pos += 1
             break
+    else:
+        pos = _past_fronted_phrase(v, unit, pos, hits)
     toks = v.toks(pos, min(unit.end, pos + CLAUSE_CHARS))
     if len(toks) < 2:
         return None
@@ -673,6 +681,8 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     chain, _ = mention_chain(v, t0.start, unit.end)
     if chain and len(toks) > 1:
         return Subject(M.EXPLICIT, chain)
+    if topic:
+        return topic_other(v, toks)
     negated = negated_subject(v, unit, toks)
     if negated is not None:
         return negated
@@ -701,6 +711,44 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     if span is None or v.text[span[0] : span[0] + 2] != ARTICLE:
         return None  # only a definite noun phrase is taken as somebody else
     return Subject(M.OTHER, other_span=span)
+
+
+def topic_other(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
+    """ "أما ظريف فقال إن ...": the words between "أما" and the verb that takes its ف name
+    the subject; when they are no mention of the five, somebody else speaks, not the last
+    speaker. None for a fronted phrase ("أما بالنسبة إلى ...، فقال لافروف")."""
+    lex = v.lex
+    first = toks[0].text
+    if first[1:].startswith(ARTICLE) or first in lex.adverbials or first in lex.particles:
+        return None  # "أما بالنسبة"، "أما في"، "أما على صعيد"
+    for k, t in enumerate(toks[1 : FRONTED_WORDS + 1], 1):
+        if t.text[:1] == FA and len(t.text) > 2:
+            words = [w for w in toks[:k] if w.text.isalpha()]
+            if not words:
+                return None
+            return Subject(M.OTHER, other_span=(words[0].start, words[-1].end))
+    return None
+
+
+def _past_fronted_phrase(v: FieldView, unit: Unit, pos: int, hits: list[CueHit]) -> int:
+    """Where the clause begins after a fronted adverbial set off by a comma ("في مؤتمر صحافي
+    مع نظيره الروسي سيرغي لافروف، لم يتردد المعلم ..."): the adverbial is nobody's subject.
+    ``pos`` itself when the unit opens otherwise, or no comma closes the phrase soon enough."""
+    lex = v.lex
+    toks = v.toks(pos, min(unit.end, pos + CLAUSE_CHARS))
+    if not toks:
+        return pos
+    first = toks[0].text
+    bare = first[1:] if first[:1] in CLITICS and len(first) > 2 else first
+    if first not in lex.adverbials and bare not in lex.adverbials:
+        return pos
+    comma = v.text.find("،", pos, min(unit.end, pos + FRONTED_PHRASE_CHARS))
+    if comma < 0 or any(pos <= h.outer_start < comma for h in hits):
+        return pos  # no comma, or a cue inside: a clause, not a phrase
+    pos = comma + 1
+    while pos < unit.end and v.text[pos] == " ":
+        pos += 1
+    return pos
 
 
 def auxiliary_other(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
