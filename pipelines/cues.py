@@ -107,6 +107,7 @@ class CueLexicon:
     auxiliary_lead: re.Pattern[str]  # "وكان" opening a clause: "وكان لافروف قد أكد"
     auxiliary_word: str  # "كان"
     topic_opener: str  # "أما": "أما ظريف فقال" names the subject before its verb
+    preposition_forms: frozenset[str]  # prepositions after a noun too: "الخلافات بين"
     never_nominal_heads: frozenset[str]
     possessive: re.Pattern[str]  # a possessive suffix ending a position noun: "قلقها"
     not_a_name_after_title: frozenset[str]
@@ -234,6 +235,7 @@ def load_cues() -> CueLexicon:
         perfect_particle=particle,
         auxiliary_word=fold(grammar["auxiliary"]),
         topic_opener=fold(grammar["topic_opener"]),
+        preposition_forms=folded("preposition_forms", grammar),
         auxiliary_lead=re.compile(r"\s*و?" + re.escape(fold(grammar["auxiliary"])) + r"\s+"),
         never_nominal_heads=folded("never_nominal_heads", grammar),
         possessive=re.compile("(?:" + _alt(listed("possessive_suffixes")) + ")$"),

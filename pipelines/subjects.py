@@ -897,8 +897,8 @@ def subject_of(
         # "وأضاف معاليه للصحفيين عقب لقائه ... جون كيري إنه": the last person goes on.
         return Subject(M.PRODROP, antecedent=last), honorific[0].end
     chain, q = mention_chain(v, p, unit.end)
-    if chain and hit.spec.ambiguous and not hit.prefixed and len(chain) > 1:
-        return None, hit.end  # "بين وزيري الخارجية الأميركي والإيراني": a preposition's object
+    if chain and _preposition_object(v, hit, unit, chain):
+        return None, hit.end
     if chain and _addressee_chain(v, hit, chain, q, unit_subjects):
         return Subject(M.PRODROP, antecedent=last), hit.end
     if chain and is_counterpart(v, chain[0]):
@@ -939,6 +939,31 @@ def subject_of(
         serial = unit_subjects and serial_imperfect(v, hit, unit)
         return (Subject(M.PARTICIPLE, antecedent=unit_subjects[-1]) if serial else None), hit.end
     return subject_after(v, hit, unit, p, last)
+
+
+def _preposition_object(v: FieldView, hit: CueHit, unit: Unit, chain: tuple[Mention, ...]) -> bool:
+    """The names after an ambiguous form are a preposition's object: "بين وزيري الخارجية
+    الأميركي والإيراني" (more than one), "الخلافات بين هاغل وفريق الأمن القومي"."""
+    if not hit.spec.ambiguous or hit.prefixed:
+        return False
+    return len(chain) > 1 or _after_definite_noun(v, hit, unit)
+
+
+def _after_definite_noun(v: FieldView, hit: CueHit, unit: Unit) -> bool:
+    """The word before a cue form that is also a preposition is a definite noun that names no
+    one ("الخلافات بين"): the form is that preposition, not a verb."""
+    if v.text[hit.start : hit.end] not in v.lex.preposition_forms:
+        return False
+    toks = v.toks(max(unit.start, hit.outer_start - APPOSITION_CHARS), hit.outer_start)
+    if not toks:
+        return False
+    w = toks[-1]
+    return (
+        w.text.startswith(ARTICLE)
+        and w.text.isalpha()
+        and w.text not in v.lex.article_shaped_verbs
+        and not v.mentions_in(w.start, w.end)
+    )
 
 
 def according_subject(
