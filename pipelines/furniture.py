@@ -27,6 +27,7 @@ class Lexicon:
     comment_markers: re.Pattern[str]  # each category is one alternation: one search a line
     line_patterns: re.Pattern[str]
     list_markers: re.Pattern[str]
+    bullet_line: re.Pattern[str]  # furniture only when short, like a link-list row
     currency_line: re.Pattern[str]
     any_line: re.Pattern[str]  # over "\n" + text: found if a line may match any category
 
@@ -48,11 +49,12 @@ def load_lexicon() -> Lexicon:
 
     categories = ("comment_markers", "line_patterns", "list_markers")
     every = [_pattern(p) for key in categories for p in data[key]]
-    every.append(_pattern(data["currency_line"]))
+    every += [_pattern(data["bullet_line"]), _pattern(data["currency_line"])]
     return Lexicon(
         comment_markers=compile_all("comment_markers"),
         line_patterns=compile_all("line_patterns"),
         list_markers=compile_all("list_markers"),
+        bullet_line=re.compile(_pattern(data["bullet_line"])),
         currency_line=re.compile(_pattern(data["currency_line"])),
         any_line=_any_line(every),
     )
@@ -121,7 +123,9 @@ def find_chrome(text: str) -> list[tuple[int, int, str]]:
                 drops.append((a, lines[j - 1][1], "currency_table"))
                 i = j
                 continue
-        elif lex.line_patterns.search(line):
+        elif lex.line_patterns.search(line) or (
+            lex.bullet_line.search(line) and _is_short_list_line(line)
+        ):
             drops.append((a, b, "furniture_line"))
         i += 1
     return drops

@@ -112,11 +112,13 @@ def _each(key: str) -> list[re.Pattern[str]]:
 
 _COMMENT, _LIST, _CHROME = _each("comment_markers"), _each("list_markers"), _each("line_patterns")
 _CURRENCY = re.compile(clean.fold_insensitive(clean.fold_pattern(_FURNITURE["currency_line"])))
+_BULLET = re.compile(clean.fold_insensitive(clean.fold_pattern(_FURNITURE["bullet_line"])))
 
 
 def plain_line_kind(line: str) -> str | None:
     """What a line is, the first category that matches winning: a comment marker, a list
-    header, a currency row, another chrome line, or article text (None)."""
+    header, a currency row, another chrome line (a bulleted line too when it is as short as
+    a list row), or article text (None)."""
     if any(p.search(line) for p in _COMMENT):
         return "comment"
     if any(p.search(line) for p in _LIST):
@@ -125,6 +127,8 @@ def plain_line_kind(line: str) -> str | None:
         return "currency"
     if any(p.search(line) for p in _CHROME):
         return "chrome"
+    if _BULLET.search(line) and plain_is_list_row(line):
+        return "chrome"  # a bulleted link or teaser; a bulleted sentence is text
     return None
 
 
