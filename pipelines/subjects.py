@@ -279,6 +279,8 @@ def mention_chain(
         q = p
         while q < limit and text[q] == " ":
             q += 1
+        if chain and q < limit and text[q] == "،":
+            q = _comma_conjunct(v, q + 1, limit)
         quoted = q < limit and text[q] in QUOTE_OPENERS + HASHTAG
         m = v.mention_at.get(q + 1 if quoted else q)
         if m is None and chain:
@@ -320,6 +322,23 @@ def mention_chain(
                 p = named_end
         chain.append(m)
     return tuple(chain), p
+
+
+def _comma_conjunct(v: FieldView, pos: int, limit: int) -> int:
+    """Where a mention joined by و starts after a comma ("وزير الخارجية الأمريكي، جون كيري،
+    ونظيره الروسي، سيرغي لافروف، ..."): the chain goes on there when a comma or a
+    complementizer follows that mention; else it ends at the comma (``pos - 1``). A clause
+    set off by commas is no conjunct: "قال كيري، ولافروف يستمع، إن"."""
+    q = pos
+    while q < limit and v.text[q] == " ":
+        q += 1
+    m = v.mention_at.get(q)
+    if m is None or not (m.outer_start < m.start and v.text[m.outer_start] == "و"):
+        return pos - 1
+    after = v.toks(m.end, min(limit, m.end + APPOSITION_CHARS))[:1]
+    if after and (after[0].text == "،" or after[0].text in v.lex.complementizers):
+        return q
+    return pos - 1
 
 
 def _words_at(v: FieldView, pos: int, limit: int) -> tuple[Tok, ...]:
