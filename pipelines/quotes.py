@@ -769,6 +769,7 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
     if not (
         i <= NOMINAL_NEAR_TOKENS
         or toks[i - 1].text == "،"
+        or i - _past_aside(v, toks) <= NOMINAL_NEAR_TOKENS
         or (
             i <= NOMINAL_AFTER_ADVERBIAL_TOKENS
             and is_head(v, t.text)
@@ -786,6 +787,21 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
     if qtype == "direct":
         qtype, a, b = "mixed", c, e
     return s.frame(a, b, "nominal" if qtype == "indirect" else qtype, "cue_nominal", e)
+
+
+def _past_aside(v: FieldView, toks: tuple[Tok, ...]) -> int:
+    """The index after an adverbial aside set off by commas right after the cue and its
+    subject ("دعا لافروف، عقب محادثاته مع نظيره السوري، السلطات السورية إلى ..."): the
+    object is counted from there. 0 when the walk opens otherwise."""
+    if len(toks) < 3 or toks[0].text != "،" or toks[1].text not in v.lex.adverbials:
+        return 0
+    for k, t in enumerate(toks[2 : ASIDE_TOKENS + 2], 2):
+        if t.text == "،":
+            # "، الذي وصل إلى موسكو": a relative clause, not the cue's object, follows
+            return 0 if v.lex.relative_clause.match(v.text, t.start) else k + 1
+        if t.text in _SENTENCE_ENDS or is_complementizer(v, toks, k):
+            return 0
+    return 0
 
 
 @emits("title_object")
