@@ -780,13 +780,23 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
     ):
         return None
     c = nominal(v, toks, i, spec, named=s.named)
-    if c is None:
+    if c is None or _reported_claim(s, c):
         return None
     e = noun_phrase_end(v, c, content_end(v, c, s.unit, s.hits, s.quotes), s.quotes)
     qtype, a, b = classify(v, c, e, s.quotes)
     if qtype == "direct":
         qtype, a, b = "mixed", c, e
     return s.frame(a, b, "nominal" if qtype == "indirect" else qtype, "cue_nominal", e)
+
+
+def _reported_claim(s: Scan, c: int) -> bool:
+    """The object is somebody else's claim: "أشار لافروف إلى ما يردده بعض المسؤولين من أن
+    ...": the relative's own cue (يردده، قاله ...) reports it, with its own subject."""
+    return any(
+        h.spec.after_ma and s.v.text[c : h.outer_start].strip() in s.v.lex.relative_ma
+        for h in s.hits
+        if h.outer_start > c
+    )
 
 
 def _past_aside(v: FieldView, toks: tuple[Tok, ...]) -> int:
