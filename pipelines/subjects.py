@@ -79,6 +79,7 @@ CLITICS = "وف"  # the conjunctions written on the next word
 ARTICLE = "ال"
 PREPOSITION_CLITICS = "بلك"  # "بعد"، "للصحفيين"، "كذلك": a fronted prepositional phrase
 FA = "ف"  # the ف that answers "أما": "أما ظريف فقال"
+TA, TA_MARBUTA = "ت", "ة"  # "دعوة" is written "دعوت" before a possessive: "دعوته"
 LI_ARTICLE = "لل"  # لـ + article after a verb ("قال للصحفيين"): an object, the subject dropped
 # Mention kinds that may be a speaker themselves (a "person" is someone else's title).
 SPEAKER_KINDS = (K.NAME, K.ROLE, K.WEAK_NAME, K.GENERIC, K.COUNTERPART, K.LATTER)
@@ -232,9 +233,13 @@ def is_ambiguous_head(v: FieldView, word: str) -> bool:
 
 
 def _noun_in(v: FieldView, word: str, nouns: frozenset[str]) -> bool:
-    """Whether ``word`` is one of ``nouns``, with or without its article or a possessive."""
+    """Whether ``word`` is one of ``nouns``, with or without its article or a possessive
+    (before which ة is written ت: "دعوته" is "دعوة" + "ه")."""
     bare = word.removeprefix(ARTICLE)
-    return word in nouns or bare in nouns or v.lex.possessive.sub("", bare) in nouns
+    if word in nouns or bare in nouns:
+        return True
+    stem = v.lex.possessive.sub("", bare)
+    return stem in nouns or (stem != bare and stem.endswith(TA) and stem[:-1] + TA_MARBUTA in nouns)
 
 
 def is_complementizer(v: FieldView, toks: tuple[Tok, ...], i: int) -> bool:
