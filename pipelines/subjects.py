@@ -79,6 +79,9 @@ CLITICS = "وف"  # the conjunctions written on the next word
 ARTICLE = "ال"
 PREPOSITION_CLITICS = "بلك"  # "بعد"، "للصحفيين"، "كذلك": a fronted prepositional phrase
 FA = "ف"  # the ف that answers "أما": "أما ظريف فقال"
+ALIF = "ا"  # the accusative ending of an adverb of manner: "مازحا"
+DEFINITE_PP = ("لل", "بال", "كال")  # a preposition written on a definite noun: "للزعيم"
+HAL_MIN_CHARS = 4
 TA, TA_MARBUTA = "ت", "ة"  # "دعوة" is written "دعوت" before a possessive: "دعوته"
 LI_ARTICLE = "لل"  # لـ + article after a verb ("قال للصحفيين"): an object, the subject dropped
 # Mention kinds that may be a speaker themselves (a "person" is someone else's title).
@@ -432,6 +435,8 @@ def unregistered_name_end(v: FieldView, pos: int, limit: int, office: bool = Tru
             or w in lex.feminine_places  # "واتهم الوزير الروسي واشنطن بأنها": the object
             or (office and w in _PREPOSITIONS)  # "وأعرب الوزير الروسي عن"
             or (office and i == 0 and w.endswith(("ة", "ات")))  # "... الوزير الروسي حصيلة"
+            or (office and i == 0 and _circumstantial(v, words_at))  # "الوزير الروسي مازحا:"
+            or (office and w.startswith(DEFINITE_PP))  # "وأكد وزير الخارجية الروسي للزعيم"
             or is_head(v, w)
             or (w.startswith(ARTICLE) and w.endswith(("ي", "ية")))  # a nisba: "السعودي"
             or t.start in v.mention_at  # a mention's outer start: the next phrase
@@ -439,6 +444,16 @@ def unregistered_name_end(v: FieldView, pos: int, limit: int, office: bool = Tru
             break
         end = t.end
     return end
+
+
+def _circumstantial(v: FieldView, toks: tuple[Tok, ...]) -> bool:
+    """The word after an office is an adverb of manner in the accusative, not a name: one
+    word ending in ا with nothing name-like after it ("وقال الوزير الروسي مازحا: ...")."""
+    w = toks[0].text
+    if not (w.endswith(ALIF) and len(w) >= HAL_MIN_CHARS):
+        return False
+    nxt = toks[1].text if len(toks) > 1 else ""
+    return not nxt.isalpha() or nxt in v.lex.complementizers
 
 
 def skip_light(v: FieldView, pos: int, limit: int) -> int:
@@ -1273,7 +1288,13 @@ def _statement_owner(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
         return None
     # Only a name: an office or "نظيره" in the phrase may be the addressee ("رسالة إلى نظيره
     # السوري أعرب فيها" is the sender's).
-    names = [m for m in v.mentions_in(phrase[0].start, hit.outer_start) if m.kind == K.NAME]
+    # A name set off by a comma from its office ("تصريحات لوزير الخارجية الروسي، سيرغي
+    # لافروف قال فيها") begins before the phrase and ends in it.
+    names = [
+        m
+        for m in v.mentions_in(toks[0].start if toks else phrase[0].start, hit.outer_start)
+        if m.kind == K.NAME and m.end > phrase[0].start
+    ]
     if names:
         return Subject(M.EXPLICIT, (names[-1],))
     if any(t.text.startswith(LI_ARTICLE) for t in phrase):
