@@ -207,3 +207,13 @@ class TestCueLexicon:
     def test_complementizers(self, word: str) -> None:
         """The complementizers of ANNOTATION.md's indirect type are in the lexicon, folded."""
         assert clean_text(word).text in load_cues().complementizers
+
+    def test_each_form_listed_once(self) -> None:
+        """A cue form listed twice keeps only its last entry's frames and prepositions: the
+        first entry would be silently lost."""
+        data = json.loads(
+            (Path(__file__).parents[1] / "pipelines" / "lexicons" / "cues.json").read_text("utf-8")
+        )
+        forms = [clean_text(e["form"]).text for key in ("verbs", "participles") for e in data[key]]
+        forms += [clean_text(f).text for f in data["imperfects"]]
+        assert forms and len(forms) == len(set(forms))
