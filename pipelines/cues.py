@@ -46,6 +46,7 @@ class CueSpec:
     through_only: bool = False  # "وأعلنت روسيا على لسان ...": a cue only before على لسان
     bare_after_subject: bool = False  # "أعلن المعلم تعديل القانون": a bare object only then
     after_ma: bool = False  # "ما قاله كيري من أنه": a cue only after the relative ما
+    object_required: bool = False  # "اتهم": a name right before "بـ..." is the accused
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
                 e.get("through_only", False),
                 e.get("bare_after_subject", False),
                 e.get("after_ma", False),
+                e.get("object_required", False),
             )
     for f, perfect in data["imperfects"].items():
         base = specs[fold(perfect)]
@@ -160,6 +162,7 @@ def _cue_specs(data: dict) -> dict[str, CueSpec]:
             object_first=base.object_first,
             bare_after_subject=base.bare_after_subject,
             after_ma=base.after_ma,
+            object_required=base.object_required,
         )
     for f in data["according_to"]:
         specs[fold(f)] = CueSpec(fold(f), CueKind.ACCORDING, frozenset({"indirect"}))

@@ -79,6 +79,8 @@ CLITICS = "وف"  # the conjunctions written on the next word
 ARTICLE = "ال"
 PREPOSITION_CLITICS = "بلك"  # "بعد"، "للصحفيين"، "كذلك": a fronted prepositional phrase
 FA = "ف"  # the ف that answers "أما": "أما ظريف فقال"
+BA = "ب"  # the preposition of a charge: "اتهمه بالفشل"
+CHARGE_MIN_CHARS = 3
 ALIF = "ا"  # the accusative ending of an adverb of manner: "مازحا"
 DEFINITE_PP = ("لل", "بال", "كال")  # a preposition written on a definite noun: "للزعيم"
 HAL_MIN_CHARS = 4
@@ -890,8 +892,16 @@ def _addressee_chain(
     v: FieldView, hit: CueHit, chain: tuple[Mention, ...], q: int, unit_subjects: list[Subject]
 ) -> bool:
     """'كيري وصف ... وحث الرئيس بيير نكورونزيزا على إجراء حوار': in a sentence whose speaker
-    is named, a coordinated verb's person followed by its preposition is the addressee."""
+    is named, a coordinated verb's person followed by its preposition is the addressee. A verb
+    that must have an object has it in the name right before the charge: "وقال كوركر ...،
+    واتهم وزير الخارجية جون كيري بالفشل" (Kerry is the accused)."""
     spec = hit.spec
+    if spec.object_required:
+        # Not "واتهم لافروف بريطانيا بنشر ...": a charge after the next word is the charge.
+        nxt = v.toks(q, min(len(v.text), q + APPOSITION_CHARS))[:2]
+        if not nxt or not _charge(v, nxt[0].text):
+            return False
+        return len(nxt) < 2 or nxt[1].text[:1] != BA
     if not (hit.prefixed and spec.preps and unit_subjects):
         return False
     if not any(m.kind in SPEAKER_KINDS for m in unit_subjects[-1].mentions):
@@ -900,6 +910,17 @@ def _addressee_chain(
         return False
     nxt = v.toks(q, min(len(v.text), q + LIGHT_ADVERBIAL_CHARS))[:1]
     return bool(nxt) and nxt[0].text in spec.preps
+
+
+def _charge(v: FieldView, word: str) -> bool:
+    """A noun with the preposition ب written on it ("بالفشل"، "بدعم"), not a name."""
+    return (
+        word[:1] == BA
+        and len(word) > CHARGE_MIN_CHARS
+        and word.isalpha()
+        and word not in v.lex.letter_initial_names
+        and word not in v.lex.feminine_places  # "بريطانيا"، "بكين"
+    )
 
 
 def subject_of(
