@@ -766,10 +766,13 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
     if "nominal" not in spec.frames:
         return None
     t = toks[i]
+    aside_end = _past_aside(v, toks)
+    if i < aside_end:
+        return None  # "دعا لافروف، أثناء زيارته إلى بيونغيانغ، كيم إلى ...": the aside's own
     if not (
         i <= NOMINAL_NEAR_TOKENS
         or toks[i - 1].text == "،"
-        or i - _past_aside(v, toks) <= NOMINAL_NEAR_TOKENS
+        or i - aside_end <= NOMINAL_NEAR_TOKENS
         or (
             i <= NOMINAL_AFTER_ADVERBIAL_TOKENS
             and is_head(v, t.text)
