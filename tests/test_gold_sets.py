@@ -76,7 +76,7 @@ def test_held_out_sets_share_no_article_with_development_sets() -> None:
         return {json.loads(line)["id"] for line in lines if line.strip()}
 
     held_out = {"holdout", "holdout-bbc", "holdout3", "holdout4", "probe-c"}
-    development = {"dev", "dev2", "dev3", "dev4", "dev5", "probe-a", "probe-b", "probe-d"}
+    development = {"dev", "dev2", "dev3", "dev4", "dev5", "dev6", "probe-a", "probe-b", "probe-d"}
     assert held_out | development <= set(SETS_BY_ID) | set(SETS_WITH_TEXT)
     for h in held_out:
         for d in development:
