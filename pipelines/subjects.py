@@ -957,7 +957,7 @@ def subject_of(
         # "وأضاف معاليه للصحفيين عقب لقائه ... جون كيري إنه": the last person goes on.
         return Subject(M.PRODROP, antecedent=last), honorific[0].end
     chain, q = mention_chain(v, p, unit.end)
-    if chain and _preposition_object(v, hit, unit, chain):
+    if chain and _preposition_object(v, hit, unit, chain, q):
         return None, hit.end
     if chain and _addressee_chain(v, hit, chain, q, unit_subjects):
         return Subject(M.PRODROP, antecedent=last), hit.end
@@ -1001,23 +1001,34 @@ def subject_of(
     return subject_after(v, hit, unit, p, last)
 
 
-def _preposition_object(v: FieldView, hit: CueHit, unit: Unit, chain: tuple[Mention, ...]) -> bool:
+def _preposition_object(
+    v: FieldView, hit: CueHit, unit: Unit, chain: tuple[Mention, ...], q: int
+) -> bool:
     """The names after an ambiguous form are a preposition's object: "بين وزيري الخارجية
-    الأميركي والإيراني" (more than one), "الخلافات بين هاغل وفريق الأمن القومي"."""
+    الأميركي والإيراني" (more than one), "الخلافات بين هاغل وفريق الأمن القومي"، "لقاء موسكو
+    بين وزير الخارجية الروسي سيرغي لافروف والتركي ..." (after a noun or a place, with no
+    complementizer after the names: "بيّن لافروف أن" is the verb)."""
     if not hit.spec.ambiguous or hit.prefixed:
         return False
-    return len(chain) > 1 or _after_definite_noun(v, hit, unit)
+    if len(chain) > 1:
+        return True
+    after = v.toks(q, min(unit.end, q + APPOSITION_CHARS))[:1]
+    if after and (after[0].text in v.lex.complementizers or after[0].text == ":"):
+        return False
+    return _after_noun(v, hit, unit)
 
 
-def _after_definite_noun(v: FieldView, hit: CueHit, unit: Unit) -> bool:
+def _after_noun(v: FieldView, hit: CueHit, unit: Unit) -> bool:
     """The word before a cue form that is also a preposition is a definite noun that names no
-    one ("الخلافات بين"): the form is that preposition, not a verb."""
+    one ("الخلافات بين") or a place ("لقاء موسكو بين"): the form is that preposition."""
     if v.text[hit.start : hit.end] not in v.lex.preposition_forms:
         return False
     toks = v.toks(max(unit.start, hit.outer_start - APPOSITION_CHARS), hit.outer_start)
     if not toks:
         return False
     w = toks[-1]
+    if w.text in v.lex.feminine_places:
+        return True
     return (
         w.text.startswith(ARTICLE)
         and w.text.isalpha()
