@@ -1115,8 +1115,8 @@ def detect_unit(
         if not any(q.start < h.start < q.end for q in quotes)
     ]
     opening = unit_subject(v, unit, hits)
-    if opening is not None:
-        last = opening
+    if opening is not None and opening.mode != SubjectMode.PARTICIPLE:
+        last = opening  # a group noun's sentence ("وبحث الوزيران") leaves "وأضاف" to the last
     out: list[Candidate] = []
     consumed = unit.start
     unit_subjects: list[Subject] = [opening] if opening is not None else []

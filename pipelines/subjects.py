@@ -733,6 +733,9 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
         and t0.text not in lex.particles
         and (not t0.text[1:].startswith(ARTICLE) or t0.text[1:] in lex.article_shaped_verbs)
     )
+    group = _group_noun_subject(v, toks)
+    if group is not None:
+        return group
     if not verb_like:
         return auxiliary_other(v, toks) or bare_verb_subject(v, unit, t0)
     p = skip_light(v, t0.end, unit.end)
@@ -752,6 +755,17 @@ def unit_subject(v: FieldView, unit: Unit, hits: list[CueHit]) -> Subject | None
     if span is None or v.text[span[0] : span[0] + 2] != ARTICLE:
         return None  # only a definite noun phrase is taken as somebody else
     return Subject(M.OTHER, other_span=span)
+
+
+def _group_noun_subject(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
+    """A sentence opening with a verb and a group noun ("كما ناقش الجانبان ...، مؤكدين على"،
+    "وبحث الوزيران ..."): the people an earlier sentence names together, whom a participle
+    later in the sentence continues (mode PARTICIPLE: a later singular "وأضاف" does not).
+    None when no sentence before names a group."""
+    if len(toks) < 2 or toks[1].text not in v.lex.group_subjects or not toks[0].text.isalpha():
+        return None
+    group = named_group(v, toks[0].start, Covered())
+    return Subject(M.PARTICIPLE, antecedent=group) if group is not None else None
 
 
 def topic_other(v: FieldView, toks: tuple[Tok, ...]) -> Subject | None:
@@ -1110,11 +1124,14 @@ def group_subject(
         return None
     if last is not None and len(last.mentions) > 1:
         return Subject(M.PRODROP, antecedent=last), after
-    if (last is not None and last.mode == M.OTHER) or v.lex.relative_before.search(
+    named = after > p  # "الوزيران": a group noun names the pair, not the last speaker
+    if (last is not None and last.mode == M.OTHER and not named) or v.lex.relative_before.search(
         v.text, max(unit.start, hit.outer_start - RELATIVE_CHARS), hit.outer_start
     ):
         return None, hit.end  # someone else spoke last; "الذين قالوا": the relative's antecedent
-    group = named_group(v, hit, content) or (last_pair(v, hit, content) if dual else None)
+    group = named_group(v, hit.outer_start, content) or (
+        last_pair(v, hit, content) if dual else None
+    )
     if group is not None:
         return Subject(M.PRODROP, antecedent=group), after
     return None, hit.end
@@ -1142,18 +1159,18 @@ def last_pair(v: FieldView, hit: CueHit, content: Covered) -> Subject | None:
     return None
 
 
-def named_group(v: FieldView, hit: CueHit, content: Covered) -> Subject | None:
+def named_group(v: FieldView, at: int, content: Covered) -> Subject | None:
     """The people an earlier sentence names together ("التقى وزير الخارجية الأمريكي جون كيري
     نظيره الروسي سيرغي لافروف"، "وعقد وزراء الخارجية الروسي سيرغي لافروف والتركي ..."): in the
-    cue's own sentence before it or in the ``GROUP_LOOKBACK`` sentences before, the nearest with
+    sentence before ``at`` or in the ``GROUP_LOOKBACK`` sentences before, the nearest with
     two or more mentions outside quoted content, one of them a name or an office, or with one
     after a plural office. A group verb or noun has no antecedent otherwise."""
-    ui = v.unit_index(hit.outer_start)
+    ui = v.unit_index(at)
     for j in range(ui, max(-1, ui - 1 - GROUP_LOOKBACK), -1):
         u = v.units[j]
         ms = [
             m
-            for m in v.mentions_in(u.start, min(u.end, hit.outer_start))
+            for m in v.mentions_in(u.start, min(u.end, at))
             if (m.kind in SPEAKER_KINDS or m.kind == K.PERSON) and m.start not in content
         ]
         # A title inside a longer mention is the same person.
