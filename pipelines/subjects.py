@@ -546,9 +546,9 @@ def svo_subject(v: FieldView, hit: CueHit, unit: Unit) -> Subject | None:
     if m is None and stripped.rstrip().endswith("،"):
         # "والمعلم، الذي ترأس وفد دمشق إلى المفاوضات، كرر أن": the name before a relative
         # clause set off by commas.
-        rel = lex.relative_clause.search(text, unit.start, end)
-        if rel is not None:
-            m = mention_before_verb(v, rel.start())
+        rels = list(lex.relative_clause.finditer(text, unit.start, end))
+        if rels:  # the clause nearest the verb: an earlier one may describe someone else
+            m = mention_before_verb(v, rels[-1].start())
     if m is None:
         # "وزير الخارجية السعودي عادل الجبير أكد": an office, then up to three name words.
         toks = v.toks(max(unit.start, end - OFFICE_NAME_CHARS), end)
