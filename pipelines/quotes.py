@@ -106,8 +106,6 @@ _SPLIT_GAP_STOPS = ".:؟!\n" + QUOTE_OPENERS + CLOSING_MARKS
 _TRIM = " \n\t.،؛:!-—"
 _COLON = re.compile(r"\s*:\s*")
 _SENTENCE_ENDS = (".", "؟", "!", "…")
-# A quotation over several paragraphs, each opening with a mark, is followed this far.
-RUN_ON_PARAGRAPHS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -672,47 +670,9 @@ def cue_quote_unclosed(s: Scan, i: int) -> Frame | None:
             unit.end,
         )
         e = trim_end(s.v, t.end, min(stop, unit.end), quotes)
-        if stop >= unit.end:
-            e = _runs_on(s.v, t.text, e)
         if words(text, t.end, e) >= MIN_SPEECH_WORDS:
             return s.frame(t.end, e, "direct", "cue_quote_unclosed", e)
     return None
-
-
-def _runs_on(v: FieldView, mark: str, e: int) -> int:
-    """Where a quotation whose opening mark its paragraph never closes ends, the marks
-    bounding it (ANNOTATION.md): the rest of the paragraph, then each next paragraph that
-    opens with a mark again (the convention of translated copy for a quotation over several
-    paragraphs), up to the one that closes it. ``e`` itself (the sentence's end) when another
-    cue stands in the rest of the paragraph: a forgotten closing mark, the reporter goes on."""
-    text = v.text
-    close = "»" if mark == "«" else '"'
-    end = _paragraph_end(text, e)
-    if close in text[e:end] or find_cues(text, e, end):
-        return e
-    for _ in range(RUN_ON_PARAGRAPHS):
-        q = end
-        while q < len(text) and text[q].isspace():
-            q += 1
-        if q == len(text) or text[q] not in QUOTE_OPENERS:
-            break
-        para_end = _paragraph_end(text, q + 1)
-        shut = text.find(close, q + 1, para_end)
-        if shut >= 0:
-            if text[shut + 1 : para_end].strip(" .") or find_cues(text, q, shut):
-                break  # the mark closes inside the paragraph: narration follows
-            return shut
-        if find_cues(text, q, para_end):
-            break
-        end = para_end
-    while end > e and text[end - 1] in " \n.":
-        end -= 1
-    return end
-
-
-def _paragraph_end(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end < 0 else end
 
 
 def past_quote_mark(s: Scan, i: int) -> Step | None:
