@@ -158,6 +158,7 @@ class Scan:
     immediate: bool = True
     named: bool = False  # the cue's subject is a speaker mention standing right after it
     skip_to: int = -1  # tokens before this index are an aside the walk reads past
+    aside_end: int = 0  # after the cue and subject, the tokens of a comma-set aside (_past_aside)
 
     def frame(self, a: int, b: int, qtype: QuoteType, rule: RuleName, resume: int) -> Frame:
         return Frame(self.hit.start, self.cue_end, a, b, qtype, rule, resume)
@@ -596,12 +597,25 @@ def source_aside(s: Scan, i: int) -> Step | None:
         return None
     if s.toks[i - 1].text != "،":
         return None
-    for j in range(i + 1, min(len(s.toks), i + ASIDE_TOKENS)):
-        t = s.toks[j]
-        if t.text in ("،", ":"):  # "، بحسب بيان للخارجية: «...»" too
-            s.skip_to = j
-            return Step.NEXT
-        if t.text in _SENTENCE_ENDS or is_complementizer(s.v, s.toks, j):
+    # "، بحسب بيان للخارجية: «...»" closes with a colon too
+    j = _aside_close(s.v, s.toks, i + 1, i + ASIDE_TOKENS, ("،", ":"))
+    if j is None:
+        return None
+    s.skip_to = j
+    return Step.NEXT
+
+
+def _aside_close(
+    v: FieldView, toks: tuple[Tok, ...], first: int, stop: int, closers: tuple[str, ...] = ("،",)
+) -> int | None:
+    """The index of the comma (or another of ``closers``) that closes an aside whose words
+    start at ``first``, looked for before ``stop``; None at a sentence end or a complementizer
+    first (the text goes on as a clause, no aside)."""
+    for j in range(first, min(len(toks), stop)):
+        t = toks[j]
+        if t.text in closers:
+            return j
+        if t.text in _SENTENCE_ENDS or is_complementizer(v, toks, j):
             return None
     return None
 
@@ -766,7 +780,7 @@ def cue_nominal(s: Scan, i: int) -> Frame | None:
     if "nominal" not in spec.frames:
         return None
     t = toks[i]
-    aside_end = _past_aside(v, toks)
+    aside_end = s.aside_end
     if i < aside_end:
         return None  # "دعا لافروف، أثناء زيارته إلى بيونغيانغ، كيم إلى ...": the aside's own
     if not (
@@ -808,13 +822,11 @@ def _past_aside(v: FieldView, toks: tuple[Tok, ...]) -> int:
     object is counted from there. 0 when the walk opens otherwise."""
     if len(toks) < 3 or toks[0].text != "،" or toks[1].text not in v.lex.adverbials:
         return 0
-    for k, t in enumerate(toks[2 : ASIDE_TOKENS + 2], 2):
-        if t.text == "،":
-            # "، الذي وصل إلى موسكو": a relative clause, not the cue's object, follows
-            return 0 if v.lex.relative_clause.match(v.text, t.start) else k + 1
-        if t.text in _SENTENCE_ENDS or is_complementizer(v, toks, k):
-            return 0
-    return 0
+    k = _aside_close(v, toks, 2, ASIDE_TOKENS + 2)
+    # "، الذي وصل إلى موسكو": a relative clause, not the cue's object, follows
+    if k is None or v.lex.relative_clause.match(v.text, toks[k].start):
+        return 0
+    return k + 1
 
 
 @emits("title_object")
@@ -940,6 +952,8 @@ def find_frame(
     toks = v.toks(after, unit.end)
     later_cues = {h.outer_start: h for h in hits if h.outer_start >= after}
     s = Scan(v, hit, unit, hits, quotes, toks, later_cues, hit.end, ui, named=named)
+    if "nominal" in hit.spec.frames:
+        s.aside_end = _past_aside(v, toks)
     for i, t in enumerate(toks[:FRAME_SCAN_TOKENS]):
         if i < s.skip_to:
             continue
